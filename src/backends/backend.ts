@@ -1,0 +1,54 @@
+import type { TransferListItem } from 'node:worker_threads';
+import type { Batch } from '../protocol.js';
+import type { CrashReason } from '../errors.js';
+
+/**
+ * The seam between the pool and how workers are made. The pool speaks to a
+ * worker only through a {@link WorkerHandle} and hears from it only through
+ * {@link WorkerEvents}; it never touches a Worker or ChildProcess itself.
+ */
+export interface Backend {
+  readonly kind: BackendKind;
+  /** Workers can be stopped mid-task (false for inline: it is the caller's own thread). */
+  readonly preemptible: boolean;
+  /** What may cross to its workers, for the argument check ('none': nothing is copied). */
+  readonly boundary: 'thread' | 'process' | 'none';
+  spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle;
+}
+
+export type BackendKind = 'thread' | 'process' | 'inline';
+
+export interface SpawnSpec {
+  workerId: number;
+  resourceLimits: ResourceLimits | undefined;
+  env: Record<string, string> | undefined;
+  execArgv: string[] | undefined;
+}
+
+export interface ResourceLimits {
+  maxOldGenerationSizeMb?: number;
+  maxYoungGenerationSizeMb?: number;
+  codeRangeSizeMb?: number;
+  stackSizeMb?: number;
+}
+
+export interface WorkerEvents {
+  message(batch: Batch): void;
+  exit(info: ExitInfo): void;
+}
+
+export interface ExitInfo {
+  exitCode: number | null;
+  signal: string | null;
+  reason: CrashReason;
+  /** What the worker threw or printed before it died, when known. */
+  error: unknown;
+}
+
+export interface WorkerHandle {
+  send(batch: Batch, transfer?: readonly TransferListItem[]): void;
+  /** Stops the worker now; `exit` follows. */
+  kill(): void;
+  /** Whether this worker keeps the caller's process alive (it should only while it has work). */
+  setRef(ref: boolean): void;
+}

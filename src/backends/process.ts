@@ -1,0 +1,79 @@
+import { fork } from 'node:child_process';
+import type { Backend, ExitInfo, ResourceLimits, SpawnSpec, WorkerEvents, WorkerHandle } from './backend.js';
+import { workerEntry } from './entry.js';
+
+/**
+ * Workers are child processes: own memory, own heap limit, a crash cannot
+ * touch the caller. Messages use Node's `advanced` (V8) serialization, so
+ * arguments keep the same types as with threads.
+ */
+export const processBackend: Backend = {
+  kind: 'process',
+  preemptible: true,
+  boundary: 'process',
+  spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle {
+    const child = fork(workerEntry('process'), [], {
+      serialization: 'advanced',
+      execArgv: [...(spec.execArgv ?? inheritableExecArgv()), ...limitFlags(spec.resourceLimits)],
+      env: { ...process.env, ...spec.env },
+      // stderr is read to tell an out-of-memory death from other aborts, then passed on.
+      stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
+    });
+    let outOfMemory = false;
+    let lastError = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      if (text.includes('heap out of memory') || text.includes('Reached heap limit')) outOfMemory = true;
+      lastError = (lastError + text).slice(-4000);
+      process.stderr.write(chunk);
+    });
+    let killed = false;
+    child.on('message', (batch: unknown[]) => events.message(batch));
+    // A failed spawn (or send to a dead child) reports here; exit follows.
+    child.on('error', (error) => {
+      lastError = String(error);
+    });
+    child.once('exit', (exitCode, signal) => {
+      const info: ExitInfo = { exitCode, signal, error: lastError || null, reason: 'exit' };
+      if (outOfMemory) info.reason = 'out-of-memory';
+      else if (killed || signal === 'SIGKILL') info.reason = 'killed';
+      events.exit(info);
+    });
+    return {
+      send: (batch) => {
+        if (child.connected) child.send(batch);
+      },
+      kill: () => {
+        killed = true;
+        child.kill('SIGKILL');
+      },
+      setRef: (ref) => {
+        // The child, its channel and its stderr pipe each hold the event loop.
+        const channel = child.channel as { ref?(): void; unref?(): void } | null | undefined;
+        if (ref) {
+          child.ref();
+          channel?.ref?.();
+          (child.stderr as { ref?(): void } | null)?.ref?.();
+        } else {
+          child.unref();
+          channel?.unref?.();
+          (child.stderr as { unref?(): void } | null)?.unref?.();
+        }
+      },
+    };
+  },
+};
+
+/** The caller's execArgv minus debugger flags (a second process cannot bind the same inspector port). */
+function inheritableExecArgv(): string[] {
+  return process.execArgv.filter((flag) => !/^--(inspect|debug)/.test(flag));
+}
+
+function limitFlags(limits: ResourceLimits | undefined): string[] {
+  if (!limits) return [];
+  const flags: string[] = [];
+  if (limits.maxOldGenerationSizeMb) flags.push(`--max-old-space-size=${limits.maxOldGenerationSizeMb}`);
+  if (limits.maxYoungGenerationSizeMb) flags.push(`--max-semi-space-size=${Math.max(1, Math.floor(limits.maxYoungGenerationSizeMb / 3))}`);
+  if (limits.stackSizeMb) flags.push(`--stack-size=${Math.floor(limits.stackSizeMb * 1024)}`);
+  return flags;
+}

@@ -1,0 +1,40 @@
+import type { TransferListItem } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
+import type { Backend, ExitInfo, SpawnSpec, WorkerEvents, WorkerHandle } from './backend.js';
+import { workerEntry } from './entry.js';
+
+/** Workers are `worker_threads`: one process, shared memory, cheap messages. */
+export const threadBackend: Backend = {
+  kind: 'thread',
+  preemptible: true,
+  boundary: 'thread',
+  spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle {
+    const worker = new Worker(workerEntry('thread'), {
+      resourceLimits: spec.resourceLimits,
+      env: spec.env ? { ...process.env, ...spec.env } : undefined,
+      // Unset, a thread inherits the caller's execArgv (so tsx keeps working).
+      ...(spec.execArgv ? { execArgv: spec.execArgv } : {}),
+    });
+    let error: unknown = null;
+    let killed = false;
+    worker.on('message', (batch: unknown[]) => events.message(batch));
+    worker.on('error', (err) => {
+      error = err;
+    });
+    worker.once('exit', (exitCode) => {
+      const info: ExitInfo = { exitCode, signal: null, error, reason: 'exit' };
+      if ((error as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY') info.reason = 'out-of-memory';
+      else if (error !== null) info.reason = 'uncaught';
+      else if (killed) info.reason = 'killed';
+      events.exit(info);
+    });
+    return {
+      send: (batch, transfer) => worker.postMessage(batch, transfer as TransferListItem[] | undefined),
+      kill: () => {
+        killed = true;
+        void worker.terminate();
+      },
+      setRef: (ref) => (ref ? worker.ref() : worker.unref()),
+    };
+  },
+};

@@ -1,0 +1,212 @@
+/**
+ * Every failure tandem reports is one of these classes. Each has a stable
+ * `code` (test and branch on it, never on the message) and a message that says
+ * what went wrong and what to do about it.
+ *
+ * @example
+ * ```ts
+ * try { await pool.run(parse, text); }
+ * catch (err) {
+ *   if (err instanceof TaskError) console.error(err.remoteName, err.stack);
+ *   else if (err instanceof WorkerCrashedError) console.error('exit', err.exitCode);
+ * }
+ * ```
+ */
+export class TandemError extends Error {
+  /** Stable identifier of the failure, e.g. `ERR_TANDEM_TASK`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** The error a task threw (or the rejection of the promise it returned), carried back from the worker. */
+export class TaskError extends TandemError {
+  /** `name` of the error as it was thrown inside the worker, e.g. `RangeError`. */
+  readonly remoteName: string;
+  /** Stack trace as it was inside the worker. */
+  readonly remoteStack: string | undefined;
+  /** The remote error's own enumerable properties (for example its `code`). */
+  readonly properties: Record<string, unknown> = {};
+
+  constructor(remote: { name: string; message: string; stack?: string | undefined }, options?: { cause?: unknown }) {
+    super('ERR_TANDEM_TASK', `${remote.name}: ${remote.message}`, options);
+    this.remoteName = remote.name;
+    this.remoteStack = remote.stack;
+    // The stack users see is the one where the error really happened.
+    if (remote.stack) this.stack = remote.stack;
+  }
+}
+
+/** Why a worker stopped: see {@link WorkerCrashedError.reason}. */
+export type CrashReason = 'exit' | 'uncaught' | 'out-of-memory' | 'killed' | 'stopped';
+
+/**
+ * The worker running the task died (it exited, threw outside a task, ran out of
+ * memory or was killed). Only the tasks it was running fail; the pool replaces it.
+ */
+export class WorkerCrashedError extends TandemError {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly reason: CrashReason;
+  /** Id of the worker that died. */
+  readonly workerId: number;
+  /** Id of the task that was running (see `Future.id`), when known. */
+  readonly taskId: number | undefined;
+
+  constructor(info: {
+    workerId: number;
+    exitCode: number | null;
+    signal: string | null;
+    reason: CrashReason;
+    taskId?: number;
+    detail?: string;
+    cause?: unknown;
+  }) {
+    const how =
+      info.signal !== null
+        ? `was killed by ${info.signal}`
+        : info.reason === 'out-of-memory'
+          ? 'ran out of memory (raise resourceLimits or process execArgv --max-old-space-size)'
+          : info.reason === 'uncaught'
+            ? 'threw an uncaught error outside of a task'
+            : info.reason === 'killed'
+              ? 'was terminated'
+              : `exited with code ${String(info.exitCode)}`;
+    super(
+      'ERR_TANDEM_WORKER_CRASHED',
+      `worker ${info.workerId} ${how} while running ${info.taskId === undefined ? 'this task' : `task ${info.taskId}`}${info.detail ? `: ${info.detail}` : ''}; the pool replaced it. Set the pool option 'retries' to run such tasks again.`,
+      { cause: info.cause },
+    );
+    this.exitCode = info.exitCode;
+    this.signal = info.signal;
+    this.reason = info.reason;
+    this.workerId = info.workerId;
+    this.taskId = info.taskId;
+  }
+}
+
+/** The task ran longer than its `timeout`; the worker running it was stopped and replaced. */
+export class TaskTimeoutError extends TandemError {
+  readonly timeout: number;
+  constructor(timeout: number, taskId: number) {
+    super(
+      'ERR_TANDEM_TASK_TIMEOUT',
+      `task ${taskId} did not finish within its timeout of ${timeout} ms; the worker running it was stopped (synchronous JavaScript cannot be interrupted any other way) and replaced.`,
+    );
+    this.timeout = timeout;
+  }
+}
+
+/** The future was cancelled (by `future.cancel()` or the `signal` passed with the call). */
+export class CancelledError extends TandemError {
+  constructor(detail = 'the task was cancelled before it finished', options?: { cause?: unknown }) {
+    super('ERR_TANDEM_CANCELLED', detail, options);
+  }
+}
+
+/** A call was made on a pool after `close()` or `terminate()`, or the pool was terminated with the task pending. */
+export class PoolClosedError extends TandemError {
+  constructor(detail = 'the pool is closed; create a new Pool to run more tasks') {
+    super('ERR_TANDEM_POOL_CLOSED', detail);
+  }
+}
+
+/** More tasks were queued than the pool option `maxQueue` allows. Nothing already accepted is lost. */
+export class QueueFullError extends TandemError {
+  readonly maxQueue: number;
+  constructor(maxQueue: number) {
+    super(
+      'ERR_TANDEM_QUEUE_FULL',
+      `the pool's queue already holds maxQueue = ${maxQueue} tasks; wait for some to finish (await them) or raise maxQueue.`,
+    );
+    this.maxQueue = maxQueue;
+  }
+}
+
+/** An argument (or result) cannot be sent between threads or processes. Raised at submit, before anything runs. */
+export class SerializationError extends TandemError {
+  /** Index of the offending argument in the call's argument list (-1 for a result). */
+  readonly argumentIndex: number;
+  /** Where inside that argument, e.g. `args[0].user.onChange`. */
+  readonly path: string;
+  constructor(argumentIndex: number, path: string, why: string, options?: { cause?: unknown }) {
+    super('ERR_TANDEM_SERIALIZATION', `${path} cannot be sent to a worker: ${why}`, options);
+    this.argumentIndex = argumentIndex;
+    this.path = path;
+  }
+}
+
+/** The worker could not find the task: the module does not export it, or could not be loaded. */
+export class TaskNotFoundError extends TandemError {
+  readonly module: string;
+  readonly exportName: string;
+  constructor(module: string, exportName: string, detail: string, options?: { cause?: unknown }) {
+    super('ERR_TANDEM_TASK_NOT_FOUND', `task '${exportName}' not found in ${module}: ${detail}`, options);
+    this.module = module;
+    this.exportName = exportName;
+  }
+}
+
+/** A pool option or call option has a wrong value. */
+export class InvalidOptionError extends TandemError {
+  readonly option: string;
+  constructor(option: string, value: unknown, allowed: string) {
+    super('ERR_TANDEM_INVALID_OPTION', `option '${option}' must be ${allowed}; got ${describeValue(value)}`);
+    this.option = option;
+  }
+}
+
+/** Something that is not a task (nor a self-contained function) was passed where a task was expected. */
+export class InvalidTaskError extends TandemError {
+  constructor(detail: string) {
+    super('ERR_TANDEM_INVALID_TASK', detail);
+  }
+}
+
+/** The pool's `init` task failed in a new worker, so the worker could not serve. */
+export class WorkerInitError extends TandemError {
+  constructor(workerId: number, cause: unknown) {
+    super(
+      'ERR_TANDEM_WORKER_INIT',
+      `worker ${workerId} could not start: its init task failed (${cause instanceof Error ? cause.message : String(cause)}). Fix the init task; tasks waiting for a worker were rejected.`,
+      { cause },
+    );
+  }
+}
+
+/** Short, safe rendering of a value for error messages. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null || typeof value !== 'object') return String(value);
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  const proto = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null;
+  return `an object (${proto?.constructor?.name ?? 'null prototype'})`;
+}
+
+/** `asCompleted` ran out of time with futures still pending. */
+export class WaitTimeoutError extends TandemError {
+  readonly pending: number;
+  constructor(timeout: number, pending: number) {
+    super('ERR_TANDEM_WAIT_TIMEOUT', `${pending} future(s) were still pending after ${timeout} ms; cancel them or wait longer`);
+    this.pending = pending;
+  }
+}
+
+/** `currentSignal()` (or another in-task helper) was called where no task is starting. */
+export class OutsideTaskError extends TandemError {
+  constructor(what: string) {
+    super(
+      'ERR_TANDEM_OUTSIDE_TASK',
+      `${what} was called outside the synchronous start of a task; call it at the top of the task, before its first await, and keep the result in a variable`,
+    );
+  }
+}

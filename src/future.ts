@@ -1,0 +1,272 @@
+import { CancelledError, InvalidOptionError, TandemError, WaitTimeoutError } from './errors.js';
+
+/** Where a future is in its life. */
+export type FutureState = 'pending' | 'running' | 'fulfilled' | 'rejected' | 'cancelled';
+
+/** What a future asks of whoever runs it; the pool implements it. */
+export interface FutureOwner {
+  /** Cancels the call behind the future; false if it can no longer be cancelled. */
+  cancelFuture(future: Future<unknown>): boolean;
+}
+
+type DoneCallback<R> = (future: Future<R>) => void;
+
+const noop = (): void => {};
+
+/**
+ * The result of `pool.submit()`: a Promise (await it, pass it to
+ * `Promise.all`) that also knows its state and can be cancelled, like
+ * Python's `concurrent.futures.Future`.
+ *
+ * @example
+ * ```ts
+ * const f = pool.submit(fib, [40], { timeout: 5_000 });
+ * f.addDoneCallback((done) => console.log(done.state));
+ * if (userGaveUp) f.cancel();
+ * const value = await f;
+ * ```
+ */
+export class Future<R> extends Promise<R> {
+  // Derived promises (then/catch/finally) are plain Promises: they have no task behind them.
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+
+  /** Id of the call, unique in this process (errors name it). */
+  readonly id: number;
+  #state: FutureState = 'pending';
+  #resolve!: (value: R) => void;
+  #reject!: (reason: unknown) => void;
+  #owner: FutureOwner | null;
+  #callbacks: DoneCallback<R>[] | null = null;
+  /** @internal The pool's record of the call. */
+  job: unknown = null;
+
+  /** @internal Futures are made by a pool. */
+  constructor(id: number, owner: FutureOwner | null) {
+    let resolve!: (value: R) => void;
+    let reject!: (reason: unknown) => void;
+    super((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.id = id;
+    this.#owner = owner;
+  }
+
+  /** `pending` (queued), `running`, then `fulfilled`, `rejected` or `cancelled`. */
+  get state(): FutureState {
+    return this.#state;
+  }
+
+  /** True once the future has settled in any way. */
+  done(): boolean {
+    return this.#state !== 'pending' && this.#state !== 'running';
+  }
+
+  /** True if the future ended by cancellation. */
+  cancelled(): boolean {
+    return this.#state === 'cancelled';
+  }
+
+  /**
+   * Cancels the call. A queued call is removed and never runs; a running call
+   * has its AbortSignal (`currentSignal()` inside the task) aborted. Either way
+   * the future rejects at once with CancelledError. Returns false if the
+   * future had already settled.
+   */
+  cancel(): boolean {
+    if (this.done()) return false;
+    if (this.#owner) return this.#owner.cancelFuture(this as Future<unknown>);
+    this.settleCancelled(new CancelledError());
+    return true;
+  }
+
+  /** Calls `callback` with this future once it settles (at once if it has). */
+  addDoneCallback(callback: DoneCallback<R>): void {
+    if (this.done()) {
+      callback(this);
+      return;
+    }
+    (this.#callbacks ??= []).push(callback);
+  }
+
+  /** @internal */
+  markRunning(): void {
+    if (this.#state === 'pending') this.#state = 'running';
+  }
+
+  /** @internal */
+  settleFulfilled(value: R): void {
+    if (this.done()) return;
+    this.#state = 'fulfilled';
+    this.#resolve(value);
+    this.#finish();
+  }
+
+  /** @internal */
+  settleRejected(reason: unknown, handled = false): void {
+    if (this.done()) return;
+    this.#state = 'rejected';
+    // A rejection the user brought about (terminate) must not crash a program
+    // that never awaited the future.
+    if (handled) Promise.prototype.then.call(this, undefined, noop);
+    this.#reject(reason);
+    this.#finish();
+  }
+
+  /** @internal */
+  settleCancelled(reason: TandemError): void {
+    if (this.done()) return;
+    this.#state = 'cancelled';
+    Promise.prototype.then.call(this, undefined, noop);
+    this.#reject(reason);
+    this.#finish();
+  }
+
+  #finish(): void {
+    this.#owner = null;
+    const callbacks = this.#callbacks;
+    if (callbacks === null) return;
+    this.#callbacks = null;
+    for (const callback of callbacks) {
+      try {
+        callback(this);
+      } catch (error) {
+        // A failing callback must not stop the others; report it like an uncaught error.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
+
+/** Options of {@link asCompleted}. */
+export interface AsCompletedOptions {
+  /** Milliseconds to wait in total; when they pass with futures still pending, the iterator throws WaitTimeoutError. */
+  timeout?: number;
+}
+
+/**
+ * Yields the futures in the order they complete (fulfilled, rejected or
+ * cancelled), like Python's `as_completed`. Each yielded future has settled:
+ * `await` it for its value or error.
+ *
+ * @example
+ * ```ts
+ * const futures = urls.map((u) => pool.submit(fetchTitle, [u]));
+ * for await (const f of asCompleted(futures, { timeout: 10_000 })) {
+ *   console.log(await f.catch((e) => e));
+ * }
+ * ```
+ */
+export function asCompleted<R>(futures: Iterable<Future<R>>, options: AsCompletedOptions = {}): AsyncIterableIterator<Future<R>> {
+  const all = [...new Set(futures)];
+  const timeout = checkTimeout(options.timeout, 'asCompleted');
+  const deadline = timeout === undefined ? Infinity : performance.now() + timeout;
+  const ready: Future<R>[] = [];
+  let wake: (() => void) | null = null;
+  let yielded = 0;
+  for (const future of all) {
+    future.addDoneCallback((done) => {
+      ready.push(done);
+      wake?.();
+    });
+  }
+  // A hand-written iterator: an async generator would await each yielded future
+  // and hand out its value instead of the future itself.
+  const iterator: AsyncIterableIterator<Future<R>> = {
+    [Symbol.asyncIterator]: () => iterator,
+    async next(): Promise<IteratorResult<Future<R>>> {
+      while (yielded < all.length) {
+        if (ready.length > 0) {
+          yielded++;
+          return { done: false, value: ready.shift()! };
+        }
+        const left = deadline - performance.now();
+        if (left <= 0) throw new WaitTimeoutError(timeout!, all.length - yielded);
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (left !== Infinity) timer = setTimeout(resolve, left);
+        });
+        if (timer) clearTimeout(timer);
+        wake = null;
+      }
+      return { done: true, value: undefined };
+    },
+    async return(): Promise<IteratorResult<Future<R>>> {
+      yielded = all.length;
+      return { done: true, value: undefined };
+    },
+  };
+  return iterator;
+}
+
+/** Options of {@link wait}. */
+export interface WaitOptions {
+  /** When to return: every future done (default), the first one done, or the first one rejected. */
+  returnWhen?: 'all' | 'first-completed' | 'first-error';
+  /** Milliseconds to wait at most; on timeout, returns what is done so far (it does not throw). */
+  timeout?: number;
+}
+
+/**
+ * Waits for futures like Python's `concurrent.futures.wait` and splits them
+ * into `done` and `pending`.
+ *
+ * @example
+ * ```ts
+ * const { done, pending } = await wait(futures, { returnWhen: 'first-error', timeout: 5_000 });
+ * for (const f of pending) f.cancel();
+ * ```
+ */
+export function wait<R>(
+  futures: Iterable<Future<R>>,
+  options: WaitOptions = {},
+): Promise<{ done: Set<Future<R>>; pending: Set<Future<R>> }> {
+  const all = [...new Set(futures)];
+  const returnWhen = options.returnWhen ?? 'all';
+  if (returnWhen !== 'all' && returnWhen !== 'first-completed' && returnWhen !== 'first-error') {
+    throw new InvalidOptionError('returnWhen', returnWhen, "'all', 'first-completed' or 'first-error'");
+  }
+  const timeout = checkTimeout(options.timeout, 'wait');
+  return new Promise((resolve) => {
+    const done = new Set<Future<R>>();
+    const pending = new Set(all);
+    let timer: NodeJS.Timeout | undefined;
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      if (timer) clearTimeout(timer);
+      resolve({ done: new Set(done), pending: new Set(pending) });
+    };
+    const onDone = (future: Future<R>): void => {
+      if (finished) return;
+      pending.delete(future);
+      done.add(future);
+      if (
+        pending.size === 0 ||
+        returnWhen === 'first-completed' ||
+        (returnWhen === 'first-error' && future.state !== 'fulfilled')
+      ) {
+        finish();
+      }
+    };
+    if (all.length === 0) return finish();
+    for (const future of all) future.addDoneCallback(onDone);
+    if (!finished && timeout !== undefined) timer = setTimeout(finish, timeout);
+  });
+}
+
+function checkTimeout(timeout: unknown, where: string): number | undefined {
+  if (timeout === undefined) return undefined;
+  if (typeof timeout !== 'number' || !(timeout >= 0)) {
+    throw new InvalidOptionError(`${where}: timeout`, timeout, 'a number of milliseconds >= 0');
+  }
+  return timeout;
+}

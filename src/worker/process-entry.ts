@@ -1,0 +1,45 @@
+// Entry file of a child-process worker: wires the runtime to the IPC channel,
+// and makes sure the process never outlives its parent.
+import { Worker } from 'node:worker_threads';
+import './shared-kinds.js';
+import { WorkerRuntime } from './runtime.js';
+
+if (typeof process.send !== 'function') {
+  process.stderr.write('tandem: this file is started by a tandem Pool with the process backend, not by hand\n');
+  process.exit(2);
+}
+
+const runtime = new WorkerRuntime({
+  send: (batch) => {
+    process.send!(batch);
+  },
+  exit: (code) => process.exit(code),
+});
+process.on('message', (batch: unknown[]) => runtime.handle(batch));
+// The parent closed the channel (it exited, or closed the pool): nothing is
+// left to report to.
+process.on('disconnect', () => process.exit(0));
+
+/*
+ * 'disconnect' needs a free event loop, and a task may hold it for minutes.
+ * A small watchdog thread checks the parent id instead: when the parent dies
+ * (even by SIGKILL) the child is re-parented, and the watchdog kills the
+ * whole process from its own thread.
+ */
+const watchdog = new Worker(
+  `const { workerData } = require('node:worker_threads');
+   setInterval(() => {
+     if (process.ppid !== workerData.parent) process.kill(workerData.self, 'SIGKILL');
+   }, 500);`,
+  {
+    eval: true,
+    workerData: { parent: process.ppid, self: process.pid },
+    resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
+    stdout: false,
+    stderr: false,
+    env: {},
+    // Loaders the caller runs under (tsx) are not needed to watch a number.
+    execArgv: [],
+  },
+);
+watchdog.unref();

@@ -1,0 +1,61 @@
+import { TaskNotFoundError } from '../errors.js';
+import type { TaskDefinition } from '../protocol.js';
+import { registeredTask } from '../task.js';
+import { SOURCE_HELPERS } from '../task-source.js';
+
+/**
+ * Finds, inside a worker, the function a {@link TaskDefinition} names: it
+ * imports the task's module (the worker inherits the caller's loaders, so a
+ * TypeScript module works under tsx) and picks the task among its exports, or
+ * rebuilds a plain function from its source.
+ */
+export async function loadTask(definition: TaskDefinition): Promise<Function> {
+  if (definition.kind === 'source') return compileSource(definition.source);
+  const { module, index, name } = definition;
+  const label = name || `#${index}`;
+  let namespace: Record<string, unknown>;
+  try {
+    namespace = (await import(module)) as Record<string, unknown>;
+  } catch (error) {
+    throw new TaskNotFoundError(module, label, `the module could not be loaded in the worker (${(error as Error)?.message ?? String(error)})`, {
+      cause: error,
+    });
+  }
+  const exported = exportsOf(namespace);
+  const declared = registeredTask(module, index);
+  if (declared !== undefined && exported.values.includes(declared)) return declared;
+  const byName = name ? exported.byName.get(name) : undefined;
+  if (typeof byName === 'function') return byName;
+  const names = [...exported.byName.keys()];
+  throw new TaskNotFoundError(
+    module,
+    label,
+    `the module does not export it (it exports ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'nothing'}); a worker finds a task among its module's exports, so export it`,
+  );
+}
+
+function exportsOf(namespace: Record<string, unknown>): { values: unknown[]; byName: Map<string, unknown> } {
+  const byName = new Map<string, unknown>();
+  for (const key of Object.keys(namespace)) {
+    if (key !== 'default') byName.set(key, namespace[key]);
+  }
+  // A CommonJS module's exports arrive as `default`.
+  const fallback = namespace.default;
+  if (fallback !== null && (typeof fallback === 'object' || typeof fallback === 'function')) {
+    for (const key of Object.keys(fallback)) {
+      if (!byName.has(key)) byName.set(key, (fallback as Record<string, unknown>)[key]);
+    }
+    if (typeof fallback === 'function' && !byName.has('default')) byName.set('default', fallback);
+  } else if (fallback !== undefined) {
+    byName.set('default', fallback);
+  }
+  return { values: [...byName.values()], byName };
+}
+
+const keepName = <T>(target: T): T => target;
+
+function compileSource(source: string): Function {
+  const helpers = SOURCE_HELPERS.map(() => keepName);
+  // The source was checked in the caller: it parses and captures nothing.
+  return new Function(...SOURCE_HELPERS, `return (${source}\n);`)(...helpers) as Function;
+}
