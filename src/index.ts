@@ -17,7 +17,7 @@ export type { PoolOptions, CallOptions, MapOptions, ImapOptions } from './pool/o
 export type { PoolStats } from './pool/scheduler.js';
 export type { BackendKind, ResourceLimits } from './backends/backend.js';
 export { task, type Task } from './task.js';
-export { currentSignal } from './worker/current.js';
+export { currentSignal, isWorker } from './worker/current.js';
 export { Future, asCompleted, wait, type FutureState, type AsCompletedOptions, type WaitOptions } from './future.js';
 export {
   TandemError,

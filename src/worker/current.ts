@@ -38,3 +38,25 @@ export function currentSignal(): AbortSignal {
   if (current.source === null) throw new OutsideTaskError('currentSignal()');
   return current.source.signalFor(current.id);
 }
+
+const IN_WORKER = Symbol.for('tandem.inWorker');
+
+/** Called by the thread and process entry files before any task module loads. */
+export function markWorkerThread(): void {
+  (globalThis as unknown as Record<symbol, boolean>)[IN_WORKER] = true;
+}
+
+/**
+ * True inside a tandem thread or process worker. A module that both declares
+ * tasks and starts a pool uses it to keep its top-level work out of the
+ * workers, which import the module again to find the tasks.
+ *
+ * @example
+ * ```ts
+ * export const double = task(import.meta.url, (n: number) => n * 2);
+ * if (!isWorker()) console.log(await new Pool().run(double, 21));
+ * ```
+ */
+export function isWorker(): boolean {
+  return (globalThis as unknown as Record<symbol, boolean | undefined>)[IN_WORKER] === true;
+}

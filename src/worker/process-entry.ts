@@ -3,6 +3,9 @@
 import { Worker } from 'node:worker_threads';
 import './shared-kinds.js';
 import { WorkerRuntime } from './runtime.js';
+import { markWorkerThread } from './current.js';
+
+markWorkerThread();
 
 if (typeof process.send !== 'function') {
   process.stderr.write('tandem: this file is started by a tandem Pool with the process backend, not by hand\n');

@@ -2,6 +2,9 @@
 import { parentPort } from 'node:worker_threads';
 import './shared-kinds.js';
 import { WorkerRuntime } from './runtime.js';
+import { markWorkerThread } from './current.js';
+
+markWorkerThread();
 
 const port = parentPort!;
 const runtime = new WorkerRuntime({
