@@ -81,7 +81,7 @@ export class WorkerCrashedError extends TandemError {
               : `exited with code ${String(info.exitCode)}`;
     super(
       'ERR_TANDEM_WORKER_CRASHED',
-      `worker ${info.workerId} ${how} while running ${info.taskId === undefined ? 'this task' : `task ${info.taskId}`}${info.detail ? `: ${info.detail}` : ''}; the pool replaced it. Set the pool option 'retries' to run such tasks again.`,
+      `worker ${info.workerId} ${how}${info.taskId === undefined ? '' : ` while running call ${info.taskId}`}${info.detail ? `: ${info.detail}` : ''}; the pool replaced it. Set the pool option 'retries' to run such calls again.`,
       { cause: info.cause },
     );
     this.exitCode = info.exitCode;

@@ -336,7 +336,8 @@ export class Scheduler implements FutureOwner {
 
   /** Starts workers while there is work (or minSize) for them, up to size. */
   #grow(atLeast = 0): void {
-    if (this.#closing || this.#startBroken) return;
+    // A closing pool still starts workers for calls it accepted before close().
+    if (this.#terminated || this.#startBroken || (this.#closing && this.#queue.size === 0)) return;
     const wanted = Math.max(
       atLeast,
       this.#options.minSize,
@@ -442,7 +443,6 @@ export class Scheduler implements FutureOwner {
   #ready(slot: WorkerSlot): void {
     if (slot.state !== 'starting') return;
     slot.state = 'ready';
-    if (this.#closing) this.#stop(slot, 'shutdown');
     this.#idle(slot);
     if (this.#onReady.length > 0 && this.#slots.every((s) => s.state !== 'starting')) {
       for (const waiter of this.#onReady.splice(0)) waiter.resolve();
@@ -531,10 +531,8 @@ export class Scheduler implements FutureOwner {
         new WorkerCrashedError({ workerId: slot.id, exitCode: info.exitCode, signal: info.signal, reason: info.reason, detail: `it died while starting (${describeExit(info)})`, cause: info.error }),
       );
     }
-    if (!this.#closing) {
-      this.#grow();
-      this.#pump();
-    }
+    this.#grow();
+    this.#pump();
     this.#maybeFinishClose();
   }
 

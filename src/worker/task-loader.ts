@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads';
 import { TaskNotFoundError } from '../errors.js';
 import type { TaskDefinition } from '../protocol.js';
 import { registeredTask } from '../task.js';
@@ -15,7 +16,7 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
   const label = name || `#${index}`;
   let namespace: Record<string, unknown>;
   try {
-    namespace = (await import(module)) as Record<string, unknown>;
+    namespace = await importModule(module);
   } catch (error) {
     throw new TaskNotFoundError(module, label, `the module could not be loaded in the worker (${(error as Error)?.message ?? String(error)})`, {
       cause: error,
@@ -32,6 +33,41 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
     label,
     `the module does not export it (it exports ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'nothing'}); a worker finds a task among its module's exports, so export it`,
   );
+}
+
+async function importModule(module: string): Promise<Record<string, unknown>> {
+  if (!isMainThread) await inheritLoaders();
+  return (await import(module)) as Record<string, unknown>;
+}
+
+let inherited: Promise<void> | null = null;
+
+/**
+ * Node runs the caller's `--import` preloads in worker threads, but on Node 20
+ * the module hooks they register (tsx's TypeScript loader) do not apply there.
+ * Before a thread imports its first task module, it registers tsx through its
+ * API, so a .ts task module loads the same in a thread as in the caller. (A
+ * failed import cannot simply be retried: Node caches the failure.)
+ */
+function inheritLoaders(): Promise<void> {
+  inherited ??= (async () => {
+    const argv = process.execArgv;
+    for (let i = 0; i < argv.length; i++) {
+      const flag = argv[i]!;
+      const spec = flag === '--import' ? argv[++i] : flag.startsWith('--import=') ? flag.slice('--import='.length) : undefined;
+      if (spec !== 'tsx' && !spec?.startsWith('tsx/')) continue;
+      try {
+        // Resolved at run time from the caller's own tsx, never bundled.
+        const tsxApi = `${spec.split('/')[0]}/esm/api`;
+        const api = (await import(tsxApi)) as { register(): unknown };
+        api.register();
+      } catch {
+        // Without it a .ts module fails to load, and that error names the file.
+      }
+      return;
+    }
+  })();
+  return inherited;
 }
 
 function exportsOf(namespace: Record<string, unknown>): { values: unknown[]; byName: Map<string, unknown> } {
