@@ -144,6 +144,13 @@ export class Future<R> extends Promise<R> {
   }
 }
 
+// `await f`, `Promise.all` and `Promise.resolve(f)` take their fast path
+// (no wrapper promise, no extra `then`) only when `f.constructor === Promise`.
+// A Future is a real Promise in every other way (`instanceof Future` and
+// `instanceof Promise` still hold), so it says so: that halves the promises
+// made per call (bench: "submit 100k trivial").
+Object.defineProperty(Future.prototype, 'constructor', { value: Promise, writable: true, configurable: true, enumerable: false });
+
 /** Options of {@link asCompleted}. */
 export interface AsCompletedOptions {
   /** Milliseconds to wait in total; when they pass with futures still pending, the iterator throws WaitTimeoutError. */

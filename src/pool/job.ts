@@ -32,7 +32,8 @@ export class Job {
     readonly id: number,
     readonly kind: typeof RUN | typeof CHUNK,
     readonly key: number,
-    readonly payload: unknown[],
+    /** Argument list, the single argument itself (FLAG_SINGLE), or a chunk's items. */
+    readonly payload: unknown,
     readonly flags: number,
     readonly priority: number,
     readonly timeout: number,

@@ -4,6 +4,7 @@ import { processBackend } from '../backends/process.js';
 import { threadBackend } from '../backends/thread.js';
 import { CancelledError, InvalidOptionError } from '../errors.js';
 import { Future } from '../future.js';
+import { FLAG_SHARED, FLAG_SINGLE } from '../protocol.js';
 import { checkArguments } from '../serialize.js';
 import { definitionOf } from '../task.js';
 import { Job, RUN } from './job.js';
@@ -13,6 +14,15 @@ import { type PoolStats, Scheduler } from './scheduler.js';
 
 type AnyFunction = (...args: any[]) => unknown;
 type Result<F extends AnyFunction> = Awaited<ReturnType<F>>;
+
+/** True when no argument needs the (allocating) deep check: the common case of numbers and strings. */
+function allPrimitive(args: unknown[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const type = typeof args[i];
+    if ((type === 'object' && args[i] !== null) || type === 'function' || type === 'symbol') return false;
+  }
+  return true;
+}
 
 const BACKENDS: Record<BackendKind, Backend> = { thread: threadBackend, process: processBackend, inline: inlineBackend };
 const NO_OPTIONS: CallOptions = Object.freeze({});
@@ -104,12 +114,18 @@ export class Pool implements AsyncDisposable {
     const scheduler = this.#scheduler;
     const key = scheduler.keyOf(task);
     scheduler.checkAccept(1);
-    let payload: unknown[] = args;
+    let payload: unknown = args;
     let flags = 0;
     if (this.#backend.boundary !== 'none') {
-      const checked = checkArguments(args, this.#backend.boundary);
-      payload = checked.args;
-      flags = checked.flags;
+      if (!allPrimitive(args)) {
+        const checked = checkArguments(args, this.#backend.boundary);
+        payload = checked.args;
+        flags = checked.flags;
+      }
+      if (args.length === 1 && (flags & FLAG_SHARED) === 0) {
+        payload = (payload as unknown[])[0];
+        flags |= FLAG_SINGLE;
+      }
     }
     const id = nextCallId++;
     const future = new Future<Result<F>>(id, scheduler);

@@ -274,7 +274,9 @@ export class Scheduler implements FutureOwner {
       this.#push(slot, P_DEFINE, job.key, this.#definitions[job.key]);
     }
     if (job.transfer !== undefined && job.transfer.length > 0) (slot.transfer ??= []).push(...job.transfer);
-    this.#push(slot, job.kind === RUN ? P_RUN : P_CHUNK, job.id, job.key, job.payload, job.flags);
+    // The hottest line of the pool: pushed field by field, no frame array per call.
+    slot.outbox.push(job.kind === RUN ? P_RUN : P_CHUNK, job.id, job.key, job.payload, job.flags);
+    this.#markDirty(slot);
     job.future?.markRunning();
     if (job.timeout > 0) this.#deadlines.add(job, performance.now() + job.timeout);
     if (++slot.assigned >= this.#options.maxTasksPerWorker) slot.state = 'retiring';
@@ -283,6 +285,10 @@ export class Scheduler implements FutureOwner {
   /** Appends one frame to a worker's outgoing batch; the batch leaves at the end of the tick. */
   #push(slot: WorkerSlot, ...frame: unknown[]): void {
     slot.outbox.push(...frame);
+    this.#markDirty(slot);
+  }
+
+  #markDirty(slot: WorkerSlot): void {
     if (!slot.dirty) {
       slot.dirty = true;
       this.#dirty.push(slot);

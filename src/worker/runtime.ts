@@ -20,6 +20,7 @@ import { CancelledError, SerializationError } from '../errors.js';
 import {
   type Batch,
   FLAG_SHARED,
+  FLAG_SINGLE,
   FLAG_STAR,
   FRAME_FIELDS,
   type HelloData,
@@ -208,14 +209,14 @@ export class WorkerRuntime implements SignalSource {
     else this.#outbox.push(W_CHUNK_FAIL, id, 0, encodeError(error));
   }
 
-  #run(id: number, fn: Function, payload: unknown[], flags: number): void {
-    const args = flags & FLAG_SHARED ? (rehydrate(payload) as unknown[]) : payload;
+  #run(id: number, fn: Function, payload: unknown, flags: number): void {
+    const args = flags & FLAG_SHARED ? rehydrate(payload) : payload;
     const started = performance.now();
     let result: unknown;
     current.source = this;
     current.id = id;
     try {
-      result = fn(...args);
+      result = flags & FLAG_SINGLE ? fn(args) : fn(...(args as unknown[]));
     } catch (error) {
       current.source = null;
       this.#busyMs += performance.now() - started;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { allBackends, cleanup, makePool } from '../helpers.js';
-import { add, asyncDouble, echo, fib, square } from '../fixtures/tasks.mjs';
-import { triple } from '../fixtures/cjs-tasks.cjs';
+import { allBackends, cleanup, makePool } from './helpers.js';
+import { add, asyncDouble, echo, fib, square } from './fixtures/tasks.mjs';
+import { triple } from './fixtures/cjs-tasks.cjs';
 
 afterEach(cleanup);
 

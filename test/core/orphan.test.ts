@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { eventually } from '../helpers.js';
+import { eventually } from './helpers.js';
 
-const parentScript = fileURLToPath(new URL('../fixtures/orphan-parent.mjs', import.meta.url));
+const parentScript = fileURLToPath(new URL('./fixtures/orphan-parent.mjs', import.meta.url));
 
 function alive(pid: number): boolean {
   try {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pool, TandemError, TaskError } from 'tandem';
-import { allBackends, cleanup, makePool, rejection, tempDir, exists } from '../helpers.js';
-import { boom, echo, mark, throwString, unexportedTask } from '../fixtures/tasks.mjs';
+import { allBackends, cleanup, makePool, rejection, tempDir, exists } from './helpers.js';
+import { boom, echo, mark, throwString, unexportedTask } from './fixtures/tasks.mjs';
 
 afterEach(cleanup);
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CancelledError, PoolClosedError, TaskTimeoutError } from 'tandem';
-import { allBackends, cleanup, eventually, exists, makePool, openGate, rejection, tempDir, workerBackends } from '../helpers.js';
-import { add, byteSum, echo, failingInit, hang, mark, readGlobal, setGlobal, spin, waitForGate, whoAmI } from '../fixtures/tasks.mjs';
+import { allBackends, cleanup, eventually, exists, makePool, openGate, rejection, tempDir, workerBackends } from './helpers.js';
+import { add, byteSum, echo, failingInit, hang, mark, readGlobal, setGlobal, spin, waitForGate, whoAmI } from './fixtures/tasks.mjs';
 
 afterEach(cleanup);
 

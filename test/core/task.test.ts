@@ -6,7 +6,7 @@ import { type Future, Pool, task } from 'tandem';
 import { fib } from './fixtures/tasks.mjs';
 
 const run = promisify(execFile);
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('task()', () => {
   it('returns the function itself, still callable locally', () => {
@@ -20,7 +20,7 @@ describe('task()', () => {
   });
 
   it('a TypeScript task module runs in thread and process workers under tsx', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'test/fixtures/tsx-caller.ts'], { cwd: root, timeout: 60_000 });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'test/core/fixtures/tsx-caller.ts'], { cwd: root, timeout: 60_000 });
     expect(JSON.parse(stdout)).toEqual({ thread: 'THREAD!', process: 'PROCESS!' });
   }, 60_000);
 

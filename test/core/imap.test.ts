@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { allBackends, cleanup, makePool, rejection } from '../helpers.js';
-import { failOn, square } from '../fixtures/tasks.mjs';
+import { allBackends, cleanup, makePool, rejection } from './helpers.js';
+import { failOn, square } from './fixtures/tasks.mjs';
 
 afterEach(cleanup);
 

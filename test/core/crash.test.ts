@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkerCrashedError } from 'tandem';
-import { cleanup, makePool, rejection, tempDir, workerBackends } from '../helpers.js';
-import { add, allocateForever, crashOnce, echo, exitWith, killSelf, uncaughtLater } from '../fixtures/tasks.mjs';
+import { cleanup, makePool, rejection, tempDir, workerBackends } from './helpers.js';
+import { add, allocateForever, crashOnce, echo, exitWith, killSelf, uncaughtLater } from './fixtures/tasks.mjs';
 
 afterEach(cleanup);
 
