@@ -10,7 +10,7 @@ const entry = {
 
 export default defineConfig([
   {
-    entry,
+    entry: { ...entry, 'cli/index': 'src/cli/index.ts' },
     format: ['esm'],
     outDir: 'dist/esm',
     target: 'node20',
