@@ -210,3 +210,84 @@ export class OutsideTaskError extends TandemError {
     );
   }
 }
+
+/** One link of a deadlock cycle: a thread, the lock it holds, and the lock it waits for (held by the next thread). */
+export interface DeadlockLink {
+  /** `'main'` or `'worker <threadId>'` (the worker thread's `threadId` from node:worker_threads). */
+  thread: string;
+  /** Name of the lock this thread holds, which the previous thread of the cycle waits for. */
+  holds: string;
+  /** Name of the lock this thread waits for, which the next thread of the cycle holds. */
+  waitsFor: string;
+}
+
+/**
+ * Waiting for a lock would close a cycle of threads each waiting for a lock the
+ * next one holds, so the wait could never end. It failed at once instead; the
+ * locks this thread holds are still held (release them, e.g. by leaving the
+ * `using` scope, so the other threads can go on).
+ */
+export class DeadlockError extends TandemError {
+  /** The threads and locks of the cycle, starting with the thread that got this error. */
+  readonly cycle: DeadlockLink[];
+  constructor(cycle: DeadlockLink[]) {
+    const links = cycle.map((link) => `${link.thread} holds '${link.holds}', waits for '${link.waitsFor}'`).join('; ');
+    super(
+      'ERR_TANDEM_DEADLOCK',
+      `deadlock: ${links}. This wait could never end, so it failed instead. Take locks in one fixed order everywhere (or acquire with a timeout), and release what this thread holds before trying again.`,
+    );
+    this.cycle = cycle;
+  }
+}
+
+/** A blocking wait (`acquireSync`, `waitSync`, `getSync`, ...) was called on the main thread, where it would freeze the event loop. */
+export class MainThreadBlockingError extends TandemError {
+  constructor(what: string) {
+    super(
+      'ERR_TANDEM_MAIN_THREAD_BLOCKING',
+      `${what} blocks its thread, which on the main thread would freeze the event loop; use the async form there (e.g. \`await lock.acquire()\`), and the Sync form only inside workers`,
+    );
+  }
+}
+
+/** A lock was released (or a Condition used) by a thread that does not hold it, or a Lock was released while unlocked. */
+export class LockNotHeldError extends TandemError {
+  constructor(detail: string) {
+    super('ERR_TANDEM_LOCK_NOT_HELD', `${detail}; acquire it first, and release it only from the thread that acquired it`);
+  }
+}
+
+/** A BoundedSemaphore was released more times than it was acquired. */
+export class SemaphoreOverReleaseError extends TandemError {
+  readonly bound: number;
+  constructor(bound: number) {
+    super(
+      'ERR_TANDEM_SEMAPHORE_OVER_RELEASE',
+      `the BoundedSemaphore was released more times than it was acquired (its bound is ${bound}); release only permits you acquired`,
+    );
+    this.bound = bound;
+  }
+}
+
+/** The Barrier was broken (by abort(), reset(), a timed-out wait or a failing action) while or before this thread waited. */
+export class BrokenBarrierError extends TandemError {
+  constructor(detail = 'the barrier is broken') {
+    super('ERR_TANDEM_BROKEN_BARRIER', `${detail}; call reset() on it to use it again`);
+  }
+}
+
+/** A wait that cannot report a timeout by its return value (a guard, withLock, a SharedQueue put/get) ran out of time. */
+export class SyncTimeoutError extends TandemError {
+  readonly timeout: number;
+  constructor(what: string, timeout: number) {
+    super('ERR_TANDEM_SYNC_TIMEOUT', `${what} timed out after ${timeout} ms; retry, give it a longer timeout, or check which thread holds it`);
+    this.timeout = timeout;
+  }
+}
+
+/** A value was put into, or taken from, a SharedQueue that was closed (and, for a get, is empty). */
+export class QueueClosedError extends TandemError {
+  constructor(detail: string) {
+    super('ERR_TANDEM_QUEUE_CLOSED', `${detail}; the queue was closed by close(), so no more values go in and, once drained, none come out`);
+  }
+}

@@ -25,6 +25,7 @@
  *   W_CHUNK_OK    chunk fulfilled                id, results[]
  *   W_CHUNK_FAIL  item of a chunk rejected       id, itemIndex, RemoteError
  *   W_STATS       closes every batch             busy milliseconds since start
+ *   W_MEASURE     a measured call (FLAG_MEASURE)  id, wall ms, active ms, result bytes
  */
 export const PROTOCOL_VERSION = 1;
 
@@ -42,6 +43,7 @@ export const W_FAIL = 14;
 export const W_CHUNK_OK = 15;
 export const W_CHUNK_FAIL = 16;
 export const W_STATS = 17;
+export const W_MEASURE = 18;
 
 /** Number of fields that follow each tag in a batch. */
 export const FRAME_FIELDS: Readonly<Record<number, number>> = {
@@ -58,6 +60,7 @@ export const FRAME_FIELDS: Readonly<Record<number, number>> = {
   [W_CHUNK_OK]: 2,
   [W_CHUNK_FAIL]: 3,
   [W_STATS]: 1,
+  [W_MEASURE]: 4,
 };
 
 /** Flag bits of P_RUN / P_CHUNK. */
@@ -66,6 +69,9 @@ export const FLAG_STAR = 2; // chunk items are argument lists (starmap)
 // P_RUN payload is the only argument itself, not an argument list: one array
 // less to serialize and rebuild per call (bench: "submit 100k trivial").
 export const FLAG_SINGLE = 4;
+// Report how long the call took and how much of it kept the event loop busy
+// (W_MEASURE), for the auto backend's choice; off for ordinary calls.
+export const FLAG_MEASURE = 8;
 
 export type Batch = unknown[];
 

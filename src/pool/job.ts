@@ -27,11 +27,14 @@ export class Job {
   offset = 0;
   /** Released once the job settles: the listener on the caller's AbortSignal. */
   abortListener: (() => void) | null = null;
+  /** Set when another scheduler adopted the job (auto backend). */
+  scheduler: import('./scheduler.js').Scheduler | null = null;
 
   constructor(
     readonly id: number,
     readonly kind: typeof RUN | typeof CHUNK,
-    readonly key: number,
+    /** The task's key in the scheduler that runs the job (changes if the job is rerouted). */
+    public key: number,
     /** Argument list, the single argument itself (FLAG_SINGLE), or a chunk's items. */
     readonly payload: unknown,
     readonly flags: number,

@@ -8,12 +8,21 @@ import type { Task } from '../task.js';
 export interface PoolOptions {
   /**
    * Where tasks run: `thread` (worker_threads: shared memory, cheap messages),
-   * `process` (child processes: own memory, isolation), or `inline` (this
-   * event loop, with bounded concurrency: for I/O-bound tasks).
+   * `process` (child processes: own memory, isolation), `inline` (this
+   * event loop, with bounded concurrency: for I/O-bound tasks), or `auto`:
+   * each task's first calls are measured, then CPU-bound tasks go to threads
+   * (processes with `isolate`) and I/O-bound tasks to this event loop, with
+   * `size × concurrencyPerWorker × 16` calls at once. See `pool.explain(task)`.
    * @default 'thread'
    * @example new Pool({ backend: 'process' })
    */
-  backend?: BackendKind;
+  backend?: BackendKind | 'auto';
+  /**
+   * With `backend: 'auto'`: run every task in child processes (I/O-bound ones
+   * too), never in the caller's process or its threads.
+   * @default false
+   */
+  isolate?: boolean;
   /**
    * Most workers alive at once (for `inline`: how many calls run at once,
    * times `concurrencyPerWorker`).
@@ -118,7 +127,8 @@ export interface ImapOptions extends MapOptions {
 }
 
 export interface ResolvedOptions {
-  backend: BackendKind;
+  backend: BackendKind | 'auto';
+  isolate: boolean;
   size: number;
   minSize: number;
   idleTimeout: number;
@@ -134,6 +144,7 @@ export interface ResolvedOptions {
 
 const POOL_KEYS = new Set([
   'backend',
+  'isolate',
   'size',
   'minSize',
   'idleTimeout',
@@ -146,7 +157,7 @@ const POOL_KEYS = new Set([
   'env',
   'execArgv',
 ]);
-const BACKENDS = ['thread', 'process', 'inline'];
+const BACKENDS = ['thread', 'process', 'inline', 'auto'];
 
 export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedOptions {
   if (options === undefined) options = {};
@@ -155,7 +166,12 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedOp
     if (!POOL_KEYS.has(key)) throw new InvalidOptionError(key, (options as Record<string, unknown>)[key], `one of the known options (${[...POOL_KEYS].join(', ')})`);
   }
   const backend = options.backend ?? 'thread';
-  if (!BACKENDS.includes(backend)) throw new InvalidOptionError('backend', backend, "'thread', 'process' or 'inline'");
+  if (!BACKENDS.includes(backend)) throw new InvalidOptionError('backend', backend, "'thread', 'process', 'inline' or 'auto'");
+  const isolate = options.isolate ?? false;
+  if (typeof isolate !== 'boolean') throw new InvalidOptionError('isolate', isolate, 'true or false');
+  if (isolate && backend !== 'auto') {
+    throw new InvalidOptionError('isolate', isolate, "used only with backend: 'auto' (for isolation of every task, use backend: 'process')");
+  }
   const size = integer('size', options.size ?? availableParallelism(), 1, false);
   const minSize = integer('minSize', options.minSize ?? 0, 0, false);
   if (minSize > size) throw new InvalidOptionError('minSize', minSize, `at most size (${size})`);
@@ -191,7 +207,7 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedOp
   if (execArgv !== undefined && (!Array.isArray(execArgv) || execArgv.some((v) => typeof v !== 'string'))) {
     throw new InvalidOptionError('execArgv', execArgv, 'an array of strings');
   }
-  return { backend, size, minSize, idleTimeout, concurrencyPerWorker, maxTasksPerWorker, init, resourceLimits: limits, maxQueue, retries, env, execArgv };
+  return { backend, isolate, size, minSize, idleTimeout, concurrencyPerWorker, maxTasksPerWorker, init, resourceLimits: limits, maxQueue, retries, env, execArgv };
 }
 
 /** Checks per-call options; returns the timeout (or 0) and priority. */

@@ -2,9 +2,12 @@ import type { Backend, BackendKind } from '../backends/backend.js';
 import { inlineBackend } from '../backends/inline.js';
 import { processBackend } from '../backends/process.js';
 import { threadBackend } from '../backends/thread.js';
-import { CancelledError, InvalidOptionError } from '../errors.js';
+import { serialize } from 'node:v8';
+import { AutoRouter } from '../auto/router.js';
+import { PROBE_CALLS, type Explanation } from '../auto/profile.js';
+import { CancelledError, InvalidOptionError, PoolClosedError } from '../errors.js';
 import { Future } from '../future.js';
-import { FLAG_SHARED, FLAG_SINGLE } from '../protocol.js';
+import { FLAG_MEASURE, FLAG_SHARED, FLAG_SINGLE } from '../protocol.js';
 import { checkArguments } from '../serialize.js';
 import { definitionOf } from '../task.js';
 import { Job, RUN } from './job.js';
@@ -22,6 +25,14 @@ function allPrimitive(args: unknown[]): boolean {
     if ((type === 'object' && args[i] !== null) || type === 'function' || type === 'symbol') return false;
   }
   return true;
+}
+
+function sizeOf(args: unknown[]): number {
+  try {
+    return serialize(args).byteLength;
+  } catch {
+    return 0; // the argument check reports what cannot be sent
+  }
 }
 
 const BACKENDS: Record<BackendKind, Backend> = { thread: threadBackend, process: processBackend, inline: inlineBackend };
@@ -48,32 +59,34 @@ let nextCallId = 1;
  */
 export class Pool implements AsyncDisposable {
   readonly #options: ResolvedOptions;
-  readonly #backend: Backend;
-  readonly #scheduler: Scheduler;
-  readonly #context: MapContext;
+  /** The one scheduler of a fixed backend; null for auto. */
+  readonly #fixed: Scheduler | null;
+  /** The auto backend's router; null for a fixed backend. */
+  readonly #router: AutoRouter | null;
+  readonly #contexts = new Map<Scheduler, MapContext>();
+  #closed = false;
 
   constructor(options?: PoolOptions) {
     this.#options = resolvePoolOptions(options);
-    this.#backend = BACKENDS[this.#options.backend];
     const init = this.#options.init;
     if (init) {
       // Fail here, not in every worker, when init cannot be sent.
       definitionOf(init.task);
-      if (this.#backend.boundary !== 'none') checkArguments(init.args, this.#backend.boundary);
+      checkArguments(init.args, this.#options.backend === 'thread' || this.#options.backend === 'auto' ? 'thread' : 'process');
     }
-    this.#scheduler = new Scheduler(this.#options, this.#backend);
-    this.#context = {
-      scheduler: this.#scheduler,
-      boundary: this.#backend.boundary,
-      workers: this.#options.size,
-      retries: this.#options.retries,
-      nextId: () => nextCallId++,
-    };
+    const kind = this.#options.backend;
+    if (kind === 'auto') {
+      this.#fixed = null;
+      this.#router = new AutoRouter(this.#options);
+    } else {
+      this.#fixed = new Scheduler(this.#options, BACKENDS[kind]);
+      this.#router = null;
+    }
   }
 
-  /** The backend tasks run on. */
-  get backend(): BackendKind {
-    return this.#backend.kind;
+  /** The backend tasks run on (`auto`: chosen per task, see {@link Pool.explain}). */
+  get backend(): BackendKind | 'auto' {
+    return this.#options.backend;
   }
 
   /** Most workers alive at once. */
@@ -111,16 +124,25 @@ export class Pool implements AsyncDisposable {
   submit<F extends AnyFunction>(task: F, args: Parameters<F>, options: CallOptions = NO_OPTIONS): Future<Result<F>> {
     if (options !== NO_OPTIONS) checkCallOptions(options);
     if (!Array.isArray(args)) throw new InvalidOptionError('args', args, 'an array of the arguments to pass to the task');
-    const scheduler = this.#scheduler;
+    if (this.#closed) throw new PoolClosedError();
+    let scheduler = this.#fixed!;
+    let flags = 0;
+    if (this.#router !== null) {
+      const route = this.#router.route(task);
+      scheduler = route.scheduler;
+      if (route.measure) {
+        flags |= FLAG_MEASURE;
+        route.profile.recordArguments(sizeOf(args));
+      }
+    }
     const key = scheduler.keyOf(task);
     scheduler.checkAccept(1);
     let payload: unknown = args;
-    let flags = 0;
-    if (this.#backend.boundary !== 'none') {
+    if (scheduler.boundary !== 'none') {
       if (!allPrimitive(args)) {
-        const checked = checkArguments(args, this.#backend.boundary);
+        const checked = checkArguments(args, scheduler.boundary);
         payload = checked.args;
-        flags = checked.flags;
+        flags |= checked.flags;
       }
       if (args.length === 1 && (flags & FLAG_SHARED) === 0) {
         payload = (payload as unknown[])[0];
@@ -202,27 +224,57 @@ export class Pool implements AsyncDisposable {
     options: ImapOptions = NO_OPTIONS,
   ): AsyncIterableIterator<Result<F>> {
     if (options !== NO_OPTIONS) checkCallOptions(options);
-    const key = this.#scheduler.keyOf(task);
-    this.#scheduler.checkAccept(0);
+    if (this.#closed) throw new PoolClosedError();
     if (items === null || typeof items !== 'object' || !(Symbol.iterator in items || Symbol.asyncIterator in items)) {
       throw new InvalidOptionError('items', items, 'an iterable or async iterable');
     }
-    return new ImapIterator(this.#context, key, items, options) as AsyncIterableIterator<Result<F>>;
+    if (this.#router?.isUndecided(task)) return this.#probeThenImap(task, items, options) as AsyncIterableIterator<Result<F>>;
+    const context = this.#contextFor(task);
+    const key = context.scheduler.keyOf(task);
+    return new ImapIterator(context, key, items, options) as AsyncIterableIterator<Result<F>>;
+  }
+
+  /**
+   * With `backend: 'auto'`: where calls of `task` go and why, with the
+   * figures measured. A fixed backend explains itself as fixed.
+   *
+   * @example
+   * ```ts
+   * const pool = new Pool({ backend: 'auto' });
+   * await pool.map(fetchPage, urls);
+   * console.log(pool.explain(fetchPage).reason); // "I/O-bound: its event loop was busy only 3% …"
+   * ```
+   */
+  explain(task: AnyFunction): Explanation {
+    if (this.#router !== null) return this.#router.explain(task);
+    return {
+      backend: this.#options.backend as BackendKind,
+      reason: `the pool was created with backend: '${this.#options.backend}'`,
+      samples: 0,
+      cpuShare: 0,
+      meanWallMs: 0,
+      meanArgBytes: 0,
+      meanResultBytes: 0,
+      changes: 0,
+    };
   }
 
   /** Starts all `size` workers and resolves once they serve (to keep start-up out of a measurement). */
   ready(): Promise<void> {
-    return this.#scheduler.ready();
+    if (this.#closed) return Promise.reject(new PoolClosedError());
+    return (this.#fixed ?? this.#router!.primary()).ready();
   }
 
   /** Runs everything already accepted, then stops the workers. New calls throw PoolClosedError. */
-  close(): Promise<void> {
-    return this.#scheduler.close();
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#schedulers().map((s) => s.close()));
   }
 
   /** Stops the workers now; calls not finished reject with PoolClosedError. */
-  terminate(): Promise<void> {
-    return this.#scheduler.terminate();
+  async terminate(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#schedulers().map((s) => s.terminate()));
   }
 
   /** `await using pool = new Pool()` closes the pool at the end of the scope. */
@@ -232,19 +284,69 @@ export class Pool implements AsyncDisposable {
 
   /** Counters, utilisation and latency percentiles. */
   stats(): PoolStats {
-    return this.#scheduler.stats();
+    return this.#fixed?.stats() ?? this.#router!.stats();
+  }
+
+  #schedulers(): Scheduler[] {
+    return this.#fixed ? [this.#fixed] : this.#router!.all();
+  }
+
+  /** The mapping context of the scheduler that runs `task`'s calls now. */
+  #contextFor(task: AnyFunction): MapContext {
+    const scheduler = this.#fixed ?? this.#router!.route(task).scheduler;
+    let context = this.#contexts.get(scheduler);
+    if (!context) {
+      context = { scheduler, boundary: scheduler.boundary, workers: this.#options.size, retries: this.#options.retries, nextId: () => nextCallId++ };
+      this.#contexts.set(scheduler, context);
+    }
+    return context;
   }
 
   #map(task: AnyFunction, items: Iterable<unknown>, star: boolean, options: MapOptions): Promise<unknown[]> {
     try {
       if (options !== NO_OPTIONS) checkCallOptions(options);
+      if (this.#closed) throw new PoolClosedError();
       if (items === null || typeof items !== 'object' || !(Symbol.iterator in items)) {
         throw new InvalidOptionError('items', items, 'an iterable (use imap for an async iterable)');
       }
-      const key = this.#scheduler.keyOf(task);
-      return mapAll(this.#context, key, items, star, options);
+      if (this.#router?.isUndecided(task)) return this.#probeThenMap(task, Array.from(items), star, options);
+      const context = this.#contextFor(task);
+      return mapAll(context, context.scheduler.keyOf(task), items, star, options);
     } catch (error) {
       return Promise.reject(error);
+    }
+  }
+
+  /** auto: the first items run as measured single calls, then the rest goes where they say. */
+  async #probeThenMap(task: AnyFunction, items: unknown[], star: boolean, options: MapOptions): Promise<unknown[]> {
+    const head = items.slice(0, PROBE_CALLS);
+    const probes = head.map((item) => this.submit(task, (star ? item : [item]) as never, options));
+    const first = await Promise.all(probes);
+    const rest = await this.#map(task, items.slice(PROBE_CALLS), star, options);
+    return first.concat(rest);
+  }
+
+  async *#probeThenImap(task: AnyFunction, items: Iterable<unknown> | AsyncIterable<unknown>, options: ImapOptions): AsyncGenerator<unknown> {
+    const source: Iterator<unknown> | AsyncIterator<unknown> =
+      Symbol.asyncIterator in items ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
+    let finished = false;
+    try {
+      const probes = [];
+      while (probes.length < PROBE_CALLS) {
+        const step = await source.next();
+        if (step.done) {
+          finished = true;
+          break;
+        }
+        probes.push(this.submit(task, [step.value] as never, options));
+      }
+      for (const probe of probes) yield await probe;
+      if (finished) return;
+      const rest: AsyncIterable<unknown> = { [Symbol.asyncIterator]: () => source as AsyncIterator<unknown> };
+      finished = true; // the inner imap closes the source from here on
+      yield* this.imap(task, rest, options);
+    } finally {
+      if (!finished) await source.return?.();
     }
   }
 }

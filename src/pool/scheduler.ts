@@ -37,6 +37,7 @@ import {
   P_HELLO,
   P_RUN,
   P_SHUTDOWN,
+  FLAG_SHARED,
   PROTOCOL_VERSION,
   type RemoteError,
   type TaskDefinition,
@@ -44,6 +45,7 @@ import {
   W_CHUNK_OK,
   W_FAIL,
   W_INIT_FAILED,
+  W_MEASURE,
   W_OK,
   W_READY,
   W_STATS,
@@ -79,6 +81,14 @@ export interface PoolStats {
   latency: { mean: number; p50: number; p90: number; p99: number; max: number };
 }
 
+/** How the auto backend follows a scheduler's calls. */
+export interface SchedulerHooks {
+  /** A call sent with FLAG_MEASURE reported its times. */
+  measured(task: Function, wallMs: number, activeMs: number, resultBytes: number): void;
+  /** A call failed: another scheduler to run it on instead, or null. */
+  reroute(task: Function, error: unknown): Scheduler | null;
+}
+
 let nextWorkerId = 1;
 
 export class Scheduler implements FutureOwner {
@@ -107,9 +117,13 @@ export class Scheduler implements FutureOwner {
   #onIdle: (() => void)[] = [];
   #onReady: { resolve: () => void; reject: (error: unknown) => void }[] = [];
 
-  constructor(options: ResolvedOptions, backend: Backend) {
+  readonly #hooks: SchedulerHooks | null;
+  readonly #functions: Function[] = [];
+
+  constructor(options: ResolvedOptions, backend: Backend, hooks: SchedulerHooks | null = null) {
     this.#options = options;
     this.#backend = backend;
+    this.#hooks = hooks;
     // The inline backend is one runtime whose concurrency is the whole pool's.
     this.#concurrency = backend.kind === 'inline' ? options.size * options.concurrencyPerWorker : options.concurrencyPerWorker;
     this.#depth = this.#concurrency;
@@ -120,6 +134,11 @@ export class Scheduler implements FutureOwner {
     return this.#closing;
   }
 
+  /** What may cross to this scheduler's workers. */
+  get boundary(): Backend['boundary'] {
+    return this.#backend.boundary;
+  }
+
   /** Small integer key of a task; the definition travels once per worker. */
   keyOf(fn: unknown): number {
     let key = this.#taskKeys.get(fn as Function);
@@ -127,6 +146,7 @@ export class Scheduler implements FutureOwner {
       const definition = definitionOf(fn);
       key = this.#definitions.length;
       this.#definitions.push(definition);
+      this.#functions.push(fn as Function);
       this.#taskKeys.set(fn as Function, key);
     }
     return key;
@@ -147,8 +167,16 @@ export class Scheduler implements FutureOwner {
   cancelFuture(future: Future<unknown>): boolean {
     const job = (future as unknown as { job?: Job }).job;
     if (!job) return false;
-    this.cancelJob(job, new CancelledError());
+    // A rerouted call lives in the scheduler that adopted it.
+    (job.scheduler ?? this).cancelJob(job, new CancelledError());
     return true;
+  }
+
+  /** Takes over a call another scheduler could not run (auto backend). */
+  adopt(job: Job, fn: Function): void {
+    job.key = this.keyOf(fn);
+    job.scheduler = this;
+    this.enqueue(job);
   }
 
   /** Cancels a job: removed if queued; if running, its signal is aborted and its result will be ignored. */
@@ -394,6 +422,13 @@ export class Scheduler implements FutureOwner {
         case W_STATS:
           this.#learn(slot, batch[i + 1] as number, answered);
           break;
+        case W_MEASURE: {
+          const job = slot.inFlight.get(batch[i + 1] as number);
+          if (job !== undefined && this.#hooks !== null) {
+            this.#hooks.measured(this.#functions[job.key]!, batch[i + 2] as number, batch[i + 3] as number, batch[i + 4] as number);
+          }
+          break;
+        }
         case W_READY:
           this.#ready(slot);
           break;
@@ -596,6 +631,11 @@ export class Scheduler implements FutureOwner {
 
   /** A call failed: run it again while retries allow, else reject it. */
   #fail(job: Job, error: unknown, retryable: boolean): void {
+    const elsewhere = this.#hooks?.reroute(this.#functions[job.key]!, error) ?? null;
+    if (elsewhere !== null && elsewhere !== this && job.kind === RUN && (job.flags & FLAG_SHARED) === 0) {
+      elsewhere.adopt(job, this.#functions[job.key]!);
+      return;
+    }
     if (retryable && job.retriesLeft > 0 && !this.#closing) {
       job.retriesLeft--;
       this.#queue.pushFront(job);

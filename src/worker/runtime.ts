@@ -20,6 +20,7 @@ import { CancelledError, SerializationError } from '../errors.js';
 import {
   type Batch,
   FLAG_SHARED,
+  FLAG_MEASURE,
   FLAG_SINGLE,
   FLAG_STAR,
   FRAME_FIELDS,
@@ -35,12 +36,14 @@ import {
   W_CHUNK_OK,
   W_FAIL,
   W_INIT_FAILED,
+  W_MEASURE,
   W_OK,
   W_READY,
   W_STATS,
   encodeError,
 } from '../protocol.js';
 import { installThreadGlobals } from '../shareable.js';
+import { serialize } from 'node:v8';
 import { current, type SignalSource } from './current.js';
 import { rehydrate } from './rehydrate.js';
 import { loadTask } from './task-loader.js';
@@ -211,6 +214,7 @@ export class WorkerRuntime implements SignalSource {
 
   #run(id: number, fn: Function, payload: unknown, flags: number): void {
     const args = flags & FLAG_SHARED ? rehydrate(payload) : payload;
+    const measure = flags & FLAG_MEASURE ? new Measurement(id) : null;
     const started = performance.now();
     let result: unknown;
     current.source = this;
@@ -221,6 +225,7 @@ export class WorkerRuntime implements SignalSource {
       current.source = null;
       this.#busyMs += performance.now() - started;
       this.#settled(id);
+      measure?.report(this.#outbox, undefined);
       this.#outbox.push(W_FAIL, id, encodeError(error));
       return;
     }
@@ -228,13 +233,20 @@ export class WorkerRuntime implements SignalSource {
     if (isThenable(result)) {
       this.#running++;
       result.then(
-        (value) => this.#asyncDone(started, id, W_OK, value),
-        (error: unknown) => this.#asyncDone(started, id, W_FAIL, encodeError(error)),
+        (value) => {
+          measure?.report(this.#outbox, value);
+          this.#asyncDone(started, id, W_OK, value);
+        },
+        (error: unknown) => {
+          measure?.report(this.#outbox, undefined);
+          this.#asyncDone(started, id, W_FAIL, encodeError(error));
+        },
       );
       return;
     }
     this.#busyMs += performance.now() - started;
     this.#settled(id);
+    measure?.report(this.#outbox, result);
     this.#outbox.push(W_OK, id, result);
   }
 
@@ -364,6 +376,29 @@ export class WorkerRuntime implements SignalSource {
       }
     }
     this.#port.send([W_STATS, this.#busyMs]);
+  }
+}
+
+/**
+ * Wall time and event-loop active time of one call. A call that computes
+ * keeps its loop busy the whole time; one that waits on I/O or timers leaves
+ * it idle. The auto backend routes tasks by that share.
+ */
+class Measurement {
+  readonly #started = performance.now();
+  readonly #loop = performance.eventLoopUtilization();
+  constructor(readonly id: number) {}
+
+  report(outbox: unknown[], result: unknown): void {
+    const wall = performance.now() - this.#started;
+    const active = Math.min(wall, performance.eventLoopUtilization(this.#loop).active);
+    let bytes = 0;
+    try {
+      bytes = result === undefined ? 0 : serialize(result).byteLength;
+    } catch {
+      // An unserializable result fails on its own way back; its size does not matter.
+    }
+    outbox.push(W_MEASURE, this.id, wall, active, bytes);
   }
 }
 

@@ -1,0 +1,160 @@
+import { LockNotHeldError } from '../errors.js';
+import {
+  encodeShared,
+  fromMarker,
+  registerShareable,
+  toMarker,
+  type Shareable,
+  type SharedMarker,
+  type SharedState,
+} from '../shareable.js';
+import { Acquirable } from './guard.js';
+import { Lock } from './lock.js';
+import { RLock } from './rlock.js';
+import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type WaitOptions } from './wait.js';
+
+const SEQ = 0; // bumped by every notify: waiters sleep while it holds the value they read
+const KIND = 'tandem.Condition';
+let adopting: SharedArrayBuffer | null = null;
+
+/**
+ * A condition variable over a Lock or RLock (Python's `threading.Condition`):
+ * holding the lock, wait() releases it and sleeps until notify(); it holds the
+ * lock again when wait() returns or throws. Wake-ups may be spurious, so wait
+ * in a loop or use waitFor(predicate). Waits on a condition are not part of
+ * deadlock detection (re-acquiring its lock afterwards is).
+ *
+ * @example
+ * ```ts
+ * await cond.withLock(async () => {
+ *   await cond.waitFor(() => queue.length > 0, { timeout: 1_000 });
+ *   item = queue.shift();
+ * });
+ * ```
+ */
+export class Condition extends Acquirable implements Shareable {
+  readonly lock: Lock | RLock;
+  readonly #words: Int32Array;
+
+  constructor(lock: Lock | RLock = new RLock({ name: 'Condition lock' })) {
+    super();
+    this.lock = lock;
+    this.#words = new Int32Array(adopting ?? new SharedArrayBuffer(4));
+  }
+
+  get name(): string {
+    return this.lock.name;
+  }
+
+  acquire(options?: WaitOptions): Promise<boolean> {
+    return this.lock.acquire(options);
+  }
+
+  acquireSync(options?: SyncWaitOptions): boolean {
+    return this.lock.acquireSync(options);
+  }
+
+  release(): void {
+    this.lock.release();
+  }
+
+  /** Releases the lock, waits for a notify (or the timeout), re-acquires the lock. False if it timed out. */
+  async wait(options: WaitOptions = {}): Promise<boolean> {
+    this.#assertHeld('wait()');
+    const deadline = deadlineOf(options.timeout);
+    const seq = Atomics.load(this.#words, SEQ);
+    const depth = this.#releaseAll();
+    try {
+      return (await blockAsync(this.#words, SEQ, seq, deadline, options.signal, `waiting on condition '${this.name}'`)) !== 'timed-out';
+    } finally {
+      await this.lock.acquire();
+      this.#restore(depth);
+    }
+  }
+
+  /** Blocking form of wait(), for workers. */
+  waitSync(options: SyncWaitOptions = {}): boolean {
+    this.#assertHeld('waitSync()');
+    assertMayBlock(`condition '${this.name}'.waitSync()`);
+    const deadline = deadlineOf(options.timeout);
+    const seq = Atomics.load(this.#words, SEQ);
+    const depth = this.#releaseAll();
+    try {
+      return blockSync(this.#words, SEQ, seq, deadline) !== 'timed-out';
+    } finally {
+      this.lock.acquireSync();
+      this.#restore(depth);
+    }
+  }
+
+  /** Waits until `predicate()` is true (checked with the lock held); returns its last value. */
+  async waitFor<T>(predicate: () => T, options: WaitOptions = {}): Promise<T> {
+    const deadline = deadlineOf(options.timeout);
+    let result = predicate();
+    while (!result) {
+      const timeout = remaining(deadline);
+      if (timeout <= 0) break;
+      await this.wait({ timeout, signal: options.signal });
+      result = predicate();
+    }
+    return result;
+  }
+
+  /** Blocking form of waitFor(), for workers. */
+  waitForSync<T>(predicate: () => T, options: SyncWaitOptions = {}): T {
+    const deadline = deadlineOf(options.timeout);
+    let result = predicate();
+    while (!result) {
+      const timeout = remaining(deadline);
+      if (timeout <= 0) break;
+      this.waitSync({ timeout });
+      result = predicate();
+    }
+    return result;
+  }
+
+  /** Wakes up to `n` waiting threads or flows. The lock must be held. */
+  notify(n = 1): void {
+    this.#assertHeld('notify()');
+    Atomics.add(this.#words, SEQ, 1);
+    Atomics.notify(this.#words, SEQ, n);
+  }
+
+  /** Wakes every waiter. The lock must be held. */
+  notifyAll(): void {
+    this.#assertHeld('notifyAll()');
+    Atomics.add(this.#words, SEQ, 1);
+    Atomics.notify(this.#words, SEQ);
+  }
+
+  #assertHeld(what: string): void {
+    if (!this.lock.heldByThisThread()) {
+      throw new LockNotHeldError(`condition '${this.name}'.${what} was called without holding its lock`);
+    }
+  }
+
+  #releaseAll(): number {
+    if (this.lock instanceof RLock) return this.lock.releaseAll();
+    this.lock.release();
+    return 1;
+  }
+
+  #restore(depth: number): void {
+    if (this.lock instanceof RLock) this.lock.restoreDepth(depth);
+  }
+
+  [encodeShared](): SharedState {
+    return { kind: KIND, state: { buffer: this.#words.buffer, lock: toMarker(this.lock) } };
+  }
+}
+
+registerShareable(KIND, (state) => {
+  const { buffer, lock } = state as { buffer: SharedArrayBuffer; lock: SharedMarker };
+  const inner = fromMarker(lock) as Lock | RLock;
+  adopting = buffer;
+  try {
+    return new Condition(inner);
+  } finally {
+    adopting = null;
+  }
+});

@@ -1,0 +1,95 @@
+/**
+ * The word behind Lock and RLock: 0 when free, else the owner's thread tag,
+ * with WAITERS set once some thread waits for it (a futex in the manner of
+ * Drepper's "Futexes are tricky", mutex #2).
+ *
+ *   acquire: CAS 0 -> tag                                  (uncontended: one CAS)
+ *   release: CAS tag -> 0                                  (uncontended: one CAS)
+ *            tag|WAITERS -> 0, then notify one waiter      (contended)
+ *
+ * A waiter sets WAITERS, asks the deadlock detector whether blocking would
+ * close a cycle, then sleeps on the word. Whoever wakes takes the lock with
+ * WAITERS set, since others may still be sleeping.
+ */
+import { RETRY, enter, leave, releaseTracked, type TrackedLock } from './deadlock.js';
+import { THREAD_TAG, assertMayBlock, blockAsync, blockSync, deadlineOf, remaining } from './wait.js';
+
+export const STATE = 0;
+export const GRAPH_ID = 1;
+export const WAITERS = 0x40000000;
+export const OWNER = WAITERS - 1;
+
+/** Spins before sleeping: a lock is often held for less time than a sleep and wake-up take. */
+const SPINS = 64;
+
+export function tryAcquireWord(lock: TrackedLock): boolean {
+  return Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0;
+}
+
+export function acquireWordSync(lock: TrackedLock, timeout: number | undefined, what: string): boolean {
+  if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
+  assertMayBlock(what);
+  const deadline = deadlineOf(timeout);
+  const words = lock.words;
+  for (let spins = 0; ; spins++) {
+    const c = Atomics.load(words, STATE);
+    if (c === 0) {
+      if (Atomics.compareExchange(words, STATE, 0, THREAD_TAG | WAITERS) === 0) return true;
+      continue;
+    }
+    if (spins < SPINS && (c & OWNER) !== THREAD_TAG) continue;
+    if (remaining(deadline) <= 0) return false;
+    if ((c & WAITERS) === 0 && Atomics.compareExchange(words, STATE, c, c | WAITERS) !== c) continue;
+    const expected = c | WAITERS;
+    const slot = enter(lock, expected, c & OWNER, false);
+    if (slot === RETRY) continue;
+    try {
+      blockSync(words, STATE, expected, deadline);
+    } finally {
+      leave(slot);
+    }
+  }
+}
+
+export async function acquireWordAsync(
+  lock: TrackedLock,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<boolean> {
+  if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
+  const deadline = deadlineOf(timeout);
+  const words = lock.words;
+  for (;;) {
+    const c = Atomics.load(words, STATE);
+    if (c === 0) {
+      if (Atomics.compareExchange(words, STATE, 0, THREAD_TAG | WAITERS) === 0) return true;
+      continue;
+    }
+    if (remaining(deadline) <= 0) return false;
+    if ((c & WAITERS) === 0 && Atomics.compareExchange(words, STATE, c, c | WAITERS) !== c) continue;
+    const expected = c | WAITERS;
+    const slot = enter(lock, expected, c & OWNER, true);
+    if (slot === RETRY) continue;
+    try {
+      await blockAsync(words, STATE, expected, deadline, signal, what);
+    } finally {
+      leave(slot);
+    }
+  }
+}
+
+/** Frees the word; returns its value before (0: it was not locked, and nothing changed). */
+export function releaseWord(lock: TrackedLock): number {
+  const words = lock.words;
+  const c = Atomics.load(words, STATE);
+  if (c === 0) return 0;
+  if ((c & WAITERS) === 0 && Atomics.compareExchange(words, STATE, c, 0) === c) return c;
+  releaseTracked(lock);
+  Atomics.notify(words, STATE, 1);
+  return c | WAITERS;
+}
+
+export function ownerOf(lock: TrackedLock): number {
+  return Atomics.load(lock.words, STATE) & OWNER;
+}

@@ -1,0 +1,112 @@
+import { LockNotHeldError } from '../errors.js';
+import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
+import type { TrackedLock } from './deadlock.js';
+import { Acquirable } from './guard.js';
+import type { LockOptions } from './lock.js';
+import { GRAPH_ID, STATE, acquireWordAsync, acquireWordSync, ownerOf, releaseWord, tryAcquireWord } from './owner-word.js';
+import { THREAD_TAG, type SyncWaitOptions, type WaitOptions } from './wait.js';
+
+const DEPTH = 2;
+const KIND = 'tandem.RLock';
+let unnamed = 0;
+let adopting: SharedArrayBuffer | null = null;
+
+/**
+ * A re-entrant lock (Python's `threading.RLock`): the thread that holds it may
+ * acquire it again, and must release it as many times. Ownership is per
+ * thread: async code on one thread (several flows on the main thread) counts
+ * as one owner. Only the owner may release it.
+ */
+export class RLock extends Acquirable implements Shareable, TrackedLock {
+  readonly name: string;
+  /** @internal */ readonly words: Int32Array;
+  /** @internal */ readonly stateIndex = STATE;
+  /** @internal */ readonly idIndex = GRAPH_ID;
+
+  constructor(options: LockOptions = {}) {
+    super();
+    this.words = new Int32Array(adopting ?? new SharedArrayBuffer(12));
+    this.name = options.name ?? `RLock ${++unnamed}`;
+  }
+
+  /** @internal */
+  get label(): string {
+    return this.name;
+  }
+
+  /** How many times the owner holds it (0 when free or held by another thread). */
+  get depth(): number {
+    return this.heldByThisThread() ? this.words[DEPTH] : 0;
+  }
+
+  tryAcquire(): boolean {
+    if (this.#reenter()) return true;
+    if (!tryAcquireWord(this)) return false;
+    this.words[DEPTH] = 1;
+    return true;
+  }
+
+  async acquire(options: WaitOptions = {}): Promise<boolean> {
+    if (this.#reenter()) return true;
+    if (!(await acquireWordAsync(this, options.timeout, options.signal, `waiting for rlock '${this.name}'`))) return false;
+    this.words[DEPTH] = 1;
+    return true;
+  }
+
+  acquireSync(options: SyncWaitOptions = {}): boolean {
+    if (this.#reenter()) return true;
+    if (!acquireWordSync(this, options.timeout, `rlock '${this.name}'.acquireSync()`)) return false;
+    this.words[DEPTH] = 1;
+    return true;
+  }
+
+  /** Undoes one acquire; the last one frees it. Throws LockNotHeldError unless this thread holds it. */
+  release(): void {
+    if (!this.heldByThisThread()) {
+      throw new LockNotHeldError(`rlock '${this.name}' was released by a thread that does not hold it`);
+    }
+    // Only the owner touches the depth, so plain reads and writes suffice.
+    if (--this.words[DEPTH] === 0) releaseWord(this);
+  }
+
+  locked(): boolean {
+    return ownerOf(this) !== 0;
+  }
+
+  heldByThisThread(): boolean {
+    return ownerOf(this) === THREAD_TAG;
+  }
+
+  /** @internal Condition.wait: frees it whatever the depth, returning the depth to restore. */
+  releaseAll(): number {
+    const depth = this.words[DEPTH];
+    this.words[DEPTH] = 1;
+    this.release();
+    return depth;
+  }
+
+  /** @internal Condition.wait: after re-acquiring, restores the depth releaseAll() returned. */
+  restoreDepth(depth: number): void {
+    this.words[DEPTH] = depth;
+  }
+
+  #reenter(): boolean {
+    if (ownerOf(this) !== THREAD_TAG) return false;
+    this.words[DEPTH]++;
+    return true;
+  }
+
+  [encodeShared](): SharedState {
+    return { kind: KIND, state: { buffer: this.words.buffer, name: this.name } };
+  }
+}
+
+registerShareable(KIND, (state) => {
+  const { buffer, name } = state as { buffer: SharedArrayBuffer; name: string };
+  adopting = buffer;
+  try {
+    return new RLock({ name });
+  } finally {
+    adopting = null;
+  }
+});

@@ -1,0 +1,144 @@
+import { InvalidOptionError, SemaphoreOverReleaseError } from '../errors.js';
+import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
+import { Acquirable } from './guard.js';
+import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type WaitOptions } from './wait.js';
+
+const VALUE = 0;
+const WAITING = 1; // threads sleeping on VALUE: release skips the notify when there are none
+const BOUND = 2; // -1: unbounded
+
+export interface SemaphoreOptions {
+  /** Name shown in errors. @default `'Semaphore <n>'` */
+  name?: string;
+}
+
+let unnamed = 0;
+let adopting: SharedArrayBuffer | null = null;
+
+/**
+ * A counter of permits in shared memory (Python's `threading.Semaphore`):
+ * acquire takes one, waiting while there are none; release gives one back.
+ * Waits on a semaphore have no single owner, so they are not part of deadlock
+ * detection.
+ */
+export class Semaphore extends Acquirable implements Shareable {
+  readonly name: string;
+  readonly #words: Int32Array;
+
+  constructor(value = 1, options: SemaphoreOptions = {}) {
+    super();
+    if (!Number.isInteger(value) || value < 0) throw new InvalidOptionError('value', value, 'an integer >= 0');
+    this.name = options.name ?? `Semaphore ${++unnamed}`;
+    if (adopting) {
+      this.#words = new Int32Array(adopting);
+    } else {
+      this.#words = new Int32Array(new SharedArrayBuffer(12));
+      this.#words[VALUE] = value;
+      this.#words[BOUND] = -1;
+    }
+  }
+
+  /** Permits available now. */
+  get value(): number {
+    return Atomics.load(this.#words, VALUE);
+  }
+
+  /** Takes a permit if one is available, without waiting. */
+  tryAcquire(): boolean {
+    const words = this.#words;
+    for (let v = Atomics.load(words, VALUE); v > 0; v = Atomics.load(words, VALUE)) {
+      if (Atomics.compareExchange(words, VALUE, v, v - 1) === v) return true;
+    }
+    return false;
+  }
+
+  async acquire(options: WaitOptions = {}): Promise<boolean> {
+    if (this.tryAcquire()) return true;
+    const deadline = deadlineOf(options.timeout);
+    const words = this.#words;
+    for (;;) {
+      if (this.tryAcquire()) return true;
+      if (remaining(deadline) <= 0) return false;
+      Atomics.add(words, WAITING, 1);
+      try {
+        await blockAsync(words, VALUE, 0, deadline, options.signal, `waiting for semaphore '${this.name}'`);
+      } finally {
+        Atomics.sub(words, WAITING, 1);
+      }
+    }
+  }
+
+  acquireSync(options: SyncWaitOptions = {}): boolean {
+    if (this.tryAcquire()) return true;
+    assertMayBlock(`semaphore '${this.name}'.acquireSync()`);
+    const deadline = deadlineOf(options.timeout);
+    const words = this.#words;
+    for (;;) {
+      if (this.tryAcquire()) return true;
+      if (remaining(deadline) <= 0) return false;
+      Atomics.add(words, WAITING, 1);
+      blockSync(words, VALUE, 0, deadline);
+      Atomics.sub(words, WAITING, 1);
+    }
+  }
+
+  /** Gives back `n` permits, waking up to `n` waiters. */
+  release(n = 1): void {
+    if (!Number.isInteger(n) || n < 1) throw new InvalidOptionError('n', n, 'an integer >= 1');
+    const words = this.#words;
+    const bound = words[BOUND];
+    if (bound < 0) {
+      Atomics.add(words, VALUE, n);
+    } else {
+      for (let v = Atomics.load(words, VALUE); ; v = Atomics.load(words, VALUE)) {
+        if (v + n > bound) throw new SemaphoreOverReleaseError(bound);
+        if (Atomics.compareExchange(words, VALUE, v, v + n) === v) break;
+      }
+    }
+    if (Atomics.load(words, WAITING) > 0) Atomics.notify(words, VALUE, n);
+  }
+
+  /** @internal */
+  protected setBound(bound: number): void {
+    this.#words[BOUND] = bound;
+  }
+
+  [encodeShared](): SharedState {
+    return { kind: this.kind(), state: { buffer: this.#words.buffer, name: this.name } };
+  }
+
+  /** @internal */
+  protected kind(): string {
+    return 'tandem.Semaphore';
+  }
+}
+
+/** A Semaphore that may never hold more permits than it started with: over-release throws SemaphoreOverReleaseError. */
+export class BoundedSemaphore extends Semaphore {
+  constructor(value = 1, options: SemaphoreOptions = {}) {
+    super(value, { name: options.name ?? `BoundedSemaphore ${++unnamed}` });
+    if (!adopting) this.setBound(value);
+  }
+
+  protected override kind(): string {
+    return 'tandem.BoundedSemaphore';
+  }
+}
+
+function adopt<T>(buffer: SharedArrayBuffer, make: () => T): T {
+  adopting = buffer;
+  try {
+    return make();
+  } finally {
+    adopting = null;
+  }
+}
+
+registerShareable('tandem.Semaphore', (state) => {
+  const { buffer, name } = state as { buffer: SharedArrayBuffer; name: string };
+  return adopt(buffer, () => new Semaphore(0, { name }));
+});
+registerShareable('tandem.BoundedSemaphore', (state) => {
+  const { buffer, name } = state as { buffer: SharedArrayBuffer; name: string };
+  return adopt(buffer, () => new BoundedSemaphore(0, { name }));
+});

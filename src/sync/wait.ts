@@ -1,0 +1,105 @@
+/**
+ * The two ways a thread waits on a word of shared memory, used by every
+ * primitive of this folder:
+ *
+ *   blocking (workers only)   Atomics.wait(word, expected, ms)       -> blockSync
+ *   async (any thread)        Atomics.waitAsync(word, expected, ms)  -> blockAsync
+ *
+ * Both return when the word no longer holds `expected`, on Atomics.notify, or
+ * at the deadline. Callers always loop and re-check their condition, so a
+ * spurious wake-up is harmless; that is what lets an aborted async wait wake
+ * everyone on its word (see blockAsync) without breaking anyone.
+ */
+import { isMainThread, threadId } from 'node:worker_threads';
+import { CancelledError, InvalidOptionError, MainThreadBlockingError } from '../errors.js';
+
+// Node 20 defines Symbol.dispose / Symbol.asyncDispose as the registered symbols
+// 'nodejs.dispose' / 'nodejs.asyncDispose'; define them the same way where a
+// runtime lacks them, so `using` (compiled by TypeScript or esbuild) finds them.
+const symbols = Symbol as unknown as Record<string, symbol | undefined>;
+symbols.dispose ??= Symbol.for('nodejs.dispose');
+symbols.asyncDispose ??= Symbol.for('nodejs.asyncDispose');
+
+/** This thread's tag in owner words: its `threadId` + 1, so that 0 means "nobody". */
+export const THREAD_TAG = threadId + 1;
+
+/** Options of every async wait. */
+export interface WaitOptions {
+  /** Milliseconds to wait at most. @default Infinity */
+  timeout?: number;
+  /** Aborting it ends the wait with a `CancelledError` (whose `cause` is the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/** Options of every blocking wait (inside workers). */
+export interface SyncWaitOptions {
+  /** Milliseconds to wait at most. @default Infinity */
+  timeout?: number;
+}
+
+export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
+
+/** Absolute deadline (performance.now() clock) of a wait with `timeout`. */
+export function deadlineOf(timeout: number | undefined): number {
+  if (timeout === undefined || timeout === Infinity) return Infinity;
+  if (typeof timeout !== 'number' || !(timeout >= 0)) {
+    throw new InvalidOptionError('timeout', timeout, 'a number of milliseconds >= 0 (or Infinity)');
+  }
+  return performance.now() + timeout;
+}
+
+export function remaining(deadline: number): number {
+  return deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
+}
+
+/** Throws unless this thread may block (it is a worker). */
+export function assertMayBlock(what: string): void {
+  if (isMainThread) throw new MainThreadBlockingError(what);
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new CancelledError(`${what} was aborted by its signal`, { cause: signal.reason });
+}
+
+/** Blocks this (worker) thread while `i32[index] === expected`, at most until `deadline`. */
+export function blockSync(i32: Int32Array, index: number, expected: number, deadline: number): WaitResult {
+  return Atomics.wait(i32, index, expected, remaining(deadline));
+}
+
+type WaitAsync = (
+  i32: Int32Array,
+  index: number,
+  expected: number,
+  timeout?: number,
+) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+
+/** Waits without blocking the event loop while `i32[index] === expected`, at most until `deadline`. */
+export function blockAsync(
+  i32: Int32Array,
+  index: number,
+  expected: number,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<WaitResult> | WaitResult {
+  throwIfAborted(signal, what);
+  const ms = remaining(deadline);
+  const result = waitAsync(i32, index, expected, ms === Infinity ? undefined : ms);
+  if (!result.async) return result.value;
+  if (!signal) return result.value;
+  return new Promise<WaitResult>((resolve, reject) => {
+    const onAbort = (): void => {
+      // The abandoned waitAsync stays queued on the word and would swallow the
+      // next Atomics.notify(word, 1) meant for a live waiter. Waking everyone
+      // on the word removes it; the others re-check and wait again.
+      Atomics.notify(i32, index);
+      reject(new CancelledError(`${what} was aborted by its signal`, { cause: signal.reason }));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    result.value.then((value) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(value);
+    }, reject);
+  });
+}

@@ -1,0 +1,56 @@
+import { realpathSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, makePool, tempDir } from './helpers.js';
+import { busyLoop, changeDirectory, sleepFor } from './fixtures/tasks.mjs';
+
+afterEach(cleanup);
+
+describe("backend: 'auto'", () => {
+  it('routes a sleep-bound task to inline and a loop-bound task to threads, and explains why', async () => {
+    const pool = makePool({ backend: 'auto', size: 2 });
+    expect(pool.explain(sleepFor).backend).toBe('undecided');
+    expect(await pool.map(sleepFor, Array(12).fill(20))).toEqual(Array(12).fill(20));
+    expect(await pool.map(busyLoop, Array(6).fill(2_000_000))).toHaveLength(6);
+    const io = pool.explain(sleepFor);
+    const cpu = pool.explain(busyLoop);
+    expect(io.backend).toBe('inline');
+    expect(io.reason).toMatch(/I\/O-bound/);
+    expect(io.cpuShare).toBeLessThan(0.25);
+    expect(cpu.backend).toBe('thread');
+    expect(cpu.reason).toMatch(/CPU-bound/);
+    expect(cpu.cpuShare).toBeGreaterThan(0.5);
+    expect(cpu.samples).toBeGreaterThanOrEqual(3);
+  });
+
+  it('sends CPU-bound tasks to processes with isolate: true', async () => {
+    const pool = makePool({ backend: 'auto', size: 2, isolate: true });
+    await pool.map(busyLoop, Array(4).fill(2_000_000));
+    expect(pool.explain(busyLoop).backend).toBe('process');
+  });
+
+  it('runs again in a process a call that threads cannot run', async () => {
+    const pool = makePool({ backend: 'auto', size: 1 });
+    const dir = realpathSync(tempDir());
+    expect(await pool.run(changeDirectory, dir)).toBe(dir);
+    const explained = pool.explain(changeDirectory);
+    expect(explained.backend).toBe('process');
+    expect(explained.reason).toMatch(/threads do not support/);
+  });
+
+  it('imap and submit work before and after the decision', async () => {
+    const pool = makePool({ backend: 'auto', size: 2 });
+    const seen: number[] = [];
+    for await (const value of pool.imap(sleepFor, [1, 2, 3, 4, 5, 6, 7])) seen.push(value);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(await pool.submit(sleepFor, [1])).toBe(1);
+    const stats = pool.stats();
+    expect(stats.backend).toBe('auto');
+    expect(stats.failed).toBe(0);
+    expect(stats.queued).toBe(0);
+  });
+
+  it('a fixed backend explains itself as fixed', () => {
+    const pool = makePool({ backend: 'thread', size: 1 });
+    expect(pool.explain(busyLoop).backend).toBe('thread');
+  });
+});
