@@ -38,3 +38,5 @@ export {
   type CrashReason,
 } from './errors.js';
 export { encodeShared, registerShareable, type Shareable, type SharedState } from './shareable.js';
+export * from './sync/index.js';
+export * from './shared/index.js';

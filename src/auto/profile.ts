@@ -18,7 +18,7 @@ const IO_BELOW = 0.25;
 /** The decision for a task and the figures behind it, as `pool.explain(task)` returns it. */
 export interface Explanation {
   /** Where calls of the task go now; `undecided` until the first calls are measured. */
-  backend: Placement | 'undecided';
+  backend: Placement | 'redis' | 'undecided';
   /** The reason, in words. */
   reason: string;
   /** Calls measured so far. */

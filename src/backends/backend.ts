@@ -9,6 +9,12 @@ import type { CrashReason } from '../errors.js';
  */
 export interface Backend {
   readonly kind: BackendKind;
+  /**
+   * Set when one handle serves the whole pool (inline: this event loop;
+   * redis: the queue): how many calls that handle runs at once. Unset, the
+   * pool starts up to `size` workers of `concurrencyPerWorker` calls each.
+   */
+  singleHandleConcurrency?(size: number, concurrencyPerWorker: number): number;
   /** Workers can be stopped mid-task (false for inline: it is the caller's own thread). */
   readonly preemptible: boolean;
   /** What may cross to its workers, for the argument check ('none': nothing is copied). */
@@ -16,7 +22,7 @@ export interface Backend {
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle;
 }
 
-export type BackendKind = 'thread' | 'process' | 'inline';
+export type BackendKind = 'thread' | 'process' | 'inline' | 'redis';
 
 export interface SpawnSpec {
   workerId: number;

@@ -15,6 +15,7 @@ export const inlineBackend: Backend = {
   kind: 'inline',
   preemptible: false,
   boundary: 'none',
+  singleHandleConcurrency: (size, concurrencyPerWorker) => size * concurrencyPerWorker,
   spawn(_spec: SpawnSpec, events: WorkerEvents): WorkerHandle {
     let alive = true;
     const runtime = new WorkerRuntime({

@@ -25,6 +25,8 @@ export class Job {
   deadline = 0;
   /** For chunk jobs: position of the chunk's first item in the input. */
   offset = 0;
+  /** For imap chunks: the chunk's number in pulling order. */
+  sequence = 0;
   /** Released once the job settles: the listener on the caller's AbortSignal. */
   abortListener: (() => void) | null = null;
   /** Set when another scheduler adopted the job (auto backend). */

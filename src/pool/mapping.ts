@@ -1,4 +1,4 @@
-import { CancelledError, PoolClosedError } from '../errors.js';
+import { CancelledError, PoolClosedError, SerializationError } from '../errors.js';
 import { FLAG_SHARED, FLAG_STAR } from '../protocol.js';
 import { checkValue } from '../serialize.js';
 import { CHUNK, type ChunkOwner, Job } from './job.js';
@@ -35,7 +35,7 @@ function prepare(items: unknown[], star: boolean, context: MapContext): { items:
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     if (star && !Array.isArray(item)) {
-      throw new TypeError(`starmap: items[${i}] must be an array of arguments`);
+      throw new SerializationError(i, `items[${i}]`, 'starmap needs each item to be the array of arguments of one call');
     }
     if (typeof item !== 'object' && typeof item !== 'function' && typeof item !== 'symbol') continue;
     const checked = checkValue(item, context.boundary, `items[${i}]`);
@@ -192,7 +192,7 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, ChunkOwner 
       if (took < 2 && this.#chunk < 1024) this.#chunk *= 2;
       else if (took > 50 && this.#chunk > 1) this.#chunk >>= 1;
     }
-    if (this.#ordered) this.#ready.set(job.offset, results);
+    if (this.#ordered) this.#ready.set(job.sequence, results);
     else for (const value of results) this.#values.push(value);
     this.#signal();
   }
@@ -269,9 +269,9 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, ChunkOwner 
         }
       }
     }
-    const sequence = this.#sequence++;
-    // For imap the job's offset is its chunk's sequence number (ordered reading goes chunk by chunk).
-    const job = newChunkJob(context, this.#key, list, flags, this.#options, this, sequence);
+    const job = newChunkJob(context, this.#key, list, flags, this.#options, this, this.#pulled);
+    // Ordered reading goes chunk by chunk, in the order they were pulled.
+    job.sequence = this.#sequence++;
     this.#pulled += items.length;
     this.#running.set(job.id, job);
     context.scheduler.enqueue(job);

@@ -18,6 +18,14 @@ export interface PoolOptions {
    */
   backend?: BackendKind | 'auto';
   /**
+   * With `backend: 'redis'`: the Redis server that carries the queue,
+   * `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS.
+   * @example new Pool({ backend: 'redis', redis: 'redis://127.0.0.1:6379', queue: 'images' })
+   */
+  redis?: string;
+  /** With `backend: 'redis'`: the queue name that `tandem worker --queue NAME` serves. */
+  queue?: string;
+  /**
    * With `backend: 'auto'`: run every task in child processes (I/O-bound ones
    * too), never in the caller's process or its threads.
    * @default false
@@ -129,6 +137,7 @@ export interface ImapOptions extends MapOptions {
 export interface ResolvedOptions {
   backend: BackendKind | 'auto';
   isolate: boolean;
+  redis: { url: string; queue: string } | null;
   size: number;
   minSize: number;
   idleTimeout: number;
@@ -145,6 +154,8 @@ export interface ResolvedOptions {
 const POOL_KEYS = new Set([
   'backend',
   'isolate',
+  'redis',
+  'queue',
   'size',
   'minSize',
   'idleTimeout',
@@ -157,7 +168,7 @@ const POOL_KEYS = new Set([
   'env',
   'execArgv',
 ]);
-const BACKENDS = ['thread', 'process', 'inline', 'auto'];
+const BACKENDS = ['thread', 'process', 'inline', 'auto', 'redis'];
 
 export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedOptions {
   if (options === undefined) options = {};
@@ -166,7 +177,19 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedOp
     if (!POOL_KEYS.has(key)) throw new InvalidOptionError(key, (options as Record<string, unknown>)[key], `one of the known options (${[...POOL_KEYS].join(', ')})`);
   }
   const backend = options.backend ?? 'thread';
-  if (!BACKENDS.includes(backend)) throw new InvalidOptionError('backend', backend, "'thread', 'process', 'inline' or 'auto'");
+  if (!BACKENDS.includes(backend)) throw new InvalidOptionError('backend', backend, "'thread', 'process', 'inline', 'auto' or 'redis'");
+  let redis: ResolvedOptions['redis'] = null;
+  if (backend === 'redis') {
+    if (typeof options.redis !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(options.redis)) {
+      throw new InvalidOptionError('redis', options.redis, "a Redis URL such as 'redis://127.0.0.1:6379' or 'rediss://user:password@host:6380'");
+    }
+    if (typeof options.queue !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(options.queue)) {
+      throw new InvalidOptionError('queue', options.queue, 'a queue name of letters, digits, _ . - (the same name `tandem worker --queue` serves)');
+    }
+    redis = { url: options.redis, queue: options.queue };
+  } else if (options.redis !== undefined || options.queue !== undefined) {
+    throw new InvalidOptionError(options.redis !== undefined ? 'redis' : 'queue', options.redis ?? options.queue, "used only with backend: 'redis'");
+  }
   const isolate = options.isolate ?? false;
   if (typeof isolate !== 'boolean') throw new InvalidOptionError('isolate', isolate, 'true or false');
   if (isolate && backend !== 'auto') {
@@ -207,7 +230,7 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedOp
   if (execArgv !== undefined && (!Array.isArray(execArgv) || execArgv.some((v) => typeof v !== 'string'))) {
     throw new InvalidOptionError('execArgv', execArgv, 'an array of strings');
   }
-  return { backend, isolate, size, minSize, idleTimeout, concurrencyPerWorker, maxTasksPerWorker, init, resourceLimits: limits, maxQueue, retries, env, execArgv };
+  return { backend, isolate, redis, size, minSize, idleTimeout, concurrencyPerWorker, maxTasksPerWorker, init, resourceLimits: limits, maxQueue, retries, env, execArgv };
 }
 
 /** Checks per-call options; returns the timeout (or 0) and priority. */

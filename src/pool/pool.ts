@@ -2,6 +2,7 @@ import type { Backend, BackendKind } from '../backends/backend.js';
 import { inlineBackend } from '../backends/inline.js';
 import { processBackend } from '../backends/process.js';
 import { threadBackend } from '../backends/thread.js';
+import { createRedisBackend } from '../backends/redis.js';
 import { serialize } from 'node:v8';
 import { AutoRouter } from '../auto/router.js';
 import { PROBE_CALLS, type Explanation } from '../auto/profile.js';
@@ -35,7 +36,7 @@ function sizeOf(args: unknown[]): number {
   }
 }
 
-const BACKENDS: Record<BackendKind, Backend> = { thread: threadBackend, process: processBackend, inline: inlineBackend };
+const BACKENDS: Record<Exclude<BackendKind, 'redis'>, Backend> = { thread: threadBackend, process: processBackend, inline: inlineBackend };
 const NO_OPTIONS: CallOptions = Object.freeze({});
 let nextCallId = 1;
 
@@ -72,6 +73,7 @@ export class Pool implements AsyncDisposable {
     if (init) {
       // Fail here, not in every worker, when init cannot be sent.
       definitionOf(init.task);
+      if (this.#options.backend === 'redis') throw new InvalidOptionError('init', 'a task', "not supported with backend: 'redis' (run setup code at the top of the task modules `tandem worker` loads)");
       checkArguments(init.args, this.#options.backend === 'thread' || this.#options.backend === 'auto' ? 'thread' : 'process');
     }
     const kind = this.#options.backend;
@@ -79,7 +81,7 @@ export class Pool implements AsyncDisposable {
       this.#fixed = null;
       this.#router = new AutoRouter(this.#options);
     } else {
-      this.#fixed = new Scheduler(this.#options, BACKENDS[kind]);
+      this.#fixed = new Scheduler(this.#options, kind === 'redis' ? createRedisBackend(this.#options.redis!) : BACKENDS[kind]);
       this.#router = null;
     }
   }

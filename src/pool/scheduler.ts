@@ -124,8 +124,10 @@ export class Scheduler implements FutureOwner {
     this.#options = options;
     this.#backend = backend;
     this.#hooks = hooks;
-    // The inline backend is one runtime whose concurrency is the whole pool's.
-    this.#concurrency = backend.kind === 'inline' ? options.size * options.concurrencyPerWorker : options.concurrencyPerWorker;
+    // The inline (and redis) backend is one handle whose concurrency is the whole pool's.
+    this.#concurrency = backend.singleHandleConcurrency
+      ? backend.singleHandleConcurrency(options.size, options.concurrencyPerWorker)
+      : options.concurrencyPerWorker;
     this.#depth = this.#concurrency;
     if (options.minSize > 0) this.#grow();
   }
@@ -377,7 +379,7 @@ export class Scheduler implements FutureOwner {
       this.#options.minSize,
       Math.ceil((this.#queue.size + this.#running) / this.#concurrency),
     );
-    const limit = this.#backend.kind === 'inline' ? 1 : this.#options.size;
+    const limit = this.#backend.singleHandleConcurrency ? 1 : this.#options.size;
     let alive = 0;
     for (const slot of this.#slots) if (slot.state === 'starting' || slot.state === 'ready') alive++;
     for (let n = Math.min(wanted, limit) - alive; n > 0; n--) this.#spawn();

@@ -22,6 +22,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { DeadlockError, type DeadlockLink } from '../errors.js';
 import { registerThreadGlobal, threadGlobal } from '../shareable.js';
+import { lockSpin, unlockSpin } from './spin-mutex.js';
 import { THREAD_TAG } from './wait.js';
 
 const MUTEX = 0;
@@ -102,15 +103,11 @@ export function setDeadlockDetection(enabled: boolean): void {
 }
 
 function lockGraph(words: Int32Array): void {
-  for (let spins = 0; Atomics.compareExchange(words, MUTEX, 0, 1) !== 0; spins++) {
-    // Held only for a few hundred instructions: spin, then sleep a little.
-    if (spins > 200) Atomics.wait(words, MUTEX, 1, 1);
-  }
+  lockSpin(words, MUTEX);
 }
 
 function unlockGraph(words: Int32Array): void {
-  Atomics.store(words, MUTEX, 0);
-  Atomics.notify(words, MUTEX, 1);
+  unlockSpin(words, MUTEX);
 }
 
 /** What the detector needs to know of a lock: its word and where it keeps its graph id. */

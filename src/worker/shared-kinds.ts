@@ -3,3 +3,5 @@
 // side effect only, so that a worker rebuilds a Lock even when the task module
 // never imports tandem's sync module itself.
 export {};
+import '../sync/index.js';
+import '../shared/index.js';

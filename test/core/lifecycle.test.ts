@@ -114,9 +114,14 @@ describe.each(workerBackends)('worker lifecycle (%s)', (backend) => {
 
   it('idle workers above minSize stop after idleTimeout', async () => {
     const pool = makePool({ backend, size: 2, minSize: 1, idleTimeout: 50 });
-    await pool.ready();
+    const dir = tempDir();
+    // Two calls that hold their workers until the gate opens: the pool must have grown to 2.
+    const held = [pool.submit(waitForGate, [`${dir}/a`]), pool.submit(waitForGate, [`${dir}/b`])];
+    await eventually(() => exists(`${dir}/a.started`) && exists(`${dir}/b.started`), 'both calls to start');
     expect(pool.stats().workers).toBe(2);
-    await Promise.all([pool.run(add, 1, 1), pool.run(add, 2, 2)]);
+    openGate(`${dir}/a`);
+    openGate(`${dir}/b`);
+    expect(await Promise.all(held)).toEqual(['opened', 'opened']);
     await eventually(() => pool.stats().workers === 1, 'the pool to shrink to minSize');
     expect(await pool.run(add, 3, 3)).toBe(6);
   });

@@ -24,6 +24,12 @@ describe('task()', () => {
     expect(JSON.parse(stdout)).toEqual({ thread: 'THREAD!', process: 'PROCESS!' });
   }, 60_000);
 
+  it('the CommonJS build runs pools on every backend', async () => {
+    const { stdout } = await run(process.execPath, ['test/core/fixtures/cjs-caller.cjs'], { cwd: root, timeout: 60_000 });
+    const triples = [3, 6, 9];
+    expect(JSON.parse(stdout)).toEqual({ results: { thread: triples, process: triples, inline: triples }, isWorker: false });
+  }, 60_000);
+
   it('types flow from the task to the call', () => {
     const typed = task(import.meta.url, (n: number): number => n + 1);
     const pool = new Pool({ backend: 'inline', size: 1 });

@@ -1,0 +1,98 @@
+import { InvalidOptionError } from '../errors.js';
+import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
+import { Cells, checkType, type ElementOf, type SharedNumberType, type ViewOf } from './cells.js';
+
+const KIND = 'tandem.SharedArray';
+let adopting: SharedArrayBuffer | null = null;
+
+/**
+ * A fixed-length array of numbers in shared memory (Python's
+ * `multiprocessing.Array`). `view` is a plain typed array over it, for fast
+ * unsynchronised access (each thread writing its own slice, say); the methods
+ * are atomic per element.
+ *
+ * @example
+ * ```ts
+ * const histogram = new SharedArray('uint32', 256);
+ * await pool.map(countBytes, files.map((file) => [file, histogram]), { star: true });
+ * console.log(histogram.view);
+ * ```
+ */
+export class SharedArray<T extends SharedNumberType = SharedNumberType> implements Shareable, Iterable<ElementOf<T>> {
+  readonly #cells: Cells<T>;
+
+  /** `values`: a length (all zeros) or initial contents. */
+  constructor(type: T, values: number | ArrayLike<ElementOf<T>>) {
+    checkType(type);
+    const length = typeof values === 'number' ? values : values?.length;
+    if (!adopting && (typeof length !== 'number' || !Number.isInteger(length) || length < 0)) {
+      throw new InvalidOptionError('values', values, 'a length (an integer >= 0) or an array of initial values');
+    }
+    this.#cells = new Cells(type, adopting ?? new SharedArrayBuffer(Cells.bytes(type, length)));
+    if (!adopting && typeof values !== 'number') (this.#cells.view as unknown as { set(v: ArrayLike<ElementOf<T>>): void }).set(values);
+  }
+
+  get type(): T {
+    return this.#cells.type;
+  }
+
+  /** The typed array over the shared memory (not atomic: see load/store). */
+  get view(): ViewOf<T> {
+    return this.#cells.view;
+  }
+
+  get length(): number {
+    return this.#cells.view.length;
+  }
+
+  load(index: number): ElementOf<T> {
+    return this.#cells.load(this.#check(index));
+  }
+
+  store(index: number, value: ElementOf<T>): void {
+    this.#cells.store(this.#check(index), value);
+  }
+
+  /** Adds atomically; returns the element's value before. */
+  add(index: number, delta: ElementOf<T>): ElementOf<T> {
+    return this.#cells.add(this.#check(index), delta);
+  }
+
+  exchange(index: number, value: ElementOf<T>): ElementOf<T> {
+    return this.#cells.exchange(this.#check(index), value);
+  }
+
+  compareExchange(index: number, expected: ElementOf<T>, replacement: ElementOf<T>): ElementOf<T> {
+    return this.#cells.compareExchange(this.#check(index), expected, replacement);
+  }
+
+  /** A plain (non-shared) copy of the contents. */
+  toArray(): ElementOf<T>[] {
+    return Array.from(this.#cells.view as unknown as ArrayLike<ElementOf<T>>);
+  }
+
+  *[Symbol.iterator](): Iterator<ElementOf<T>> {
+    for (let i = 0; i < this.length; i++) yield this.#cells.load(i);
+  }
+
+  #check(index: number): number {
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
+      throw new InvalidOptionError('index', index, `an integer from 0 to ${this.length - 1}`);
+    }
+    return index;
+  }
+
+  [encodeShared](): SharedState {
+    return { kind: KIND, state: { type: this.type, buffer: this.#cells.view.buffer } };
+  }
+}
+
+registerShareable(KIND, (state) => {
+  const { type, buffer } = state as { type: SharedNumberType; buffer: SharedArrayBuffer };
+  adopting = buffer;
+  try {
+    return new SharedArray(type, 0);
+  } finally {
+    adopting = null;
+  }
+});

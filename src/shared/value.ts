@@ -1,0 +1,73 @@
+import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
+import { Cells, checkType, type ElementOf, type SharedNumberType } from './cells.js';
+
+const KIND = 'tandem.SharedValue';
+let adopting: SharedArrayBuffer | null = null;
+
+/**
+ * One number in shared memory (Python's `multiprocessing.Value`, without the
+ * lock: every operation is atomic on its own). For updates made of several
+ * steps, hold a Lock.
+ *
+ * @example
+ * ```ts
+ * const hits = new SharedValue('int32', 0);
+ * await pool.map(crawl, urls.map((url) => [url, hits]), { star: true });
+ * console.log(hits.value);
+ * ```
+ */
+export class SharedValue<T extends SharedNumberType = SharedNumberType> implements Shareable {
+  readonly #cells: Cells<T>;
+
+  constructor(type: T, initial?: ElementOf<T>) {
+    checkType(type);
+    this.#cells = new Cells(type, adopting ?? new SharedArrayBuffer(Cells.bytes(type, 1)));
+    if (!adopting && initial !== undefined) this.#cells.store(0, initial);
+  }
+
+  get type(): T {
+    return this.#cells.type;
+  }
+
+  /** The value now (an atomic load); assigning stores atomically. */
+  get value(): ElementOf<T> {
+    return this.#cells.load(0);
+  }
+  set value(value: ElementOf<T>) {
+    this.#cells.store(0, value);
+  }
+
+  /** Adds `delta` atomically; returns the value before, like Atomics.add. */
+  add(delta: ElementOf<T>): ElementOf<T> {
+    return this.#cells.add(0, delta);
+  }
+
+  /** Subtracts `delta` atomically; returns the value before. */
+  sub(delta: ElementOf<T>): ElementOf<T> {
+    return this.#cells.add(0, -delta as ElementOf<T>);
+  }
+
+  /** Stores `value`; returns the value before. */
+  exchange(value: ElementOf<T>): ElementOf<T> {
+    return this.#cells.exchange(0, value);
+  }
+
+  /** Stores `replacement` if the value is `expected`; returns the value before (equal to `expected` when it stored). */
+  compareExchange(expected: ElementOf<T>, replacement: ElementOf<T>): ElementOf<T> {
+    return this.#cells.compareExchange(0, expected, replacement);
+  }
+
+  [encodeShared](): SharedState {
+    return { kind: KIND, state: { type: this.type, buffer: this.#cells.view.buffer } };
+  }
+}
+
+registerShareable(KIND, (state) => {
+  const { type, buffer } = state as { type: SharedNumberType; buffer: SharedArrayBuffer };
+  adopting = buffer;
+  try {
+    return new SharedValue(type);
+  } finally {
+    adopting = null;
+  }
+});
