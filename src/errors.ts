@@ -68,6 +68,8 @@ export class WorkerCrashedError extends TandemError {
     taskId?: number;
     detail?: string;
     cause?: unknown;
+    /** It died before serving: nothing was replaced, waiting calls were rejected. */
+    starting?: boolean;
   }) {
     const how =
       info.signal !== null
@@ -81,7 +83,11 @@ export class WorkerCrashedError extends TandemError {
               : `exited with code ${String(info.exitCode)}`;
     super(
       'ERR_TANDEM_WORKER_CRASHED',
-      `worker ${info.workerId} ${how}${info.taskId === undefined ? '' : ` while running call ${info.taskId}`}${info.detail ? `: ${info.detail}` : ''}; the pool replaced it. Set the pool option 'retries' to run such calls again.`,
+      `worker ${info.workerId} ${how}${info.taskId === undefined ? '' : ` while running call ${info.taskId}`}${info.detail ? `: ${info.detail}` : ''}; ${
+        info.starting
+          ? 'no worker could start, so the calls waiting for one were rejected; fix the cause (the pool tries again on the next call)'
+          : "the pool replaced it. Set the pool option 'retries' to run such calls again"
+      }.`,
       { cause: info.cause },
     );
     this.exitCode = info.exitCode;
@@ -289,5 +295,16 @@ export class SyncTimeoutError extends TandemError {
 export class QueueClosedError extends TandemError {
   constructor(detail: string) {
     super('ERR_TANDEM_QUEUE_CLOSED', `${detail}; the queue was closed by close(), so no more values go in and, once drained, none come out`);
+  }
+}
+
+/**
+ * The command line was used wrongly: a bad option value, a task reference
+ * that does not name a task (`./tasks.mjs#name`), or an input file that cannot
+ * be read. The message says what to change; the command exits with code 2.
+ */
+export class CliUsageError extends TandemError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_TANDEM_CLI_USAGE', message, options);
   }
 }

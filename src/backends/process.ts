@@ -16,8 +16,9 @@ export const processBackend: Backend = {
       serialization: 'advanced',
       execArgv: [...(spec.execArgv ?? inheritableExecArgv()), ...limitFlags(spec.resourceLimits)],
       env: { ...process.env, ...spec.env },
-      // stderr is read to tell an out-of-memory death from other aborts, then passed on.
-      stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
+      // stdin stays the caller's alone (a CLI may read its input from it); stderr
+      // is read to tell an out-of-memory death from other aborts, then passed on.
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
     let outOfMemory = false;
     let lastError = '';

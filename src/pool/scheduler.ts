@@ -382,17 +382,27 @@ export class Scheduler implements FutureOwner {
     const limit = this.#backend.singleHandleConcurrency ? 1 : this.#options.size;
     let alive = 0;
     for (const slot of this.#slots) if (slot.state === 'starting' || slot.state === 'ready') alive++;
-    for (let n = Math.min(wanted, limit) - alive; n > 0; n--) this.#spawn();
+    for (let n = Math.min(wanted, limit) - alive; n > 0 && !this.#startBroken; n--) this.#spawn();
   }
 
   #spawn(): void {
     const slot = new WorkerSlot(nextWorkerId++);
     this.#slots.push(slot);
     const options = this.#options;
-    slot.handle = this.#backend.spawn(
-      { workerId: slot.id, resourceLimits: options.resourceLimits, env: options.env, execArgv: options.execArgv },
-      { message: (batch) => this.#onMessage(slot, batch), exit: (info) => this.#onExit(slot, info) },
-    );
+    try {
+      slot.handle = this.#backend.spawn(
+        { workerId: slot.id, resourceLimits: options.resourceLimits, env: options.env, execArgv: options.execArgv },
+        { message: (batch) => this.#onMessage(slot, batch), exit: (info) => this.#onExit(slot, info) },
+      );
+    } catch (error) {
+      // Refused before it started (an execArgv a thread does not accept, say): nothing to wait for.
+      this.#slots.splice(this.#slots.indexOf(slot), 1);
+      slot.state = 'exited';
+      this.#startFailed(
+        new WorkerCrashedError({ workerId: slot.id, exitCode: null, signal: null, reason: 'exit', detail: `it could not be started (${(error as Error)?.message ?? String(error)})`, cause: error, starting: true }),
+      );
+      return;
+    }
     let init = null;
     if (options.init) {
       const checked = this.#backend.boundary === 'none' ? { args: options.init.args, flags: 0 } : checkArguments(options.init.args, this.#backend.boundary);
@@ -571,7 +581,7 @@ export class Scheduler implements FutureOwner {
     this.#workerLost(slot, info);
     if (wasStarting && slot.stopCause === null) {
       this.#startFailed(
-        new WorkerCrashedError({ workerId: slot.id, exitCode: info.exitCode, signal: info.signal, reason: info.reason, detail: `it died while starting (${describeExit(info)})`, cause: info.error }),
+        new WorkerCrashedError({ workerId: slot.id, exitCode: info.exitCode, signal: info.signal, reason: info.reason, detail: `it died while starting (${describeExit(info)})`, cause: info.error, starting: true }),
       );
     }
     this.#grow();

@@ -36,7 +36,11 @@ export class Condition extends Acquirable implements Shareable {
   readonly lock: Lock | RLock;
   readonly #words: Int32Array;
 
-  constructor(lock: Lock | RLock = new RLock({ name: 'Condition lock' })) {
+  /**
+   * `lock` defaults to a new Lock, not an RLock as in Python: RLock ownership
+   * is per thread, so several async flows of one thread would all "own" it.
+   */
+  constructor(lock: Lock | RLock = new Lock({ name: 'Condition lock' })) {
     super();
     this.lock = lock;
     this.#words = new Int32Array(adopting ?? new SharedArrayBuffer(4));

@@ -15,7 +15,8 @@ let adopting: SharedArrayBuffer | null = null;
  * A re-entrant lock (Python's `threading.RLock`): the thread that holds it may
  * acquire it again, and must release it as many times. Ownership is per
  * thread: async code on one thread (several flows on the main thread) counts
- * as one owner. Only the owner may release it.
+ * as one owner, so an RLock cannot keep such flows apart: use a Lock for
+ * that. Only the owner may release it.
  */
 export class RLock extends Acquirable implements Shareable, TrackedLock {
   readonly name: string;

@@ -112,6 +112,14 @@ describe.each(workerBackends)('worker lifecycle (%s)', (backend) => {
     await eventually(() => pool.stats().workers === 0, 'failed workers to be gone');
   });
 
+  it('a worker that cannot start rejects the waiting calls instead of hanging', async () => {
+    const pool = makePool({ backend, size: 2, execArgv: ['--no-such-flag'] });
+    const error = await rejection(pool.run(add, 1, 1));
+    expect(error.code).toBe('ERR_TANDEM_WORKER_CRASHED');
+    expect(error.message).toContain('--no-such-flag');
+    await eventually(() => pool.stats().workers === 0, 'the failed workers to be gone');
+  });
+
   it('idle workers above minSize stop after idleTimeout', async () => {
     const pool = makePool({ backend, size: 2, minSize: 1, idleTimeout: 50 });
     const dir = tempDir();
