@@ -14,7 +14,7 @@
  */
 export { Pool } from './pool/pool.js';
 export type { PoolOptions, CallOptions, MapOptions, ImapOptions } from './pool/options.js';
-export type { PoolStats } from './pool/scheduler.js';
+export type { PoolStats } from './pool/stats.js';
 export type { Explanation } from './auto/profile.js';
 export type { BackendKind, ResourceLimits } from './backends/backend.js';
 export { task, type Task } from './task.js';

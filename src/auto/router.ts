@@ -16,7 +16,8 @@ import { processBackend } from '../backends/process.js';
 import { threadBackend } from '../backends/thread.js';
 import { TaskError } from '../errors.js';
 import type { ResolvedOptions } from '../pool/options.js';
-import { type PoolStats, Scheduler } from '../pool/scheduler.js';
+import { Scheduler } from '../pool/scheduler.js';
+import type { PoolStats } from '../pool/stats.js';
 import { type Explanation, type Placement, TaskProfile } from './profile.js';
 
 /** I/O-bound calls placed on the event loop run this many times the pool size at once. */

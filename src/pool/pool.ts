@@ -14,7 +14,8 @@ import { definitionOf } from '../task.js';
 import { Job, RUN } from './job.js';
 import { ImapIterator, type MapContext, mapAll } from './mapping.js';
 import { type CallOptions, type ImapOptions, type MapOptions, type PoolOptions, type ResolvedOptions, checkCallOptions, resolvePoolOptions } from './options.js';
-import { type PoolStats, Scheduler } from './scheduler.js';
+import { Scheduler } from './scheduler.js';
+import type { PoolStats } from './stats.js';
 
 type AnyFunction = (...args: any[]) => unknown;
 type Result<F extends AnyFunction> = Awaited<ReturnType<F>>;

@@ -16,8 +16,7 @@
  * a worker is free). A worker's death fails only the calls it was running;
  * calls it had received but not started go back to the head of the queue.
  */
-import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
-import type { Backend, ExitInfo, WorkerHandle } from '../backends/backend.js';
+import type { Backend, ExitInfo } from '../backends/backend.js';
 import {
   CancelledError,
   PoolClosedError,
@@ -54,32 +53,13 @@ import { collectThreadGlobals } from '../shareable.js';
 import { definitionOf } from '../task.js';
 import { checkArguments } from '../serialize.js';
 import { Deadlines } from './deadlines.js';
-import { CHUNK, type Job, RUN } from './job.js';
+import { type Job, RUN } from './job.js';
 import type { ResolvedOptions } from './options.js';
 import { remoteToError } from './remote-error.js';
+import { Outbox } from './outbox.js';
+import { PoolCounters, type PoolStats } from './stats.js';
 import { TaskQueue } from './task-queue.js';
 import { WorkerSlot } from './worker-slot.js';
-
-/** What `pool.stats()` reports. */
-export interface PoolStats {
-  backend: string;
-  size: number;
-  /** Workers alive (starting or serving). */
-  workers: number;
-  /** Workers running at least one call. */
-  busy: number;
-  /** Calls waiting for a worker. */
-  queued: number;
-  /** Calls on workers. */
-  running: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
-  /** Share of worker time spent running tasks since the pool started, 0..1. */
-  utilisation: number;
-  /** Milliseconds from submit to result, over completed calls. */
-  latency: { mean: number; p50: number; p90: number; p99: number; max: number };
-}
 
 /** How the auto backend follows a scheduler's calls. */
 export interface SchedulerHooks {
@@ -99,18 +79,12 @@ export class Scheduler implements FutureOwner {
   readonly #deadlines = new Deadlines((job) => this.#timedOut(job));
   readonly #taskKeys = new Map<Function, number>();
   readonly #definitions: TaskDefinition[] = [];
-  readonly #latency: RecordableHistogram = createHistogram();
+  readonly #counters = new PoolCounters();
+  readonly #outbox = new Outbox((slot, frame, cause) => this.#unsendable(slot, frame, cause));
   readonly #concurrency: number;
-  #dirty: WorkerSlot[] = [];
-  #flushScheduled = false;
   #depth: number;
   #callMs = -1;
-  #completed = 0;
-  #failed = 0;
-  #cancelled = 0;
   #running = 0;
-  #busyMsOfExited = 0;
-  #lifeMsOfExited = 0;
   #closing = false;
   #terminated = false;
   #startBroken = false;
@@ -185,11 +159,11 @@ export class Scheduler implements FutureOwner {
   cancelJob(job: Job, reason: CancelledError): void {
     if (job.cancelled) return;
     job.cancelled = true;
-    this.#cancelled++;
+    this.#counters.cancelled++;
     if (this.#queue.remove(job)) {
       // Nothing ran: the job is gone.
     } else if (job.slot !== null) {
-      this.#push(job.slot, P_ABORT, job.id);
+      this.#outbox.push(job.slot, P_ABORT, job.id);
     }
     this.#release(job);
     if (job.future) job.future.settleCancelled(reason);
@@ -230,37 +204,7 @@ export class Scheduler implements FutureOwner {
   }
 
   stats(): PoolStats {
-    const now = performance.now();
-    let busyMs = this.#busyMsOfExited;
-    let lifeMs = this.#lifeMsOfExited;
-    let busy = 0;
-    for (const slot of this.#slots) {
-      busyMs += slot.busyMs;
-      lifeMs += now - slot.startedAt;
-      if (slot.inFlight.size > 0) busy++;
-    }
-    const h = this.#latency;
-    const ms = (ns: number): number => (Number.isFinite(ns) ? ns / 1e6 : 0);
-    const any = h.count > 0;
-    return {
-      backend: this.#backend.kind,
-      size: this.#options.size,
-      workers: this.#slots.length,
-      busy,
-      queued: this.#queue.size,
-      running: this.#running,
-      completed: this.#completed,
-      failed: this.#failed,
-      cancelled: this.#cancelled,
-      utilisation: lifeMs > 0 ? Math.min(1, busyMs / lifeMs) : 0,
-      latency: {
-        mean: any ? ms(h.mean) : 0,
-        p50: any ? ms(h.percentile(50)) : 0,
-        p90: any ? ms(h.percentile(90)) : 0,
-        p99: any ? ms(h.percentile(99)) : 0,
-        max: any ? ms(h.max) : 0,
-      },
-    };
+    return this.#counters.snapshot(this.#backend.kind, this.#options.size, this.#slots, this.#queue.size, this.#running);
   }
 
   // ── dispatch ────────────────────────────────────────────────────────────
@@ -301,71 +245,26 @@ export class Scheduler implements FutureOwner {
     }
     if (slot.defined[job.key] !== true) {
       slot.defined[job.key] = true;
-      this.#push(slot, P_DEFINE, job.key, this.#definitions[job.key]);
+      this.#outbox.push(slot, P_DEFINE, job.key, this.#definitions[job.key]);
     }
     if (job.transfer !== undefined && job.transfer.length > 0) (slot.transfer ??= []).push(...job.transfer);
     // The hottest line of the pool: pushed field by field, no frame array per call.
     slot.outbox.push(job.kind === RUN ? P_RUN : P_CHUNK, job.id, job.key, job.payload, job.flags);
-    this.#markDirty(slot);
+    this.#outbox.touched(slot);
     job.future?.markRunning();
     if (job.timeout > 0) this.#deadlines.add(job, performance.now() + job.timeout);
     if (++slot.assigned >= this.#options.maxTasksPerWorker) slot.state = 'retiring';
   }
 
-  /** Appends one frame to a worker's outgoing batch; the batch leaves at the end of the tick. */
-  #push(slot: WorkerSlot, ...frame: unknown[]): void {
-    slot.outbox.push(...frame);
-    this.#markDirty(slot);
-  }
-
-  #markDirty(slot: WorkerSlot): void {
-    if (!slot.dirty) {
-      slot.dirty = true;
-      this.#dirty.push(slot);
-    }
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(() => this.#flush());
-    }
-  }
-
-  #flush(): void {
-    this.#flushScheduled = false;
-    const dirty = this.#dirty;
-    this.#dirty = [];
-    for (const slot of dirty) {
-      slot.dirty = false;
-      const batch = slot.outbox;
-      const transfer = slot.transfer;
-      slot.outbox = [];
-      slot.transfer = null;
-      if (slot.state === 'exited') continue;
-      try {
-        slot.handle.send(batch, transfer ?? undefined);
-      } catch (error) {
-        this.#sendOneByOne(slot, batch, error);
-      }
-    }
-  }
-
-  /** The batch could not be serialized despite the checks at submit: send frames alone, fail only the bad ones. */
-  #sendOneByOne(slot: WorkerSlot, batch: Batch, cause: unknown): void {
-    for (let i = 0; i < batch.length; ) {
-      const tag = batch[i] as number;
-      const width = 1 + FRAME_FIELDS[tag]!;
-      const frame = batch.slice(i, i + width);
-      i += width;
-      try {
-        slot.handle.send(frame);
-      } catch {
-        if (tag !== P_RUN && tag !== P_CHUNK) continue;
-        const job = slot.inFlight.get(frame[1] as number);
-        if (!job) continue;
-        slot.inFlight.delete(job.id);
-        this.#running--;
-        this.#fail(job, new SerializationError(0, 'args', `${(cause as Error)?.message ?? String(cause)}`, { cause }), false);
-      }
-    }
+  /** A frame that could not be serialized even alone: fail its call only. */
+  #unsendable(slot: WorkerSlot, frame: unknown[], cause: unknown): void {
+    const tag = frame[0];
+    if (tag !== P_RUN && tag !== P_CHUNK) return;
+    const job = slot.inFlight.get(frame[1] as number);
+    if (!job) return;
+    slot.inFlight.delete(job.id);
+    this.#running--;
+    this.#fail(job, new SerializationError(0, 'args', `${(cause as Error)?.message ?? String(cause)}`, { cause }), false);
   }
 
   // ── workers ─────────────────────────────────────────────────────────────
@@ -408,7 +307,7 @@ export class Scheduler implements FutureOwner {
       const checked = this.#backend.boundary === 'none' ? { args: options.init.args, flags: 0 } : checkArguments(options.init.args, this.#backend.boundary);
       init = { definition: definitionOf(options.init.task), args: checked.args, flags: checked.flags };
     }
-    this.#push(slot, P_HELLO, {
+    this.#outbox.push(slot, P_HELLO, {
       version: PROTOCOL_VERSION,
       workerId: slot.id,
       concurrency: this.#concurrency,
@@ -462,13 +361,11 @@ export class Scheduler implements FutureOwner {
     job.deadline = 0;
     if (job.cancelled) return;
     if (tag === W_OK) {
-      this.#completed++;
-      this.#latency.record(Math.max(1, Math.round((performance.now() - job.submittedAt) * 1e6)));
+      this.#counters.completedJob(job.submittedAt);
       this.#release(job);
       job.future!.settleFulfilled(batch[at + 2]);
     } else if (tag === W_CHUNK_OK) {
-      this.#completed++;
-      this.#latency.record(Math.max(1, Math.round((performance.now() - job.submittedAt) * 1e6)));
+      this.#counters.completedJob(job.submittedAt);
       this.#release(job);
       job.owner!.chunkDone(job, batch[at + 2] as unknown[]);
     } else if (tag === W_FAIL) {
@@ -563,7 +460,7 @@ export class Scheduler implements FutureOwner {
       slot.state = 'stopping';
       if (!slot.shutdownSent) {
         slot.shutdownSent = true;
-        this.#push(slot, P_SHUTDOWN);
+        this.#outbox.push(slot, P_SHUTDOWN);
       }
       return;
     }
@@ -576,8 +473,7 @@ export class Scheduler implements FutureOwner {
     slot.state = 'exited';
     if (slot.idleTimer) clearTimeout(slot.idleTimer);
     this.#slots.splice(this.#slots.indexOf(slot), 1);
-    this.#busyMsOfExited += slot.busyMs;
-    this.#lifeMsOfExited += performance.now() - slot.startedAt;
+    this.#counters.workerExited(slot);
     this.#workerLost(slot, info);
     if (wasStarting && slot.stopCause === null) {
       this.#startFailed(
@@ -634,7 +530,7 @@ export class Scheduler implements FutureOwner {
     this.#running--;
     job.slot = null;
     if (this.#backend.preemptible) this.#stop(slot, 'timeout');
-    else this.#push(slot, P_ABORT, job.id);
+    else this.#outbox.push(slot, P_ABORT, job.id);
     this.#fail(job, new TaskTimeoutError(job.timeout, job.id), true);
     this.#pump();
   }
@@ -653,7 +549,7 @@ export class Scheduler implements FutureOwner {
       this.#queue.pushFront(job);
       return;
     }
-    this.#failed++;
+    this.#counters.failed++;
     this.#settleError(job, error, false);
   }
 
@@ -688,5 +584,3 @@ function describeExit(info: ExitInfo): string {
   return `${info.signal ? `signal ${info.signal}` : `exit code ${String(info.exitCode)}`}${detail}`;
 }
 
-export type { WorkerHandle };
-export { CHUNK };
