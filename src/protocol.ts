@@ -26,6 +26,8 @@
  *   W_CHUNK_FAIL  item of a chunk rejected       id, itemIndex, RemoteError
  *   W_STATS       closes every batch             busy milliseconds since start
  *   W_MEASURE     a measured call (FLAG_MEASURE)  id, wall ms, active ms, result bytes
+ *   W_UNCAUGHT    process worker's last words    RemoteError (sent alone, then it exits;
+ *                 the backend reads it, the pool never sees it)
  */
 export const PROTOCOL_VERSION = 1;
 
@@ -44,6 +46,7 @@ export const W_CHUNK_OK = 15;
 export const W_CHUNK_FAIL = 16;
 export const W_STATS = 17;
 export const W_MEASURE = 18;
+export const W_UNCAUGHT = 19;
 
 /** Number of fields that follow each tag in a batch. */
 export const FRAME_FIELDS: Readonly<Record<number, number>> = {
@@ -61,6 +64,7 @@ export const FRAME_FIELDS: Readonly<Record<number, number>> = {
   [W_CHUNK_FAIL]: 3,
   [W_STATS]: 1,
   [W_MEASURE]: 4,
+  [W_UNCAUGHT]: 1,
 };
 
 /** Flag bits of P_RUN / P_CHUNK. */

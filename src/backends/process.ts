@@ -1,5 +1,7 @@
 import { fork } from 'node:child_process';
 import type { Backend, ExitInfo, ResourceLimits, SpawnSpec, WorkerEvents, WorkerHandle } from './backend.js';
+import { type RemoteError, W_UNCAUGHT } from '../protocol.js';
+import { remoteToError } from '../remote-error.js';
 import { workerEntry } from './entry.js';
 
 /**
@@ -29,14 +31,19 @@ export const processBackend: Backend = {
       process.stderr.write(chunk);
     });
     let killed = false;
-    child.on('message', (batch: unknown[]) => events.message(batch));
+    let uncaught: unknown = null;
+    child.on('message', (batch: unknown[]) => {
+      if (batch[0] === W_UNCAUGHT) uncaught = remoteToError(batch[1] as RemoteError);
+      else events.message(batch);
+    });
     // A failed spawn (or send to a dead child) reports here; exit follows.
     child.on('error', (error) => {
       lastError = String(error);
     });
     child.once('exit', (exitCode, signal) => {
-      const info: ExitInfo = { exitCode, signal, error: lastError || null, reason: 'exit' };
+      const info: ExitInfo = { exitCode, signal, error: uncaught ?? (lastError || null), reason: 'exit' };
       if (outOfMemory) info.reason = 'out-of-memory';
+      else if (uncaught !== null) info.reason = 'uncaught';
       else if (killed || signal === 'SIGKILL') info.reason = 'killed';
       events.exit(info);
     });

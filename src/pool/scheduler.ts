@@ -55,7 +55,7 @@ import { checkArguments } from '../serialize.js';
 import { Deadlines } from './deadlines.js';
 import { type Job, RUN } from './job.js';
 import type { ResolvedOptions } from './options.js';
-import { remoteToError } from './remote-error.js';
+import { remoteToError } from '../remote-error.js';
 import { Outbox } from './outbox.js';
 import { PoolCounters, type PoolStats } from './stats.js';
 import { TaskQueue } from './task-queue.js';

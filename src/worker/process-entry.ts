@@ -2,6 +2,7 @@
 // and makes sure the process never outlives its parent.
 import { Worker } from 'node:worker_threads';
 import './shared-kinds.js';
+import { W_UNCAUGHT, encodeError } from '../protocol.js';
 import { WorkerRuntime } from './runtime.js';
 import { markWorkerThread } from './current.js';
 
@@ -19,6 +20,16 @@ const runtime = new WorkerRuntime({
   exit: (code) => process.exit(code),
 });
 process.on('message', (batch: unknown[]) => runtime.handle(batch));
+// A thread's uncaught error reaches the parent as an 'error' event; a process
+// says so itself before it exits, so the pool can tell it from process.exit(1).
+process.on('uncaughtException', (error) => {
+  try {
+    process.send!([W_UNCAUGHT, encodeError(error)], () => process.exit(1));
+  } catch {
+    process.exit(1);
+  }
+  process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+});
 // The parent closed the channel (it exited, or closed the pool): nothing is
 // left to report to.
 process.on('disconnect', () => process.exit(0));

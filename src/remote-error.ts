@@ -1,5 +1,5 @@
-import { CancelledError, SerializationError, TaskError, TaskNotFoundError } from '../errors.js';
-import { type RemoteError, decodeCause } from '../protocol.js';
+import { CancelledError, SerializationError, TaskError, TaskNotFoundError } from './errors.js';
+import { type RemoteError, decodeCause } from './protocol.js';
 
 /**
  * Turns an error reported by a worker into what the caller receives: the
