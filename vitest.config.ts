@@ -9,5 +9,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     teardownTimeout: 10_000,
+    // The built package is loaded by Node itself, as users load it: a module
+    // transformed by the test runner would see a rewritten import.meta.url and
+    // look for its worker entry files in the wrong place.
+    server: { deps: { external: [/\/dist\//] } },
   },
 });

@@ -14,7 +14,8 @@
  *   P_DEFINE   bind a small integer key       key, TaskDefinition
  *   P_RUN      run one call                   id, key, args[], flags
  *   P_CHUNK    run a task over many items     id, key, items[], flags
- *   P_ABORT    abort a queued/running call    id
+ *   P_ABORT    abort a queued/running call    id, release (1: the pool gave up on it,
+ *                                             free its place now — inline timeouts)
  *   P_SHUTDOWN finish what is held, then exit (none)
  *
  * Worker → parent frames
@@ -54,7 +55,7 @@ export const FRAME_FIELDS: Readonly<Record<number, number>> = {
   [P_DEFINE]: 2,
   [P_RUN]: 4,
   [P_CHUNK]: 4,
-  [P_ABORT]: 1,
+  [P_ABORT]: 2,
   [P_SHUTDOWN]: 0,
   [W_READY]: 1,
   [W_INIT_FAILED]: 1,

@@ -120,6 +120,8 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, ChunkOwner 
   #stopped = false;
   #pulling = false;
   #error: { error: unknown } | null = null;
+  /** Ordered: the earliest failed chunk; its error is thrown when reading reaches it. */
+  #failure: { sequence: number; error: unknown } | null = null;
   /** Results by chunk sequence (ordered) waiting to be read. */
   #ready = new Map<number, unknown[]>();
   /** Unordered: values waiting to be read. */
@@ -155,10 +157,10 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, ChunkOwner 
         void this.#pull();
         return { done: false, value };
       }
-      if (this.#error !== null) {
-        const { error } = this.#error;
+      const failure = this.#error ?? (this.#failure !== null && this.#failure.sequence === this.#nextSequence ? this.#failure : null);
+      if (failure !== null) {
         await this.return();
-        throw error;
+        throw failure.error;
       }
       if (this.#sourceDone && this.#running.size === 0 && !this.#pulling) {
         await this.return();
@@ -199,7 +201,25 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, ChunkOwner 
 
   chunkFailed(job: Job, error: unknown): void {
     if (!this.#running.delete(job.id) || this.#stopped) return;
-    this.#error ??= { error };
+    this.#failAt(job.sequence, error);
+  }
+
+  /**
+   * Ordered, like Python's imap: results before the failing item are still
+   * yielded, then its error is thrown; chunks after it are not needed.
+   * Unordered: the error is thrown at the next read.
+   */
+  #failAt(sequence: number, error: unknown): void {
+    if (!this.#ordered) this.#error ??= { error };
+    else if (this.#failure === null || sequence < this.#failure.sequence) {
+      this.#failure = { sequence, error };
+      for (const job of [...this.#running.values()]) {
+        if (job.sequence > sequence) {
+          this.#running.delete(job.id);
+          this.#context.scheduler.cancelJob(job, new CancelledError('an earlier item of the same imap failed'));
+        }
+      }
+    }
     this.#signal();
   }
 
@@ -231,7 +251,7 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, ChunkOwner 
     if (this.#pulling || this.#stopped) return;
     this.#pulling = true;
     try {
-      while (!this.#sourceDone && !this.#stopped && this.#error === null && this.#running.size + this.#ready.size + (this.#values.length > 0 ? 1 : 0) < this.#window) {
+      while (!this.#sourceDone && !this.#stopped && this.#error === null && this.#failure === null && this.#running.size + this.#ready.size + (this.#values.length > 0 ? 1 : 0) < this.#window) {
         const size = this.#fixedChunk ?? this.#chunk;
         const items: unknown[] = [];
         while (items.length < size) {
@@ -246,8 +266,9 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, ChunkOwner 
         this.#submit(items);
       }
     } catch (error) {
+      // The input itself failed: after everything pulled before it.
       this.#sourceDone = true;
-      this.#error ??= { error };
+      this.#failAt(this.#sequence, error);
     } finally {
       this.#pulling = false;
       this.#signal();

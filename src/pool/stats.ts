@@ -9,9 +9,9 @@ export interface PoolStats {
   workers: number;
   /** Workers running at least one call. */
   busy: number;
-  /** Calls waiting for a worker. */
+  /** Calls waiting to start (in the pool's queue, or sent ahead to a busy worker). */
   queued: number;
-  /** Calls on workers. */
+  /** Calls that have started on a worker. */
   running: number;
   completed: number;
   failed: number;
@@ -46,15 +46,19 @@ export class PoolCounters {
     this.#lifeMsOfExited += performance.now() - slot.startedAt;
   }
 
-  snapshot(backend: string, size: number, slots: readonly WorkerSlot[], queued: number, running: number): PoolStats {
+  snapshot(backend: string, size: number, slots: readonly WorkerSlot[], queued: number, concurrency: number): PoolStats {
     const now = performance.now();
     let busyMs = this.#busyMsOfExited;
     let lifeMs = this.#lifeMsOfExited;
     let busy = 0;
+    let running = 0;
     for (const slot of slots) {
       busyMs += slot.busyMs;
       lifeMs += now - slot.startedAt;
       if (slot.inFlight.size > 0) busy++;
+      // Calls past the first `concurrency` on a worker were sent ahead and wait there.
+      running += Math.min(slot.inFlight.size, concurrency);
+      queued += Math.max(0, slot.inFlight.size - concurrency);
     }
     const h = this.#latency;
     const any = h.count > 0;

@@ -62,6 +62,8 @@ const QUEUE_FIELDS = 5; // tag, id, key, payload, flags
 // Past this much running time, results already in the outbox are sent at once,
 // so a long batch of synchronous calls still reports progress.
 const FLUSH_AFTER_MS = 4;
+// A call that ran this long may have had calls queued behind it cancelled.
+const YIELD_AFTER_MS = 2;
 
 export class WorkerRuntime implements SignalSource {
   readonly #port: RuntimePort;
@@ -79,6 +81,10 @@ export class WorkerRuntime implements SignalSource {
   #busyMs = 0;
   #controllers: Map<number, AbortController> | null = null;
   #aborted: Set<number> | null = null;
+  /** Async calls holding a place (ids), and the ones whose place was released early. */
+  #asyncRunning = new Set<number>();
+  #released: Set<number> | null = null;
+  #yieldScheduled = false;
   #shuttingDown = false;
 
   constructor(port: RuntimePort) {
@@ -98,7 +104,7 @@ export class WorkerRuntime implements SignalSource {
           this.#define(batch[i + 1] as number, batch[i + 2] as TaskDefinition);
           break;
         case P_ABORT:
-          this.#abort(batch[i + 1] as number);
+          this.#abort(batch[i + 1] as number, batch[i + 2] === 1);
           break;
         case P_HELLO:
           void this.#hello(batch[i + 1] as HelloData);
@@ -159,15 +165,30 @@ export class WorkerRuntime implements SignalSource {
     this.#loading.set(key, loading);
   }
 
-  #abort(id: number): void {
+  #abort(id: number, release: boolean): void {
     const controller = this.#controllers?.get(id);
     if (controller) controller.abort(new CancelledError());
     else (this.#aborted ??= new Set()).add(id);
+    // The pool has given up on this call (a timeout on the inline backend,
+    // which cannot stop it): its place goes to the next call even if the task
+    // ignores its signal and never settles.
+    if (release && this.#asyncRunning.delete(id)) {
+      this.#running--;
+      (this.#released ??= new Set()).add(id);
+      this.#drain();
+    }
+  }
+
+  /** An async call settled: frees its place unless an abort already did. */
+  #asyncSettled(id: number): void {
+    if (this.#released?.delete(id)) return;
+    this.#asyncRunning.delete(id);
+    this.#running--;
   }
 
   #drain(): void {
     const queue = this.#queue;
-    while (this.#running < this.#concurrency && this.#head < queue.length && !this.#blocked) {
+    while (this.#running < this.#concurrency && this.#head < queue.length && !this.#blocked && !this.#yieldScheduled) {
       const at = this.#head;
       const key = queue[at + 2] as number;
       const fn = this.#tasks[key];
@@ -190,6 +211,7 @@ export class WorkerRuntime implements SignalSource {
         queue.splice(0, this.#head);
         this.#head = 0;
       }
+      const started = performance.now();
       if (fn === undefined) {
         this.#fail(tag, id, this.#loadErrors.get(key));
       } else if (this.#aborted !== null && this.#aborted.delete(id)) {
@@ -199,7 +221,21 @@ export class WorkerRuntime implements SignalSource {
       } else {
         this.#runChunk(id, fn, payload, flags);
       }
-      if (this.#outbox.length > 0 && performance.now() - this.#lastFlush > FLUSH_AFTER_MS) this.#flush();
+      const now = performance.now();
+      if (now - started > YIELD_AFTER_MS && this.#head < queue.length) {
+        // A long call held the event loop: messages that arrived meanwhile
+        // (aborts of the calls queued here behind it) are read before the next
+        // call starts, so a call cancelled while it waited does not run.
+        this.#flush();
+        this.#yieldScheduled = true;
+        setImmediate(() => {
+          this.#yieldScheduled = false;
+          this.#drain();
+          this.#flush();
+        });
+        return;
+      }
+      if (this.#outbox.length > 0 && now - this.#lastFlush > FLUSH_AFTER_MS) this.#flush();
     }
     if (this.#shuttingDown && this.#running === 0 && this.#head >= queue.length) {
       this.#flush();
@@ -232,6 +268,7 @@ export class WorkerRuntime implements SignalSource {
     current.source = null;
     if (isThenable(result)) {
       this.#running++;
+      this.#asyncRunning.add(id);
       result.then(
         (value) => {
           measure?.report(this.#outbox, value);
@@ -307,14 +344,15 @@ export class WorkerRuntime implements SignalSource {
       return;
     }
     this.#running++;
+    this.#asyncRunning.add(id);
     pending.then(
       () => {
-        this.#running--;
+        this.#asyncSettled(id);
         finish(undefined);
         this.#afterAsync();
       },
       (error: unknown) => {
-        this.#running--;
+        this.#asyncSettled(id);
         finish(error);
         this.#afterAsync();
       },
@@ -322,7 +360,7 @@ export class WorkerRuntime implements SignalSource {
   }
 
   #asyncDone(started: number, id: number, tag: number, value: unknown): void {
-    this.#running--;
+    this.#asyncSettled(id);
     this.#busyMs += performance.now() - started;
     this.#settled(id);
     this.#outbox.push(tag, id, value);
