@@ -120,6 +120,7 @@ export class Scheduler implements FutureOwner {
     let key = this.#taskKeys.get(fn as Function);
     if (key === undefined) {
       const definition = definitionOf(fn);
+      this.#backend.checkTask?.(definition);
       key = this.#definitions.length;
       this.#definitions.push(definition);
       this.#functions.push(fn as Function);
@@ -163,7 +164,7 @@ export class Scheduler implements FutureOwner {
     if (this.#queue.remove(job)) {
       // Nothing ran: the job is gone.
     } else if (job.slot !== null) {
-      this.#outbox.push(job.slot, P_ABORT, job.id);
+      this.#outbox.push(job.slot, P_ABORT, job.id, 0);
     }
     this.#release(job);
     if (job.future) job.future.settleCancelled(reason);
@@ -204,7 +205,7 @@ export class Scheduler implements FutureOwner {
   }
 
   stats(): PoolStats {
-    return this.#counters.snapshot(this.#backend.kind, this.#options.size, this.#slots, this.#queue.size, this.#running);
+    return this.#counters.snapshot(this.#backend.kind, this.#options.size, this.#slots, this.#queue.size, this.#concurrency);
   }
 
   // ── dispatch ────────────────────────────────────────────────────────────
@@ -251,7 +252,9 @@ export class Scheduler implements FutureOwner {
     // The hottest line of the pool: pushed field by field, no frame array per call.
     slot.outbox.push(job.kind === RUN ? P_RUN : P_CHUNK, job.id, job.key, job.payload, job.flags);
     this.#outbox.touched(slot);
-    job.future?.markRunning();
+    // Only a call among the first `concurrency` on its worker is running; one
+    // pipelined behind them is still pending (see #markStarted).
+    if (slot.inFlight.size <= this.#concurrency) job.future?.markRunning();
     if (job.timeout > 0) this.#deadlines.add(job, performance.now() + job.timeout);
     if (++slot.assigned >= this.#options.maxTasksPerWorker) slot.state = 'retiring';
   }
@@ -349,9 +352,19 @@ export class Scheduler implements FutureOwner {
       }
       i += 1 + FRAME_FIELDS[tag]!;
     }
+    if (answered > 0) this.#markStarted(slot);
     if (slot.inFlight.size === 0) this.#idle(slot);
     this.#pump();
     this.#maybeFinishClose();
+  }
+
+  /** Calls that moved up to the first `concurrency` places of their worker have started. */
+  #markStarted(slot: WorkerSlot): void {
+    let place = 0;
+    for (const job of slot.inFlight.values()) {
+      if (place++ >= this.#concurrency) break;
+      job.future?.markRunning();
+    }
   }
 
   #answer(slot: WorkerSlot, job: Job, tag: number, batch: Batch, at: number): void {
@@ -530,7 +543,7 @@ export class Scheduler implements FutureOwner {
     this.#running--;
     job.slot = null;
     if (this.#backend.preemptible) this.#stop(slot, 'timeout');
-    else this.#outbox.push(slot, P_ABORT, job.id);
+    else this.#outbox.push(slot, P_ABORT, job.id, 1);
     this.#fail(job, new TaskTimeoutError(job.timeout, job.id), true);
     this.#pump();
   }
