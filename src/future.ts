@@ -170,24 +170,36 @@ export interface AsCompletedOptions {
  * }
  * ```
  */
-export function asCompleted<R>(futures: Iterable<Future<R>>, options: AsCompletedOptions = {}): AsyncIterableIterator<Future<R>> {
+/**
+ * What {@link asCompleted} returns: an async iterator of the futures
+ * themselves. (Typed by hand: with the lib's AsyncIterableIterator,
+ * TypeScript would type `for await (const f of …)` as the awaited value, not
+ * the future it really is.)
+ */
+export interface FutureIterator<F> {
+  [Symbol.asyncIterator](): FutureIterator<F>;
+  next(): Promise<IteratorResult<F, undefined>>;
+  return(): Promise<IteratorResult<F, undefined>>;
+}
+
+export function asCompleted<F extends Future<unknown>>(futures: Iterable<F>, options: AsCompletedOptions = {}): FutureIterator<F> {
   const all = [...new Set(futures)];
   const timeout = checkTimeout(options.timeout, 'asCompleted');
   const deadline = timeout === undefined ? Infinity : performance.now() + timeout;
-  const ready: Future<R>[] = [];
+  const ready: F[] = [];
   let wake: (() => void) | null = null;
   let yielded = 0;
   for (const future of all) {
-    future.addDoneCallback((done) => {
-      ready.push(done);
+    future.addDoneCallback(() => {
+      ready.push(future);
       wake?.();
     });
   }
   // A hand-written iterator: an async generator would await each yielded future
   // and hand out its value instead of the future itself.
-  const iterator: AsyncIterableIterator<Future<R>> = {
+  const iterator: FutureIterator<F> = {
     [Symbol.asyncIterator]: () => iterator,
-    async next(): Promise<IteratorResult<Future<R>>> {
+    async next(): Promise<IteratorResult<F, undefined>> {
       while (yielded < all.length) {
         if (ready.length > 0) {
           yielded++;
@@ -205,7 +217,7 @@ export function asCompleted<R>(futures: Iterable<Future<R>>, options: AsComplete
       }
       return { done: true, value: undefined };
     },
-    async return(): Promise<IteratorResult<Future<R>>> {
+    async return(): Promise<IteratorResult<F, undefined>> {
       yielded = all.length;
       return { done: true, value: undefined };
     },
@@ -231,10 +243,7 @@ export interface WaitOptions {
  * for (const f of pending) f.cancel();
  * ```
  */
-export function wait<R>(
-  futures: Iterable<Future<R>>,
-  options: WaitOptions = {},
-): Promise<{ done: Set<Future<R>>; pending: Set<Future<R>> }> {
+export function wait<F extends Future<unknown>>(futures: Iterable<F>, options: WaitOptions = {}): Promise<{ done: Set<F>; pending: Set<F> }> {
   const all = [...new Set(futures)];
   const returnWhen = options.returnWhen ?? 'all';
   if (returnWhen !== 'all' && returnWhen !== 'first-completed' && returnWhen !== 'first-error') {
@@ -242,7 +251,7 @@ export function wait<R>(
   }
   const timeout = checkTimeout(options.timeout, 'wait');
   return new Promise((resolve) => {
-    const done = new Set<Future<R>>();
+    const done = new Set<F>();
     const pending = new Set(all);
     let timer: NodeJS.Timeout | undefined;
     let finished = false;
@@ -252,7 +261,7 @@ export function wait<R>(
       if (timer) clearTimeout(timer);
       resolve({ done: new Set(done), pending: new Set(pending) });
     };
-    const onDone = (future: Future<R>): void => {
+    const onDone = (future: F): void => {
       if (finished) return;
       pending.delete(future);
       done.add(future);
@@ -265,7 +274,7 @@ export function wait<R>(
       }
     };
     if (all.length === 0) return finish();
-    for (const future of all) future.addDoneCallback(onDone);
+    for (const future of all) future.addDoneCallback(() => onDone(future));
     if (!finished && timeout !== undefined) timer = setTimeout(finish, timeout);
   });
 }

@@ -18,8 +18,9 @@ export type { PoolStats } from './pool/stats.js';
 export type { Explanation } from './auto/profile.js';
 export type { BackendKind, ResourceLimits } from './backends/backend.js';
 export { task, type Task } from './task.js';
+export { runWorker, type RedisWorkerOptions, type RedisWorkerSummary } from './redis/worker.js';
 export { currentSignal, isWorker } from './worker/current.js';
-export { Future, asCompleted, wait, type FutureState, type AsCompletedOptions, type WaitOptions } from './future.js';
+export { Future, asCompleted, wait, type FutureState, type FutureIterator, type AsCompletedOptions, type WaitOptions } from './future.js';
 export {
   TandemError,
   TaskError,
@@ -35,6 +36,7 @@ export {
   WorkerInitError,
   WaitTimeoutError,
   OutsideTaskError,
+  RedisUnavailableError,
   type CrashReason,
 } from './errors.js';
 export { encodeShared, registerShareable, type Shareable, type SharedState } from './shareable.js';
