@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, makePool, tempDir } from './helpers.js';
-import { busyLoop, changeDirectory, sleepFor } from './fixtures/tasks.mjs';
+import { cleanup, makePool, tempDir } from '../helpers.js';
+import { busyLoop, changeDirectory, sleepFor } from '../fixtures/auto-tasks.mjs';
 
 afterEach(cleanup);
 
