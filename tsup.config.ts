@@ -10,7 +10,7 @@ const entry = {
 
 export default defineConfig([
   {
-    entry: { ...entry, 'cli/index': 'src/cli/index.ts' },
+    entry: { ...entry, 'cli/index': 'src/cli/index.ts', 'redis/worker-main': 'src/redis/worker-main.ts' },
     format: ['esm'],
     outDir: 'dist/esm',
     target: 'node20',

@@ -9,9 +9,10 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     teardownTimeout: 10_000,
-    // The built package is loaded by Node itself, as users load it: a module
-    // transformed by the test runner would see a rewritten import.meta.url and
-    // look for its worker entry files in the wrong place.
-    server: { deps: { external: [/\/dist\//] } },
+    // The built package and the task modules are loaded by Node itself, as a
+    // user's program loads them: a module transformed by the test runner sees a
+    // rewritten import.meta.url, and is a second instance beside the one Node's
+    // own import() returns (the redis backend imports task modules to name them).
+    server: { deps: { external: [/\/dist\//, /\/test\/fixtures\//] } },
   },
 });

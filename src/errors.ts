@@ -308,3 +308,30 @@ export class CliUsageError extends TandemError {
     super('ERR_TANDEM_CLI_USAGE', message, options);
   }
 }
+
+/** An input line given to `tandem run` is not valid JSON; the message names the line. */
+export class InvalidInputError extends TandemError {
+  /** 1-based line number of the input. */
+  readonly line: number;
+  constructor(line: number, detail: string) {
+    super('ERR_TANDEM_INVALID_INPUT', `line ${line} is not valid JSON (${detail}); write one JSON value per line, e.g. {"n": 3}`);
+    this.line = line;
+  }
+}
+
+/**
+ * The Redis server behind `backend: 'redis'` (or `tandem worker --redis`)
+ * could not be reached or refused the connection. Nothing was queued.
+ */
+export class RedisUnavailableError extends TandemError {
+  /** The Redis URL, with any password replaced by `***`. */
+  readonly url: string;
+  constructor(url: string, detail: string, options?: { cause?: unknown }) {
+    super(
+      'ERR_TANDEM_REDIS_UNAVAILABLE',
+      `cannot reach Redis at ${url} (${detail}); check that redis-server runs there, that the host and port are right, and for rediss:// that TLS and the password match`,
+      options,
+    );
+    this.url = url;
+  }
+}

@@ -145,3 +145,9 @@ function asExpression(source: string): string | null {
     }
   }
 }
+
+/** Where a worker finds `value` again when it is a task (module URL and declaration index), else undefined. */
+export function taskLocation(value: unknown): { module: string; index: number } | undefined {
+  if (typeof value !== 'function') return undefined;
+  return (value as unknown as Record<symbol, TaskInfo | undefined>)[INFO];
+}

@@ -1,5 +1,5 @@
 import type { TransferListItem } from 'node:worker_threads';
-import type { Batch } from '../protocol.js';
+import type { Batch, TaskDefinition } from '../protocol.js';
 import type { CrashReason } from '../errors.js';
 
 /**
@@ -19,6 +19,8 @@ export interface Backend {
   readonly preemptible: boolean;
   /** What may cross to its workers, for the argument check ('none': nothing is copied). */
   readonly boundary: 'thread' | 'process' | 'none';
+  /** Throws (at submit, nothing queued) for a task this backend cannot run: redis refuses plain functions, which would travel as source. */
+  checkTask?(definition: TaskDefinition): void;
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle;
 }
 

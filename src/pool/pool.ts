@@ -69,7 +69,9 @@ export class Pool implements AsyncDisposable {
   #closed = false;
 
   constructor(options?: PoolOptions) {
-    this.#options = resolvePoolOptions(options);
+    const resolved = resolvePoolOptions(options);
+    // With redis, BullMQ's attempts rerun a failed call (on whichever host is free); the pool must not rerun it again.
+    this.#options = resolved.backend === 'redis' ? { ...resolved, retries: 0 } : resolved;
     const init = this.#options.init;
     if (init) {
       // Fail here, not in every worker, when init cannot be sent.
@@ -82,7 +84,7 @@ export class Pool implements AsyncDisposable {
       this.#fixed = null;
       this.#router = new AutoRouter(this.#options);
     } else {
-      this.#fixed = new Scheduler(this.#options, kind === 'redis' ? createRedisBackend(this.#options.redis!) : BACKENDS[kind]);
+      this.#fixed = new Scheduler(this.#options, kind === 'redis' ? createRedisBackend({ ...this.#options.redis!, retries: resolved.retries }) : BACKENDS[kind]);
       this.#router = null;
     }
   }

@@ -47,7 +47,8 @@ export function markWorkerThread(): void {
 }
 
 /**
- * True inside a tandem thread or process worker. A module that both declares
+ * True inside a tandem thread or process worker (and in a `tandem worker`
+ * process, which loads task modules for backend 'redis'). A module that both declares
  * tasks and starts a pool uses it to keep its top-level work out of the
  * workers, which import the module again to find the tasks.
  *

@@ -1,0 +1,40 @@
+// `tandem worker` as a command: commander wiring (registerWorkerCommand) and the
+// standalone entry (src/redis/worker-main.ts). Needs no Redis: it checks usage
+// errors and the exit on an unreachable server.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { registerWorkerCommand } from '../../src/cli/worker-command.js';
+import { TASKS, freePort } from './harness.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+function run(args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/redis/worker-main.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (data) => (output += data));
+  child.stderr.on('data', (data) => (output += data));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+}
+
+describe('tandem worker command', () => {
+  it('registerWorkerCommand: an unreachable Redis exits 1 with a clear message', async () => {
+    let exitCode = -1;
+    const program = new Command().exitOverride();
+    registerWorkerCommand(program, (code) => (exitCode = code));
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    await program.parseAsync(['worker', '--redis', url, '--queue', 'q', '--tasks', TASKS], { from: 'user' });
+    expect(exitCode).toBe(1);
+  });
+
+  it('worker-main: a usage error exits 2, an unreachable Redis exits 1', async () => {
+    const usage = await run(['--queue', 'q']);
+    expect(usage.code).toBe(2);
+    expect(usage.output).toContain('usage: tandem worker');
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const unreachable = await run(['--redis', url, '--queue', 'q', '--tasks', TASKS]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.output).toContain('cannot reach Redis');
+  });
+});
