@@ -1,19 +1,27 @@
 /**
  * SharedQueue: a bounded multi-producer multi-consumer FIFO in one
- * SharedArrayBuffer. Values are serialized with node:v8 (the structured clone
- * format postMessage uses) into a byte ring:
+ * SharedArrayBuffer. Values are encoded (./codec.ts: a fast path for small
+ * plain values, else node:v8, the structured clone format postMessage uses)
+ * into a byte ring:
  *
- *   header (Int32 words)                      ring (bytes)
- *   [mutex, head, tail, used, count, ...]     ... [len:4][payload:len] [len:4][payload] ...
- *                                                  ^head                          ^tail
+ *   header (Int32 words, one 64-byte line per side)     ring (bytes)
+ *   producers: [put mutex, tail]                        ... [len:4][bytes] [len:4][bytes] ...
+ *   consumers: [get mutex, head]                             ^head                  ^tail
+ *   shared:    [used bytes, count, closed, ...]
+ *   wake-ups:  [notEmpty seq, getters, notFull seq, putters]
  *
- * A short mutex guards the indexes and the copy in or out; serializing and
- * deserializing happen outside it. Getters sleep on NOT_EMPTY and putters on
- * NOT_FULL (sequence words bumped by every put or get), and are only notified
- * when some are sleeping, so a queue that never fills or empties costs no wake-ups.
+ * A two-lock queue: producers serialize on their mutex and write past the
+ * tail, consumers on theirs and read at the head, so a producer and a consumer
+ * never wait for each other. A producer publishes a value by incrementing
+ * `count` after writing it; a consumer frees its bytes by decrementing `used`
+ * after reading them (Atomics order the plain ring accesses). Encoding and
+ * decoding happen outside both mutexes. A side about to sleep registers in
+ * `getters`/`putters` and checks again; the other side bumps the sequence word
+ * and notifies only when someone is registered, so a queue that never fills or
+ * empties costs no wake-ups.
  */
-import { deserialize, serialize } from 'node:v8';
 import { InvalidOptionError, QueueClosedError, SerializationError, SyncTimeoutError } from '../errors.js';
+import { Encoder, decode } from './codec.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
 import { lockSpin, unlockSpin } from '../sync/spin-mutex.js';
 import {
@@ -23,27 +31,41 @@ import {
   deadlineOf,
   remaining,
   type SyncWaitOptions,
-  type WaitOptions,
+  type AsyncWaitOptions,
 } from '../sync/wait.js';
 
-const MUTEX = 0;
-const HEAD = 1;
-const TAIL = 2;
-const USED = 3;
-const COUNT = 4;
-const CLOSED = 5;
-const NOT_EMPTY = 6;
-const NOT_FULL = 7;
-const GETTERS = 8;
-const PUTTERS = 9;
-const CAPACITY = 10;
-const MAX_SIZE = 11;
-const HEADER_BYTES = 12 * 4;
+const PUT_MUTEX = 0;
+const TAIL = 1;
+const GET_MUTEX = 16;
+const HEAD = 17;
+const USED = 32;
+const COUNT = 33;
+const CLOSED = 34;
+const CAPACITY = 35;
+const MAX_SIZE = 36;
+const NOT_EMPTY = 48;
+const GETTERS = 49;
+const NOT_FULL = 50;
+const PUTTERS = 51;
+const HEADER_BYTES = 64 * 4;
 const LENGTH_BYTES = 4;
 
 const KIND = 'tandem.SharedQueue';
+// Per thread: values are encoded into, and read out of, reused buffers.
+const encoder = new Encoder();
+let readBuffer = Buffer.allocUnsafe(256);
 let adopting: SharedArrayBuffer | null = null;
 const EMPTY = Symbol('empty');
+/** Polls before sleeping: when the producer is running, a value comes sooner than a sleep and wake-up would. */
+const SPINS = 2048;
+
+function isEmpty(words: Int32Array): boolean {
+  return Atomics.load(words, COUNT) === 0 && Atomics.load(words, CLOSED) === 0;
+}
+
+function spinWhileEmpty(words: Int32Array): void {
+  for (let i = 0; i < SPINS && isEmpty(words); i++);
+}
 const CLOSED_AND_EMPTY = Symbol('closed');
 
 export interface SharedQueueOptions {
@@ -79,7 +101,9 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
       this.#words = new Int32Array(adopting, 0, HEADER_BYTES / 4);
     } else {
       const byteLength = options.byteLength ?? 65536;
-      if (!Number.isInteger(byteLength) || byteLength < 16) throw new InvalidOptionError('byteLength', byteLength, 'an integer >= 16');
+      if (!Number.isInteger(byteLength) || byteLength < 16 || byteLength > 2 ** 30) {
+        throw new InvalidOptionError('byteLength', byteLength, 'an integer from 16 to 2 ** 30 (1 GiB)');
+      }
       const maxSize = options.maxSize ?? Infinity;
       if (maxSize !== Infinity && (!Number.isInteger(maxSize) || maxSize < 1)) {
         throw new InvalidOptionError('maxSize', maxSize, 'an integer >= 1 (or Infinity)');
@@ -102,64 +126,71 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
   }
 
   /** Puts `value`, waiting while the queue is full. Throws SyncTimeoutError past `timeout`, QueueClosedError once closed. */
-  async put(value: T, options: WaitOptions = {}): Promise<void> {
-    const bytes = this.#serialize(value);
-    if (this.#tryPut(bytes)) return;
+  async put(value: T, options: AsyncWaitOptions = {}): Promise<void> {
+    const length = this.#encode(value);
+    if (this.#tryPut(encoder.bytes, length)) return;
+    // The encoder's buffer is reused by the next put of this thread, which may run while this one waits.
+    const bytes = encoder.bytes.slice(0, length);
     const deadline = deadlineOf(options.timeout);
-    for (;;) {
-      const seq = Atomics.load(this.#words, NOT_FULL);
-      if (this.#tryPut(bytes)) return;
+    const words = this.#words;
+    while (!this.#tryPut(bytes, length)) {
       if (remaining(deadline) <= 0) throw new SyncTimeoutError('putting into a full SharedQueue', options.timeout ?? Infinity);
-      Atomics.add(this.#words, PUTTERS, 1);
+      const seq = Atomics.load(words, NOT_FULL);
+      Atomics.add(words, PUTTERS, 1);
       try {
-        await blockAsync(this.#words, NOT_FULL, seq, deadline, options.signal, 'putting into a SharedQueue');
+        if (!this.#roomFor(length)) await blockAsync(words, NOT_FULL, seq, deadline, options.signal, 'putting into a SharedQueue');
       } finally {
-        Atomics.sub(this.#words, PUTTERS, 1);
+        Atomics.sub(words, PUTTERS, 1);
       }
     }
   }
 
   /** Blocking form of put(), for workers. */
   putSync(value: T, options: SyncWaitOptions = {}): void {
-    const bytes = this.#serialize(value);
-    if (this.#tryPut(bytes)) return;
     assertMayBlock('sharedQueue.putSync()');
+    const length = this.#encode(value);
+    const bytes = encoder.bytes;
+    if (this.#tryPut(bytes, length)) return;
     const deadline = deadlineOf(options.timeout);
-    for (;;) {
-      const seq = Atomics.load(this.#words, NOT_FULL);
-      if (this.#tryPut(bytes)) return;
+    const words = this.#words;
+    while (!this.#tryPut(bytes, length)) {
       if (remaining(deadline) <= 0) throw new SyncTimeoutError('putting into a full SharedQueue', options.timeout ?? Infinity);
-      Atomics.add(this.#words, PUTTERS, 1);
-      blockSync(this.#words, NOT_FULL, seq, deadline);
-      Atomics.sub(this.#words, PUTTERS, 1);
+      const seq = Atomics.load(words, NOT_FULL);
+      Atomics.add(words, PUTTERS, 1);
+      if (!this.#roomFor(length)) blockSync(words, NOT_FULL, seq, deadline);
+      Atomics.sub(words, PUTTERS, 1);
     }
   }
 
   /** Takes the oldest value, waiting while the queue is empty. Throws SyncTimeoutError past `timeout`, QueueClosedError once closed and drained. */
-  async get(options: WaitOptions = {}): Promise<T> {
-    const value = await this.#takeAsync(options);
-    if (value === CLOSED_AND_EMPTY) throw new QueueClosedError('get() on a closed, empty SharedQueue');
-    return value;
+  get(options: AsyncWaitOptions = {}): Promise<T> {
+    // Not an async function: when a value is there, one resolved promise is all it costs.
+    let value: T | typeof EMPTY | typeof CLOSED_AND_EMPTY;
+    try {
+      value = this.#take();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (value === EMPTY) return this.#takeAsync(options).then(openOrThrow);
+    return value === CLOSED_AND_EMPTY ? Promise.reject(closedError()) : Promise.resolve(value);
   }
 
   /** Blocking form of get(), for workers. */
   getSync(options: SyncWaitOptions = {}): T {
+    assertMayBlock('sharedQueue.getSync()');
     let value = this.#take();
     if (value === EMPTY) {
-      assertMayBlock('sharedQueue.getSync()');
       const deadline = deadlineOf(options.timeout);
-      for (;;) {
-        const seq = Atomics.load(this.#words, NOT_EMPTY);
-        value = this.#take();
-        if (value !== EMPTY) break;
+      const words = this.#words;
+      for (spinWhileEmpty(words); (value = this.#take()) === EMPTY; spinWhileEmpty(words)) {
         if (remaining(deadline) <= 0) throw new SyncTimeoutError('getting from an empty SharedQueue', options.timeout ?? Infinity);
-        Atomics.add(this.#words, GETTERS, 1);
-        blockSync(this.#words, NOT_EMPTY, seq, deadline);
-        Atomics.sub(this.#words, GETTERS, 1);
+        const seq = Atomics.load(words, NOT_EMPTY);
+        Atomics.add(words, GETTERS, 1);
+        if (isEmpty(words)) blockSync(words, NOT_EMPTY, seq, deadline);
+        Atomics.sub(words, GETTERS, 1);
       }
     }
-    if (value === CLOSED_AND_EMPTY) throw new QueueClosedError('getSync() on a closed, empty SharedQueue');
-    return value;
+    return openOrThrow(value);
   }
 
   /** Takes the oldest value if there is one, without waiting. */
@@ -170,20 +201,28 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
 
   /** Ends the queue: puts throw from now on, gets drain what is left and then throw; all waiters wake. */
   close(): void {
-    Atomics.store(this.#words, CLOSED, 1);
-    Atomics.add(this.#words, NOT_EMPTY, 1);
-    Atomics.add(this.#words, NOT_FULL, 1);
-    Atomics.notify(this.#words, NOT_EMPTY);
-    Atomics.notify(this.#words, NOT_FULL);
+    const words = this.#words;
+    // Under the producers' mutex: a put that saw the queue open has published its value.
+    lockSpin(words, PUT_MUTEX);
+    Atomics.store(words, CLOSED, 1);
+    unlockSpin(words, PUT_MUTEX);
+    Atomics.add(words, NOT_EMPTY, 1);
+    Atomics.add(words, NOT_FULL, 1);
+    Atomics.notify(words, NOT_EMPTY);
+    Atomics.notify(words, NOT_FULL);
   }
 
   /** Yields values until the queue is closed and drained. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      const value = await this.#takeAsync({});
-      if (value === CLOSED_AND_EMPTY) return;
-      yield value;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    const next = (value: T | typeof CLOSED_AND_EMPTY): IteratorResult<T> =>
+      value === CLOSED_AND_EMPTY ? { value: undefined, done: true } : { value, done: false };
+    return {
+      next: (): Promise<IteratorResult<T>> => {
+        // Like get(): no await when a value is already there.
+        const value = this.#take();
+        return value === EMPTY ? this.#takeAsync({}).then(next) : Promise.resolve(next(value));
+      },
+    };
   }
 
   /** Blocking iteration for workers: `for (const job of queue.drainSync())` until closed and drained. */
@@ -200,114 +239,159 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     }
   }
 
-  async #takeAsync(options: WaitOptions): Promise<T | typeof CLOSED_AND_EMPTY> {
-    let value = this.#take();
-    if (value !== EMPTY) return value;
+  /** Waits for a value; called once a take found the queue empty. */
+  async #takeAsync(options: AsyncWaitOptions): Promise<T | typeof CLOSED_AND_EMPTY> {
+    let value: T | typeof EMPTY | typeof CLOSED_AND_EMPTY;
     const deadline = deadlineOf(options.timeout);
-    for (;;) {
-      const seq = Atomics.load(this.#words, NOT_EMPTY);
-      value = this.#take();
-      if (value !== EMPTY) return value;
+    const words = this.#words;
+    // A short spin first, even on the main thread: a wake-up through Atomics.waitAsync takes a
+    // turn of the event loop, far longer than a busy producer needs (bench/sync.mjs, "to the main thread").
+    for (spinWhileEmpty(words); (value = this.#take()) === EMPTY; spinWhileEmpty(words)) {
       if (remaining(deadline) <= 0) throw new SyncTimeoutError('getting from an empty SharedQueue', options.timeout ?? Infinity);
-      Atomics.add(this.#words, GETTERS, 1);
+      const seq = Atomics.load(words, NOT_EMPTY);
+      Atomics.add(words, GETTERS, 1);
       try {
-        await blockAsync(this.#words, NOT_EMPTY, seq, deadline, options.signal, 'getting from a SharedQueue');
+        if (isEmpty(words)) await blockAsync(words, NOT_EMPTY, seq, deadline, options.signal, 'getting from a SharedQueue');
       } finally {
-        Atomics.sub(this.#words, GETTERS, 1);
+        Atomics.sub(words, GETTERS, 1);
       }
     }
+    return value;
   }
 
-  #serialize(value: T): Uint8Array {
-    let bytes: Uint8Array;
+  /** Encodes `value` into the thread's encoder; returns its length. */
+  #encode(value: T): number {
+    let length: number;
     try {
-      bytes = serialize(value);
+      length = encoder.encode(value);
     } catch (error) {
       throw new SerializationError(0, 'the value put into the SharedQueue', (error as Error).message, { cause: error });
     }
-    if (bytes.length + LENGTH_BYTES > this.#capacity) {
+    if (length + LENGTH_BYTES > this.#capacity) {
       throw new SerializationError(
         0,
         'the value put into the SharedQueue',
-        `it takes ${bytes.length + LENGTH_BYTES} bytes serialized, more than the queue's byteLength of ${this.#capacity}; create the queue with a larger byteLength`,
+        `it takes ${length + LENGTH_BYTES} bytes serialized, more than the queue's byteLength of ${this.#capacity}; create the queue with a larger byteLength`,
       );
     }
-    return bytes;
+    return length;
   }
 
-  #tryPut(bytes: Uint8Array): boolean {
+  /**
+   * Whether a value of `length` bytes would fit now (or the queue is closed,
+   * which a put must also wake up for). A putter checks again after
+   * registering in `putters`: the consumer that makes room after that
+   * registration sees it and wakes it.
+   */
+  #roomFor(length: number): boolean {
     const words = this.#words;
-    const need = bytes.length + LENGTH_BYTES;
-    lockSpin(words, MUTEX);
-    if (words[CLOSED] === 1) {
-      unlockSpin(words, MUTEX);
+    return (
+      Atomics.load(words, CLOSED) === 1 ||
+      (Atomics.load(words, USED) + length + LENGTH_BYTES <= this.#capacity && Atomics.load(words, COUNT) < words[MAX_SIZE])
+    );
+  }
+
+  #tryPut(bytes: Uint8Array, length: number): boolean {
+    const words = this.#words;
+    const need = length + LENGTH_BYTES;
+    lockSpin(words, PUT_MUTEX);
+    if (Atomics.load(words, CLOSED) === 1) {
+      unlockSpin(words, PUT_MUTEX);
       throw new QueueClosedError('put() into a closed SharedQueue');
     }
-    if (words[USED] + need > this.#capacity || words[COUNT] >= words[MAX_SIZE]) {
-      unlockSpin(words, MUTEX);
+    // Consumers only ever lower `used` and `count` meanwhile: the room seen here stays free.
+    if (Atomics.load(words, USED) + need > this.#capacity || Atomics.load(words, COUNT) >= words[MAX_SIZE]) {
+      unlockSpin(words, PUT_MUTEX);
       return false;
     }
+    const ring = this.#ring;
+    const capacity = this.#capacity;
     let tail = words[TAIL];
-    const length = bytes.length;
     for (let shift = 0; shift < 32; shift += 8) {
-      this.#ring[tail] = (length >>> shift) & 0xff;
-      tail = tail + 1 === this.#capacity ? 0 : tail + 1;
+      ring[tail] = (length >>> shift) & 0xff;
+      tail = tail + 1 === capacity ? 0 : tail + 1;
     }
-    tail = this.#copyIn(bytes, tail);
-    words[TAIL] = tail;
-    words[USED] += need;
-    Atomics.add(words, COUNT, 1);
-    unlockSpin(words, MUTEX);
-    Atomics.add(words, NOT_EMPTY, 1);
-    if (Atomics.load(words, GETTERS) > 0) Atomics.notify(words, NOT_EMPTY, 1);
+    words[TAIL] = copy(bytes, 0, ring, tail, length, capacity, true);
+    Atomics.add(words, USED, need);
+    Atomics.add(words, COUNT, 1); // publishes the value to consumers
+    unlockSpin(words, PUT_MUTEX);
+    if (Atomics.load(words, GETTERS) > 0) {
+      Atomics.add(words, NOT_EMPTY, 1);
+      Atomics.notify(words, NOT_EMPTY, 1);
+    }
     return true;
   }
 
   #take(): T | typeof EMPTY | typeof CLOSED_AND_EMPTY {
     const words = this.#words;
-    lockSpin(words, MUTEX);
-    if (words[COUNT] === 0) {
-      const closed = words[CLOSED] === 1;
-      unlockSpin(words, MUTEX);
+    lockSpin(words, GET_MUTEX);
+    // `closed` before `count`: every value put before close() is counted by then.
+    const closed = Atomics.load(words, CLOSED) === 1;
+    if (Atomics.load(words, COUNT) === 0) {
+      unlockSpin(words, GET_MUTEX);
       return closed ? CLOSED_AND_EMPTY : EMPTY;
     }
+    const ring = this.#ring;
+    const capacity = this.#capacity;
     let head = words[HEAD];
     let length = 0;
     for (let shift = 0; shift < 32; shift += 8) {
-      length |= this.#ring[head] << shift;
-      head = head + 1 === this.#capacity ? 0 : head + 1;
+      length |= ring[head] << shift;
+      head = head + 1 === capacity ? 0 : head + 1;
     }
-    const bytes = new Uint8Array(length);
-    head = this.#copyOut(bytes, head);
-    words[HEAD] = head;
-    words[USED] -= length + LENGTH_BYTES;
+    if (readBuffer.length < length) readBuffer = Buffer.allocUnsafe(Math.max(length, readBuffer.length * 2));
+    words[HEAD] = copy(ring, head, readBuffer, 0, length, capacity, false);
     Atomics.sub(words, COUNT, 1);
-    unlockSpin(words, MUTEX);
-    Atomics.add(words, NOT_FULL, 1);
-    // Freed space may fit several smaller values: wake every sleeping putter.
-    if (Atomics.load(words, PUTTERS) > 0) Atomics.notify(words, NOT_FULL);
-    return deserialize(bytes) as T;
-  }
-
-  #copyIn(bytes: Uint8Array, at: number): number {
-    const first = Math.min(bytes.length, this.#capacity - at);
-    this.#ring.set(first === bytes.length ? bytes : bytes.subarray(0, first), at);
-    if (first === bytes.length) return at + first === this.#capacity ? 0 : at + first;
-    this.#ring.set(bytes.subarray(first), 0);
-    return bytes.length - first;
-  }
-
-  #copyOut(bytes: Uint8Array, at: number): number {
-    const first = Math.min(bytes.length, this.#capacity - at);
-    bytes.set(this.#ring.subarray(at, at + first), 0);
-    if (first === bytes.length) return at + first === this.#capacity ? 0 : at + first;
-    bytes.set(this.#ring.subarray(0, bytes.length - first), first);
-    return bytes.length - first;
+    Atomics.sub(words, USED, length + LENGTH_BYTES); // frees the bytes for producers
+    unlockSpin(words, GET_MUTEX);
+    if (Atomics.load(words, PUTTERS) > 0) {
+      // Freed room may fit several smaller values: wake every sleeping putter.
+      Atomics.add(words, NOT_FULL, 1);
+      Atomics.notify(words, NOT_FULL);
+    }
+    return decode(readBuffer, length) as T;
   }
 
   [encodeShared](): SharedState {
     return { kind: KIND, state: this.#words.buffer };
   }
+}
+
+/**
+ * Copies `length` bytes between a plain buffer and the ring, wrapping at
+ * `capacity` on the ring side (`into` says which side that is); returns the
+ * ring position after them. Short values are copied byte by byte: cheaper
+ * than the two subarray views a set() would need.
+ */
+function copy(from: Uint8Array, fromAt: number, to: Uint8Array, toAt: number, length: number, capacity: number, into: boolean): number {
+  let ringAt = into ? toAt : fromAt;
+  if (length <= 64) {
+    for (let i = 0; i < length; i++) {
+      if (into) to[ringAt] = from[fromAt + i];
+      else to[toAt + i] = from[ringAt];
+      ringAt = ringAt + 1 === capacity ? 0 : ringAt + 1;
+    }
+    return ringAt;
+  }
+  const first = Math.min(length, capacity - ringAt);
+  if (into) {
+    to.set(from.subarray(fromAt, fromAt + first), ringAt);
+    to.set(from.subarray(fromAt + first, fromAt + length), 0);
+  } else {
+    to.set(from.subarray(ringAt, ringAt + first), toAt);
+    to.set(from.subarray(0, length - first), toAt + first);
+  }
+  ringAt += length;
+  return ringAt >= capacity ? ringAt - capacity : ringAt;
+}
+
+function closedError(): QueueClosedError {
+  return new QueueClosedError('get() on a closed, empty SharedQueue');
+}
+
+function openOrThrow<T>(value: T | typeof CLOSED_AND_EMPTY): T {
+  if (value === CLOSED_AND_EMPTY) throw closedError();
+  return value;
 }
 
 registerShareable(KIND, (buffer) => {

@@ -1,6 +1,6 @@
 import { BrokenBarrierError, InvalidOptionError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
-import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type WaitOptions } from './wait.js';
+import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
 const COUNT = 0; // arrived in this generation
 const PHASE = 1; // generation << 1 | broken bit: the word waiters sleep on
@@ -58,7 +58,7 @@ export class Barrier implements Shareable {
    * (0 ... parties - 1, a different one for each). Throws BrokenBarrierError if
    * the barrier is or gets broken; a timeout breaks it for everyone.
    */
-  async wait(options: WaitOptions = {}): Promise<number> {
+  async wait(options: AsyncWaitOptions = {}): Promise<number> {
     const deadline = deadlineOf(options.timeout);
     const { phase, index } = this.#arrive();
     if (index === this.parties - 1) return this.#complete(phase, index);

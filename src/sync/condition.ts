@@ -11,7 +11,7 @@ import {
 import { Acquirable } from './guard.js';
 import { Lock } from './lock.js';
 import { RLock } from './rlock.js';
-import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type WaitOptions } from './wait.js';
+import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
 const SEQ = 0; // bumped by every notify: waiters sleep while it holds the value they read
 const KIND = 'tandem.Condition';
@@ -50,7 +50,7 @@ export class Condition extends Acquirable implements Shareable {
     return this.lock.name;
   }
 
-  acquire(options?: WaitOptions): Promise<boolean> {
+  acquire(options?: AsyncWaitOptions): Promise<boolean> {
     return this.lock.acquire(options);
   }
 
@@ -63,7 +63,7 @@ export class Condition extends Acquirable implements Shareable {
   }
 
   /** Releases the lock, waits for a notify (or the timeout), re-acquires the lock. False if it timed out. */
-  async wait(options: WaitOptions = {}): Promise<boolean> {
+  async wait(options: AsyncWaitOptions = {}): Promise<boolean> {
     this.#assertHeld('wait()');
     const deadline = deadlineOf(options.timeout);
     const seq = Atomics.load(this.#words, SEQ);
@@ -78,8 +78,8 @@ export class Condition extends Acquirable implements Shareable {
 
   /** Blocking form of wait(), for workers. */
   waitSync(options: SyncWaitOptions = {}): boolean {
-    this.#assertHeld('waitSync()');
     assertMayBlock(`condition '${this.name}'.waitSync()`);
+    this.#assertHeld('waitSync()');
     const deadline = deadlineOf(options.timeout);
     const seq = Atomics.load(this.#words, SEQ);
     const depth = this.#releaseAll();
@@ -92,7 +92,7 @@ export class Condition extends Acquirable implements Shareable {
   }
 
   /** Waits until `predicate()` is true (checked with the lock held); returns its last value. */
-  async waitFor<T>(predicate: () => T, options: WaitOptions = {}): Promise<T> {
+  async waitFor<T>(predicate: () => T, options: AsyncWaitOptions = {}): Promise<T> {
     const deadline = deadlineOf(options.timeout);
     let result = predicate();
     while (!result) {
@@ -106,6 +106,7 @@ export class Condition extends Acquirable implements Shareable {
 
   /** Blocking form of waitFor(), for workers. */
   waitForSync<T>(predicate: () => T, options: SyncWaitOptions = {}): T {
+    assertMayBlock(`condition '${this.name}'.waitForSync()`);
     const deadline = deadlineOf(options.timeout);
     let result = predicate();
     while (!result) {

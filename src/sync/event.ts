@@ -1,5 +1,5 @@
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
-import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type WaitOptions } from './wait.js';
+import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
 const FLAG = 0;
 const KIND = 'tandem.Event';
@@ -29,7 +29,7 @@ export class Event implements Shareable {
   }
 
   /** Waits until the flag is set; resolves false if `timeout` passed first. */
-  async wait(options: WaitOptions = {}): Promise<boolean> {
+  async wait(options: AsyncWaitOptions = {}): Promise<boolean> {
     const deadline = deadlineOf(options.timeout);
     while (!this.isSet()) {
       if (remaining(deadline) <= 0) return false;
@@ -40,8 +40,8 @@ export class Event implements Shareable {
 
   /** Blocking form of wait(), for workers. */
   waitSync(options: SyncWaitOptions = {}): boolean {
-    if (this.isSet()) return true;
     assertMayBlock('event.waitSync()');
+    if (this.isSet()) return true;
     const deadline = deadlineOf(options.timeout);
     while (!this.isSet()) {
       if (remaining(deadline) <= 0) return false;

@@ -4,7 +4,9 @@
  * built on the primitive's own acquire, acquireSync and release.
  */
 import { SyncTimeoutError } from '../errors.js';
-import type { SyncWaitOptions, WaitOptions } from './wait.js';
+import type { AsyncWaitOptions, SyncWaitOptions } from './wait.js';
+// Loaded first for its side effect: it defines Symbol.dispose where the runtime lacks it, which the class below uses.
+import './wait.js';
 
 /** Held until disposed: `using held = await lock.guard()` releases at the end of the scope. */
 export class Guard implements Disposable, AsyncDisposable {
@@ -35,7 +37,7 @@ export abstract class Acquirable {
   /** Name shown in errors (and, for locks, in deadlock reports). */
   abstract readonly name: string;
   /** Waits (without blocking the event loop) until acquired; false if `timeout` passed first. */
-  abstract acquire(options?: WaitOptions): Promise<boolean>;
+  abstract acquire(options?: AsyncWaitOptions): Promise<boolean>;
   /** Blocks this worker thread until acquired; false if `timeout` passed first. Throws on the main thread. */
   abstract acquireSync(options?: SyncWaitOptions): boolean;
   abstract release(): void;
@@ -52,7 +54,7 @@ export abstract class Acquirable {
    * } // released here, even on throw
    * ```
    */
-  async guard(options?: WaitOptions): Promise<Guard> {
+  async guard(options?: AsyncWaitOptions): Promise<Guard> {
     if (!(await this.acquire(options))) throw new SyncTimeoutError(`acquiring '${this.name}'`, options?.timeout ?? Infinity);
     return new Guard(() => this.release());
   }
@@ -64,7 +66,7 @@ export abstract class Acquirable {
   }
 
   /** Runs `fn` while holding this, releasing afterwards (also when it throws). */
-  async withLock<R>(fn: () => R | Promise<R>, options?: WaitOptions): Promise<R> {
+  async withLock<R>(fn: () => R | Promise<R>, options?: AsyncWaitOptions): Promise<R> {
     if (!(await this.acquire(options))) throw new SyncTimeoutError(`acquiring '${this.name}'`, options?.timeout ?? Infinity);
     try {
       return await fn();

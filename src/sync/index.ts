@@ -11,7 +11,7 @@ export { Event } from './event.js';
 export { Barrier, type BarrierOptions } from './barrier.js';
 export { Guard } from './guard.js';
 export { setDeadlockDetection, deadlockDetectionEnabled } from './deadlock.js';
-export type { WaitOptions, SyncWaitOptions } from './wait.js';
+export type { AsyncWaitOptions, SyncWaitOptions } from './wait.js';
 export {
   DeadlockError,
   MainThreadBlockingError,

@@ -3,7 +3,7 @@ import { encodeShared, registerShareable, type Shareable, type SharedState } fro
 import { deadlockDetectionEnabled, setDeadlockDetection, type TrackedLock } from './deadlock.js';
 import { Acquirable } from './guard.js';
 import { GRAPH_ID, STATE, acquireWordAsync, acquireWordSync, ownerOf, releaseWord, tryAcquireWord } from './owner-word.js';
-import { THREAD_TAG, type SyncWaitOptions, type WaitOptions } from './wait.js';
+import { IS_MAIN_THREAD, THREAD_TAG, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
 export interface LockOptions {
   /** Name shown in deadlock reports and errors, e.g. `'accounts'`. @default `'Lock <n>'` */
@@ -11,6 +11,7 @@ export interface LockOptions {
 }
 
 const KIND = 'tandem.Lock';
+const ACQUIRED = Promise.resolve(true);
 let unnamed = 0;
 let adopting: SharedArrayBuffer | null = null;
 
@@ -61,16 +62,21 @@ export class Lock extends Acquirable implements Shareable, TrackedLock {
     return tryAcquireWord(this);
   }
 
-  acquire(options: WaitOptions = {}): Promise<boolean> {
-    return acquireWordAsync(this, options.timeout, options.signal, `waiting for lock '${this.name}'`);
+  acquire(options?: AsyncWaitOptions): Promise<boolean> {
+    // Uncontended: one CAS and a promise shared by all such calls (bench/sync.mjs: "await acquire()").
+    if (Atomics.compareExchange(this.words, STATE, 0, THREAD_TAG) === 0) return ACQUIRED;
+    return acquireWordAsync(this, options?.timeout, options?.signal, 'lock');
   }
 
-  acquireSync(options: SyncWaitOptions = {}): boolean {
-    return acquireWordSync(this, options.timeout, `lock '${this.name}'.acquireSync()`);
+  acquireSync(options?: SyncWaitOptions): boolean {
+    // The uncontended path inline, one CAS (bench/sync.mjs: "uncontended, worker").
+    if (!IS_MAIN_THREAD && Atomics.compareExchange(this.words, STATE, 0, THREAD_TAG) === 0) return true;
+    return acquireWordSync(this, options?.timeout, 'lock');
   }
 
   /** Frees the lock. Throws LockNotHeldError if it is not locked. */
   release(): void {
+    if (Atomics.compareExchange(this.words, STATE, THREAD_TAG, 0) === THREAD_TAG) return;
     if (releaseWord(this) === 0) throw new LockNotHeldError(`lock '${this.name}' was released while unlocked`);
   }
 
@@ -82,6 +88,12 @@ export class Lock extends Acquirable implements Shareable, TrackedLock {
   /** Whether this thread holds it now. */
   heldByThisThread(): boolean {
     return ownerOf(this) === THREAD_TAG;
+  }
+
+  /** `threadId` (from node:worker_threads; 0 is the main thread) of the thread that holds it, or null when free. */
+  get ownerThreadId(): number | null {
+    const owner = ownerOf(this);
+    return owner === 0 ? null : owner - 1;
   }
 
   [encodeShared](): SharedState {

@@ -26,9 +26,10 @@ export function tryAcquireWord(lock: TrackedLock): boolean {
   return Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0;
 }
 
-export function acquireWordSync(lock: TrackedLock, timeout: number | undefined, what: string): boolean {
+/** `kind` ('lock', 'rlock') names the lock in errors; messages are only built on the slow path. */
+export function acquireWordSync(lock: TrackedLock, timeout: number | undefined, kind: string): boolean {
+  assertMayBlock(`${kind} '${lock.label}'.acquireSync()`);
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
-  assertMayBlock(what);
   const deadline = deadlineOf(timeout);
   const words = lock.words;
   for (let spins = 0; ; spins++) {
@@ -55,9 +56,10 @@ export async function acquireWordAsync(
   lock: TrackedLock,
   timeout: number | undefined,
   signal: AbortSignal | undefined,
-  what: string,
+  kind: string,
 ): Promise<boolean> {
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
+  const what = `waiting for ${kind} '${lock.label}'`;
   const deadline = deadlineOf(timeout);
   const words = lock.words;
   for (;;) {
@@ -82,6 +84,8 @@ export async function acquireWordAsync(
 /** Frees the word; returns its value before (0: it was not locked, and nothing changed). */
 export function releaseWord(lock: TrackedLock): number {
   const words = lock.words;
+  // The common case, a thread releasing its own lock that nobody waits for: one CAS.
+  if (Atomics.compareExchange(words, STATE, THREAD_TAG, 0) === THREAD_TAG) return THREAD_TAG;
   const c = Atomics.load(words, STATE);
   if (c === 0) return 0;
   if ((c & WAITERS) === 0 && Atomics.compareExchange(words, STATE, c, 0) === c) return c;

@@ -4,7 +4,7 @@ import type { TrackedLock } from './deadlock.js';
 import { Acquirable } from './guard.js';
 import type { LockOptions } from './lock.js';
 import { GRAPH_ID, STATE, acquireWordAsync, acquireWordSync, ownerOf, releaseWord, tryAcquireWord } from './owner-word.js';
-import { THREAD_TAG, type SyncWaitOptions, type WaitOptions } from './wait.js';
+import { THREAD_TAG, assertMayBlock, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
 const DEPTH = 2;
 const KIND = 'tandem.RLock';
@@ -47,16 +47,17 @@ export class RLock extends Acquirable implements Shareable, TrackedLock {
     return true;
   }
 
-  async acquire(options: WaitOptions = {}): Promise<boolean> {
+  async acquire(options?: AsyncWaitOptions): Promise<boolean> {
     if (this.#reenter()) return true;
-    if (!(await acquireWordAsync(this, options.timeout, options.signal, `waiting for rlock '${this.name}'`))) return false;
+    if (!(await acquireWordAsync(this, options?.timeout, options?.signal, 'rlock'))) return false;
     this.words[DEPTH] = 1;
     return true;
   }
 
-  acquireSync(options: SyncWaitOptions = {}): boolean {
+  acquireSync(options?: SyncWaitOptions): boolean {
+    assertMayBlock(`rlock '${this.name}'.acquireSync()`);
     if (this.#reenter()) return true;
-    if (!acquireWordSync(this, options.timeout, `rlock '${this.name}'.acquireSync()`)) return false;
+    if (!acquireWordSync(this, options?.timeout, 'rlock')) return false;
     this.words[DEPTH] = 1;
     return true;
   }
@@ -76,6 +77,12 @@ export class RLock extends Acquirable implements Shareable, TrackedLock {
 
   heldByThisThread(): boolean {
     return ownerOf(this) === THREAD_TAG;
+  }
+
+  /** `threadId` (from node:worker_threads; 0 is the main thread) of the thread that holds it, or null when free. */
+  get ownerThreadId(): number | null {
+    const owner = ownerOf(this);
+    return owner === 0 ? null : owner - 1;
   }
 
   /** @internal Condition.wait: frees it whatever the depth, returning the depth to restore. */

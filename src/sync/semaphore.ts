@@ -1,7 +1,7 @@
 import { InvalidOptionError, SemaphoreOverReleaseError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
 import { Acquirable } from './guard.js';
-import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type WaitOptions } from './wait.js';
+import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
 const VALUE = 0;
 const WAITING = 1; // threads sleeping on VALUE: release skips the notify when there are none
@@ -52,7 +52,7 @@ export class Semaphore extends Acquirable implements Shareable {
     return false;
   }
 
-  async acquire(options: WaitOptions = {}): Promise<boolean> {
+  async acquire(options: AsyncWaitOptions = {}): Promise<boolean> {
     if (this.tryAcquire()) return true;
     const deadline = deadlineOf(options.timeout);
     const words = this.#words;
@@ -69,8 +69,8 @@ export class Semaphore extends Acquirable implements Shareable {
   }
 
   acquireSync(options: SyncWaitOptions = {}): boolean {
-    if (this.tryAcquire()) return true;
     assertMayBlock(`semaphore '${this.name}'.acquireSync()`);
+    if (this.tryAcquire()) return true;
     const deadline = deadlineOf(options.timeout);
     const words = this.#words;
     for (;;) {

@@ -7,7 +7,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 
-const SPINS = 100;
+const SPINS = 500;
 
 export function lockSpin(words: Int32Array, index: number): void {
   if (Atomics.compareExchange(words, index, 0, 1) === 0) return;

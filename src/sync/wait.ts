@@ -24,7 +24,7 @@ symbols.asyncDispose ??= Symbol.for('nodejs.asyncDispose');
 export const THREAD_TAG = threadId + 1;
 
 /** Options of every async wait. */
-export interface WaitOptions {
+export interface AsyncWaitOptions {
   /** Milliseconds to wait at most. @default Infinity */
   timeout?: number;
   /** Aborting it ends the wait with a `CancelledError` (whose `cause` is the signal's reason). */
@@ -52,10 +52,16 @@ export function remaining(deadline: number): number {
   return deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
 }
 
-/** Throws unless this thread may block (it is a worker). */
+/**
+ * Throws unless this thread may block (it is a worker). Every Sync form calls
+ * it first, even when it would not have to wait, so that misuse on the main
+ * thread shows at once rather than only under contention.
+ */
 export function assertMayBlock(what: string): void {
-  if (isMainThread) throw new MainThreadBlockingError(what);
+  if (IS_MAIN_THREAD) throw new MainThreadBlockingError(what);
 }
+
+export const IS_MAIN_THREAD = isMainThread;
 
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new CancelledError(`${what} was aborted by its signal`, { cause: signal.reason });
