@@ -20,7 +20,7 @@ const TASK_INFO = Symbol.for('tandem.task.info');
 /**
  * Imports the module of `reference` (`path#export`, `#export` defaulting to
  * `default`) and returns the exported task. A `.ts` module loads when the
- * command runs with tsx's loader (`NODE_OPTIONS='--import tsx' tandem …`;
+ * command runs with tsx's loader (`node --import tsx node_modules/.bin/tandem …`;
  * workers inherit it) or on a Node that strips types (22.6+ with
  * `--experimental-strip-types`); `.mjs`, `.cjs` and `.js` always do.
  */
@@ -39,7 +39,7 @@ export async function loadTaskReference(reference: string, cwd = process.cwd()):
     namespace = (await import(moduleUrl)) as Record<string, unknown>;
   } catch (error) {
     const hint = /\.[cm]?ts$/.test(path)
-      ? "; a TypeScript module needs tsx's loader (NODE_OPTIONS='--import tsx' tandem …) or Node 22.6+ with --experimental-strip-types"
+      ? "; a TypeScript module needs tsx's loader (node --import tsx node_modules/.bin/tandem …) or Node 22.6+ with --experimental-strip-types"
       : '';
     throw new CliUsageError(`could not import ${path}: ${(error as Error)?.message ?? String(error)}${hint}`, { cause: error });
   }
@@ -57,5 +57,5 @@ export async function loadTaskReference(reference: string, cwd = process.cwd()):
       `'${exportName}' in ${file} is a function but not a task: declare it with task(import.meta.url, fn) so workers can find it, e.g. export const ${exportName} = task(import.meta.url, async (input) => …)`,
     );
   }
-  return { reference, exportName, moduleUrl, fn: fn as (input: unknown) => unknown };
+  return { reference, exportName, moduleUrl, fn: fn as unknown as (input: unknown) => unknown };
 }

@@ -1,0 +1,138 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { TandemError } from '../errors.js';
+import { type CompareOptions, compareCommand } from './compare/command.js';
+import { runCommand, type RunOptions } from './run/command.js';
+import { registerWorkerCommand } from './worker-command.js';
+
+/**
+ * The `tandem` command line (commander): parses, shows help, and maps
+ * failures to exit codes — 2 for a usage error (the message says what to
+ * change), 1 for a failure, the command's own code otherwise.
+ */
+
+function integer(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}, got '${value}'`);
+    return n;
+  };
+}
+
+function workersOption(description: string): Option {
+  return new Option('--workers <n>', description).argParser(integer(1)).default(availableParallelism(), 'the number of cores');
+}
+
+/** The package version, found by walking up from this file (the bundle sits in dist/esm/cli). */
+function version(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
+    const path = join(dir, 'package.json');
+    if (existsSync(path)) {
+      const pkg = JSON.parse(readFileSync(path, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'tandem') return pkg.version ?? '0.0.0';
+    }
+  }
+  return '0.0.0';
+}
+
+const COMPARE_HELP = `
+Models: sequential (one call after another), inline async (this event loop,
+calls overlapping while they wait), threads (worker_threads), processes
+(child processes) and auto (tandem measures each task and picks). Built-in
+workloads: cpu, io, mixed; they need no outside service.
+
+Examples:
+  $ tandem compare --quick
+  $ tandem compare --workloads cpu,io --workers 4 --out ./report
+  $ tandem compare --task ./tasks.mjs#resize --input inputs.json
+
+With --task, inputs.json is a JSON array (or a .jsonl file, one per line);
+each element is passed to the task as its single argument. The task must be
+exported and declared with task(import.meta.url, fn). A .ts module needs
+tsx's loader: node --import tsx node_modules/.bin/tandem compare --task ./tasks.ts#name …`;
+
+const RUN_HELP = `
+Each input line is one JSON value, passed to the task as its single
+argument. Each output line is {"line": N, "result": …} or, for a failed or
+invalid input, {"line": N, "input": …, "error": {name, code, message}}.
+Exit code: 0 all succeeded, 1 some failed, 2 usage error, 130 Ctrl-C, 143 SIGTERM.
+Ctrl-C stops reading input and finishes the running calls (twice: stops them).
+
+Examples:
+  $ tandem run ./tasks.mjs#resize --input images.jsonl > results.jsonl
+  $ cat urls.jsonl | tandem run ./tasks.mjs#fetchTitle --backend inline --concurrency 32 --unordered
+  $ node --import tsx node_modules/.bin/tandem run ./tasks.ts#score --input items.jsonl --retries 2 --timeout 5000`;
+
+function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command()
+    .name('tandem')
+    .description('Multiprocessing and multithreading for Node.js: measure which model fits your work, and run tasks in parallel.')
+    .version(version())
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('compare')
+    .description('measure sequential, async, threads, processes and auto on CPU-bound, I/O-bound and mixed work, and say which wins and why')
+    .option('--quick', 'smaller workloads (about 10 s on 2 cores)')
+    .option('--out <dir>', 'folder for compare.html and compare.json (default: a new temp folder)')
+    .option('--task <file#export>', "compare your own task instead of the built-in workloads, e.g. ./tasks.mjs#resize")
+    .option('--input <file>', 'inputs of --task: a JSON array, or JSON Lines (.jsonl)')
+    .option('--workloads <names>', 'built-in workloads to run, comma-separated: cpu,io,mixed', (v: string) => v.split(',').map((s) => s.trim()))
+    .addOption(workersOption('workers of each pool'))
+    .option('--concurrency <n>', 'calls in flight at once in total, the same budget for every model', integer(1), 64)
+    .addHelpText('after', COMPARE_HELP)
+    .action(async (options: CompareOptions) => setExitCode(await compareCommand({ ...options, quick: options.quick === true })));
+
+  program
+    .command('run')
+    .description('run a task over every input line (JSON Lines) in parallel; one JSON result line per input')
+    .argument('<task>', 'the task: path#export, e.g. ./tasks.mjs#resize (exported, declared with task(import.meta.url, fn))')
+    .option('--input <file>', 'JSON Lines input file (default: stdin)')
+    .addOption(new Option('--backend <kind>', 'where calls run').choices(['auto', 'thread', 'process', 'inline']).default('auto'))
+    .addOption(workersOption('workers in the pool'))
+    .option('--concurrency <n>', 'calls each worker runs at once (for async tasks)', integer(1), 1)
+    .option('--retries <n>', 'reruns of a failed, crashed or timed-out call', integer(0), 0)
+    .option('--timeout <ms>', 'milliseconds a call may run', integer(1))
+    .option('--unordered', 'write each result as soon as it is ready, not in input order')
+    .addHelpText('after', RUN_HELP)
+    .action(async (task: string, options: RunOptions) => setExitCode(await runCommand(task, { ...options, unordered: options.unordered === true })));
+
+  // `tandem worker` (the redis backend's host process) lives in its own file.
+  registerWorkerCommand(program, setExitCode);
+
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  $ tandem compare --quick
+  $ tandem run ./tasks.mjs#resize --input images.jsonl
+  $ tandem help run`,
+  );
+  return program;
+}
+
+/** Runs the command line; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram((code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version end here too, with exit code 0; commander printed the message already.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof TandemError && error.code === 'ERR_TANDEM_CLI_USAGE') {
+      process.stderr.write(`tandem: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`tandem: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
