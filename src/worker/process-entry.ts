@@ -30,6 +30,9 @@ process.on('uncaughtException', (error) => {
   }
   process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
 });
+// A Ctrl-C in a terminal reaches the whole process group: the pool, not the
+// terminal, decides when a worker stops (a CLI lets running calls finish).
+process.on('SIGINT', () => {});
 // The parent closed the channel (it exited, or closed the pool): nothing is
 // left to report to.
 process.on('disconnect', () => process.exit(0));

@@ -51,7 +51,8 @@ let inherited: Promise<void> | null = null;
  */
 function inheritLoaders(): Promise<void> {
   inherited ??= (async () => {
-    const argv = process.execArgv;
+    // Loaders come from the command line or from NODE_OPTIONS.
+    const argv = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)];
     for (let i = 0; i < argv.length; i++) {
       const flag = argv[i]!;
       const spec = flag === '--import' ? argv[++i] : flag.startsWith('--import=') ? flag.slice('--import='.length) : undefined;
