@@ -1,6 +1,7 @@
 import { CancelledError, PoolClosedError, SerializationError } from '../errors.js';
 import { FLAG_SHARED, FLAG_STAR } from '../protocol.js';
 import { checkValue } from '../serialize.js';
+import { tickNow } from './clock.js';
 import { CHUNK, type ChunkOwner, Job } from './job.js';
 import type { ImapOptions, MapOptions } from './options.js';
 import type { Scheduler } from './scheduler.js';
@@ -49,7 +50,7 @@ function prepare(items: unknown[], star: boolean, context: MapContext): { items:
 }
 
 function newChunkJob(context: MapContext, key: number, items: unknown[], flags: number, options: MapOptions, owner: ChunkOwner, offset: number): Job {
-  const job = new Job(context.nextId(), CHUNK, key, items, flags, options.priority ?? 0, options.timeout ?? 0, context.retries, undefined, null, owner, performance.now());
+  const job = new Job(context.nextId(), CHUNK, key, items, flags, options.priority ?? 0, options.timeout ?? 0, context.retries, undefined, null, owner, tickNow());
   job.offset = offset;
   return job;
 }

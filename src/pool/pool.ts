@@ -11,6 +11,7 @@ import { Future } from '../future.js';
 import { FLAG_MEASURE, FLAG_SHARED, FLAG_SINGLE } from '../protocol.js';
 import { checkArguments } from '../serialize.js';
 import { definitionOf } from '../task.js';
+import { tickNow } from './clock.js';
 import { Job, RUN } from './job.js';
 import { ImapIterator, type MapContext, mapAll } from './mapping.js';
 import { type CallOptions, type ImapOptions, type MapOptions, type PoolOptions, type ResolvedOptions, checkCallOptions, resolvePoolOptions } from './options.js';
@@ -168,7 +169,7 @@ export class Pool implements AsyncDisposable {
       options.transfer,
       future as Future<unknown>,
       null,
-      performance.now(),
+      tickNow(),
     );
     future.job = job;
     const signal = options.signal;

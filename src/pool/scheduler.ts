@@ -56,6 +56,7 @@ import { Deadlines } from './deadlines.js';
 import { type Job, RUN } from './job.js';
 import type { ResolvedOptions } from './options.js';
 import { remoteToError } from '../remote-error.js';
+import { tickNow } from './clock.js';
 import { Outbox } from './outbox.js';
 import { PoolCounters, type PoolStats } from './stats.js';
 import { TaskQueue } from './task-queue.js';
@@ -374,11 +375,11 @@ export class Scheduler implements FutureOwner {
     job.deadline = 0;
     if (job.cancelled) return;
     if (tag === W_OK) {
-      this.#counters.completedJob(job.submittedAt);
+      this.#counters.completedJob(job.submittedAt, tickNow());
       this.#release(job);
       job.future!.settleFulfilled(batch[at + 2]);
     } else if (tag === W_CHUNK_OK) {
-      this.#counters.completedJob(job.submittedAt);
+      this.#counters.completedJob(job.submittedAt, tickNow());
       this.#release(job);
       job.owner!.chunkDone(job, batch[at + 2] as unknown[]);
     } else if (tag === W_FAIL) {
@@ -398,8 +399,10 @@ export class Scheduler implements FutureOwner {
     if (answered === 0) return;
     const perCall = spent / answered;
     this.#callMs = this.#callMs < 0 ? perCall : this.#callMs * 0.7 + perCall * 0.3;
-    // About 2 ms of work queued on each worker: enough to hide a round trip, too little to unbalance.
-    const depth = Math.min(64, Math.max(1, Math.floor(2 / Math.max(this.#callMs, 0.001))));
+    // About 2 ms of work queued on each worker: enough to hide a round trip, too
+    // little to unbalance. The cap bounds how many calls one message carries
+    // (bench "submit 100k trivial": 64 → 256 took threads from ~360k to ~410k/s).
+    const depth = Math.min(256, Math.max(1, Math.floor(2 / Math.max(this.#callMs, 0.001))));
     this.#depth = this.#concurrency * depth;
   }
 

@@ -34,10 +34,10 @@ export class PoolCounters {
   #busyMsOfExited = 0;
   #lifeMsOfExited = 0;
 
-  /** A job submitted at `submittedAt` (performance.now()) completed now. */
-  completedJob(submittedAt: number): void {
+  /** A job submitted at `submittedAt` completed at `now` (both performance.now() ms). */
+  completedJob(submittedAt: number, now: number): void {
     this.completed++;
-    this.#latency.record(Math.max(1, Math.round((performance.now() - submittedAt) * 1e6)));
+    this.#latency.record(Math.max(1, Math.round((now - submittedAt) * 1e6)));
   }
 
   /** Keeps an exited worker's time in the utilisation. */

@@ -188,6 +188,8 @@ export class WorkerRuntime implements SignalSource {
 
   #drain(): void {
     const queue = this.#queue;
+    // One clock read per call: it ends this call's time and starts the next's.
+    let started = performance.now();
     while (this.#running < this.#concurrency && this.#head < queue.length && !this.#blocked && !this.#yieldScheduled) {
       const at = this.#head;
       const key = queue[at + 2] as number;
@@ -211,18 +213,22 @@ export class WorkerRuntime implements SignalSource {
         queue.splice(0, this.#head);
         this.#head = 0;
       }
-      const started = performance.now();
+      let pending = false;
       if (fn === undefined) {
         this.#fail(tag, id, this.#loadErrors.get(key));
       } else if (this.#aborted !== null && this.#aborted.delete(id)) {
         this.#fail(tag, id, new CancelledError('cancelled before it started'));
       } else if (tag === P_RUN) {
-        this.#run(id, fn, payload, flags);
+        pending = this.#run(id, fn, payload, flags, started);
       } else {
-        this.#runChunk(id, fn, payload, flags);
+        pending = this.#runChunk(id, fn, payload, flags, started);
       }
       const now = performance.now();
-      if (now - started > YIELD_AFTER_MS && this.#head < queue.length) {
+      const spent = now - started;
+      started = now;
+      // An async call's time is counted when it settles.
+      if (!pending) this.#busyMs += spent;
+      if (spent > YIELD_AFTER_MS && this.#head < queue.length) {
         // A long call held the event loop: messages that arrived meanwhile
         // (aborts of the calls queued here behind it) are read before the next
         // call starts, so a call cancelled while it waited does not run.
@@ -248,10 +254,10 @@ export class WorkerRuntime implements SignalSource {
     else this.#outbox.push(W_CHUNK_FAIL, id, 0, encodeError(error));
   }
 
-  #run(id: number, fn: Function, payload: unknown, flags: number): void {
+  /** Runs one call; true if it returned a promise (it settles later). */
+  #run(id: number, fn: Function, payload: unknown, flags: number, started: number): boolean {
     const args = flags & FLAG_SHARED ? rehydrate(payload) : payload;
     const measure = flags & FLAG_MEASURE ? new Measurement(id) : null;
-    const started = performance.now();
     let result: unknown;
     current.source = this;
     current.id = id;
@@ -259,11 +265,10 @@ export class WorkerRuntime implements SignalSource {
       result = flags & FLAG_SINGLE ? fn(args) : fn(...(args as unknown[]));
     } catch (error) {
       current.source = null;
-      this.#busyMs += performance.now() - started;
       this.#settled(id);
       measure?.report(this.#outbox, undefined);
       this.#outbox.push(W_FAIL, id, encodeError(error));
-      return;
+      return false;
     }
     current.source = null;
     if (isThenable(result)) {
@@ -279,12 +284,12 @@ export class WorkerRuntime implements SignalSource {
           this.#asyncDone(started, id, W_FAIL, encodeError(error));
         },
       );
-      return;
+      return true;
     }
-    this.#busyMs += performance.now() - started;
     this.#settled(id);
     measure?.report(this.#outbox, result);
     this.#outbox.push(W_OK, id, result);
+    return false;
   }
 
   /**
@@ -292,11 +297,10 @@ export class WorkerRuntime implements SignalSource {
    * an async item is awaited before the next starts, so a chunk never runs
    * more at once than the pool's concurrency allows.
    */
-  #runChunk(id: number, fn: Function, items: unknown[], flags: number): void {
+  #runChunk(id: number, fn: Function, items: unknown[], flags: number, started: number): boolean {
     const list = flags & FLAG_SHARED ? (rehydrate(items) as unknown[]) : items;
     const star = (flags & FLAG_STAR) !== 0;
     const results = new Array<unknown>(list.length);
-    const started = performance.now();
     const runFrom = (first: number): PromiseLike<unknown> | null => {
       current.source = this;
       current.id = id;
@@ -323,8 +327,9 @@ export class WorkerRuntime implements SignalSource {
         current.source = null;
       }
     };
-    const finish = (error: unknown): void => {
-      this.#busyMs += performance.now() - started;
+    // Synchronous chunks are timed by #drain; an async one from start to end here.
+    const finish = (error: unknown, async: boolean): void => {
+      if (async) this.#busyMs += performance.now() - started;
       this.#settled(id);
       if (error === undefined) this.#outbox.push(W_CHUNK_OK, id, results);
       else {
@@ -336,27 +341,28 @@ export class WorkerRuntime implements SignalSource {
     try {
       pending = runFrom(0);
     } catch (error) {
-      finish(error);
-      return;
+      finish(error, false);
+      return false;
     }
     if (pending === null) {
-      finish(undefined);
-      return;
+      finish(undefined, false);
+      return false;
     }
     this.#running++;
     this.#asyncRunning.add(id);
     pending.then(
       () => {
         this.#asyncSettled(id);
-        finish(undefined);
+        finish(undefined, true);
         this.#afterAsync();
       },
       (error: unknown) => {
         this.#asyncSettled(id);
-        finish(error);
+        finish(error, true);
         this.#afterAsync();
       },
     );
+    return true;
   }
 
   #asyncDone(started: number, id: number, tag: number, value: unknown): void {
