@@ -10,10 +10,7 @@
  * measured; then it is placed, and one call in RESAMPLE_EVERY is measured
  * again, so a task whose behaviour changes is moved.
  */
-import type { Backend } from '../backends/backend.js';
-import { inlineBackend } from '../backends/inline.js';
-import { processBackend } from '../backends/process.js';
-import { threadBackend } from '../backends/thread.js';
+import { LOCAL_BACKENDS } from '../backends/local.js';
 import { TaskError } from '../errors.js';
 import type { ResolvedOptions } from '../pool/options.js';
 import { Scheduler } from '../pool/scheduler.js';
@@ -23,7 +20,6 @@ import { type Explanation, type Placement, TaskProfile } from './profile.js';
 /** I/O-bound calls placed on the event loop run this many times the pool size at once. */
 export const IO_FANOUT = 16;
 
-const BACKENDS: Record<Placement, Backend> = { inline: inlineBackend, thread: threadBackend, process: processBackend };
 
 export class AutoRouter {
   readonly #options: ResolvedOptions;
@@ -57,7 +53,7 @@ export class AutoRouter {
         placement === 'inline'
           ? { ...this.#options, backend: placement, minSize: 0, concurrencyPerWorker: this.#options.concurrencyPerWorker * IO_FANOUT }
           : { ...this.#options, backend: placement };
-      scheduler = new Scheduler(options, BACKENDS[placement], {
+      scheduler = new Scheduler(options, LOCAL_BACKENDS[placement], {
         measured: (fn, wallMs, activeMs, resultBytes) => this.#profile(fn).record(wallMs, activeMs, resultBytes),
         reroute: (fn, error) => this.#reroute(fn, error),
       });

@@ -1,7 +1,5 @@
-import type { Backend, BackendKind } from '../backends/backend.js';
-import { inlineBackend } from '../backends/inline.js';
-import { processBackend } from '../backends/process.js';
-import { threadBackend } from '../backends/thread.js';
+import type { BackendKind } from '../backends/backend.js';
+import { LOCAL_BACKENDS } from '../backends/local.js';
 import { createRedisBackend } from '../backends/redis.js';
 import { serialize } from 'node:v8';
 import { AutoRouter } from '../auto/router.js';
@@ -38,7 +36,6 @@ function sizeOf(args: unknown[]): number {
   }
 }
 
-const BACKENDS: Record<Exclude<BackendKind, 'redis'>, Backend> = { thread: threadBackend, process: processBackend, inline: inlineBackend };
 const NO_OPTIONS: CallOptions = Object.freeze({});
 let nextCallId = 1;
 
@@ -85,7 +82,7 @@ export class Pool implements AsyncDisposable {
       this.#fixed = null;
       this.#router = new AutoRouter(this.#options);
     } else {
-      this.#fixed = new Scheduler(this.#options, kind === 'redis' ? createRedisBackend({ ...this.#options.redis!, retries: resolved.retries }) : BACKENDS[kind]);
+      this.#fixed = new Scheduler(this.#options, kind === 'redis' ? createRedisBackend({ ...this.#options.redis!, retries: resolved.retries }) : LOCAL_BACKENDS[kind]);
       this.#router = null;
     }
   }
