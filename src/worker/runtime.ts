@@ -373,12 +373,17 @@ export class WorkerRuntime implements SignalSource {
     this.#afterAsync();
   }
 
+  /**
+   * An async call settled. Calls queued here behind it start from the next
+   * turn of the event loop, not from this promise callback: messages that
+   * came in while it ran (aborts of those very calls) are read first.
+   */
   #afterAsync(): void {
-    this.#drain();
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => {
         this.#flushScheduled = false;
+        this.#drain();
         this.#flush();
       });
     }
