@@ -16,7 +16,7 @@ import { FLAG_SHARED } from './protocol.js';
 /** What may cross: `thread` (structured clone) or `process` (V8 serializer, no shared memory). */
 export type Boundary = 'thread' | 'process';
 
-/** Built-in classes that structured clone rebuilds with their prototype. */
+/** Built-in classes that structured clone rebuilds with their prototype (errors: see the instanceof Error check). */
 const CLONEABLE = new Set<unknown>([
   Date.prototype,
   RegExp.prototype,
@@ -25,13 +25,6 @@ const CLONEABLE = new Set<unknown>([
   Boolean.prototype,
   Number.prototype,
   String.prototype,
-  Error.prototype,
-  EvalError.prototype,
-  RangeError.prototype,
-  ReferenceError.prototype,
-  SyntaxError.prototype,
-  TypeError.prototype,
-  URIError.prototype,
 ]);
 const TYPED_ARRAY_PROTO = Object.getPrototypeOf(Uint8Array.prototype) as object;
 

@@ -28,18 +28,23 @@ export function autoChunk(length: number, context: MapContext): number {
   return Math.max(1, Math.min(MAX_AUTO_CHUNK, Math.ceil(length / (context.workers * 4))));
 }
 
-/** Checks every item before any is queued, so a bad one fails the call with nothing started. */
-function prepare(items: unknown[], star: boolean, context: MapContext): { items: unknown[]; shared: boolean } {
+/**
+ * Checks items for the trip to a worker before any of them is queued, so a
+ * bad one fails the call with nothing started; the list is copied only where
+ * a shareable was swapped for its marker. `firstIndex` is the position of
+ * `items[0]` in the whole input (imap checks chunk by chunk).
+ */
+function checkItems(items: unknown[], context: MapContext, firstIndex: number, star: boolean): { items: unknown[]; shared: boolean } {
   if (context.boundary === 'none') return { items, shared: false };
   let out = items;
   let shared = false;
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     if (star && !Array.isArray(item)) {
-      throw new SerializationError(i, `items[${i}]`, 'starmap needs each item to be the array of arguments of one call');
+      throw new SerializationError(firstIndex + i, `items[${firstIndex + i}]`, 'starmap needs each item to be the array of arguments of one call');
     }
     if (typeof item !== 'object' && typeof item !== 'function' && typeof item !== 'symbol') continue;
-    const checked = checkValue(item, context.boundary, `items[${i}]`);
+    const checked = checkValue(item, context.boundary, `items[${firstIndex + i}]`);
     if (checked.shared) shared = true;
     if (checked.value !== item) {
       if (out === items) out = items.slice();
@@ -59,7 +64,7 @@ function newChunkJob(context: MapContext, key: number, items: unknown[], flags: 
 export function mapAll(context: MapContext, key: number, input: Iterable<unknown>, star: boolean, options: MapOptions): Promise<unknown[]> {
   const list = Array.isArray(input) ? input : Array.from(input);
   if (list.length === 0) return Promise.resolve([]);
-  const { items, shared } = prepare(list, star, context);
+  const { items, shared } = checkItems(list, context, 0, star);
   const size = options.chunksize === undefined || options.chunksize === 'auto' ? autoChunk(items.length, context) : options.chunksize;
   const chunks = Math.ceil(items.length / size);
   context.scheduler.checkAccept(chunks);
@@ -279,19 +284,8 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, ChunkOwner 
   #submit(items: unknown[]): void {
     const context = this.#context;
     if (context.scheduler.closed) throw new PoolClosedError();
-    let flags = 0;
-    let list = items;
-    if (context.boundary !== 'none') {
-      for (let i = 0; i < items.length; i++) {
-        const checked = checkValue(items[i], context.boundary, `items[${this.#pulled + i}]`);
-        if (checked.shared) flags |= FLAG_SHARED;
-        if (checked.value !== items[i]) {
-          if (list === items) list = items.slice();
-          list[i] = checked.value;
-        }
-      }
-    }
-    const job = newChunkJob(context, this.#key, list, flags, this.#options, this, this.#pulled);
+    const checked = checkItems(items, context, this.#pulled, false);
+    const job = newChunkJob(context, this.#key, checked.items, checked.shared ? FLAG_SHARED : 0, this.#options, this, this.#pulled);
     // Ordered reading goes chunk by chunk, in the order they were pulled.
     job.sequence = this.#sequence++;
     this.#pulled += items.length;
