@@ -57,8 +57,17 @@ export class WorkerCrashedError extends TandemError {
   readonly reason: CrashReason;
   /** Id of the worker that died. */
   readonly workerId: number;
-  /** Id of the task that was running (see `Future.id`), when known. */
+  /** Id of the call this error is about (see `Future.id`), when it is about one. */
   readonly taskId: number | undefined;
+  /**
+   * What the pool knows of the call when its worker died: `running` (it had
+   * started and not finished), or `unknown` — the worker was killed with no
+   * last words while it held the call among short calls it runs back to back
+   * without reporting each: the call may have finished (its result, unsent,
+   * was lost), been running, or not have started. Undefined when the error is
+   * not about one call (a worker that could not start).
+   */
+  readonly callState: 'running' | 'unknown' | undefined;
 
   constructor(info: {
     workerId: number;
@@ -66,6 +75,7 @@ export class WorkerCrashedError extends TandemError {
     signal: string | null;
     reason: CrashReason;
     taskId?: number;
+    callState?: 'running' | 'unknown';
     detail?: string;
     cause?: unknown;
     /** It died before serving: nothing was replaced, waiting calls were rejected. */
@@ -83,7 +93,13 @@ export class WorkerCrashedError extends TandemError {
               : `exited with code ${String(info.exitCode)}`;
     super(
       'ERR_TANDEM_WORKER_CRASHED',
-      `worker ${info.workerId} ${how}${info.taskId === undefined ? '' : ` while running call ${info.taskId}`}${info.detail ? `: ${info.detail}` : ''}; ${
+      `worker ${info.workerId} ${how}${
+        info.taskId === undefined
+          ? ''
+          : info.callState === 'unknown'
+            ? ` while it held call ${info.taskId}, which may have finished (its result, not yet sent, was lost) or not have started`
+            : ` while running call ${info.taskId}`
+      }${info.detail ? `: ${info.detail}` : ''}; ${
         info.starting
           ? 'no worker could start, so the calls waiting for one were rejected; fix the cause (the pool tries again on the next call)'
           : "the pool replaced it. Set the pool option 'retries' to run such calls again"
@@ -95,6 +111,7 @@ export class WorkerCrashedError extends TandemError {
     this.reason = info.reason;
     this.workerId = info.workerId;
     this.taskId = info.taskId;
+    this.callState = info.callState;
   }
 }
 

@@ -98,6 +98,19 @@ export class Future<R> extends Promise<R> {
     if (this.#state === 'pending') this.#state = 'running';
   }
 
+  /** @internal The call moved to another scheduler (auto reruns it in a process): cancel() goes there. */
+  rebind(owner: FutureOwner, job: unknown): void {
+    if (this.done()) return;
+    this.#owner = owner;
+    this.job = job;
+    this.#state = 'pending';
+  }
+
+  /** @internal The call went back to the queue (its worker gave it back, or died before starting it). */
+  markPending(): void {
+    if (this.#state === 'running') this.#state = 'pending';
+  }
+
   /** @internal */
   settleFulfilled(value: R): void {
     if (this.done()) return;

@@ -14,23 +14,38 @@
  *   P_DEFINE   bind a small integer key       key, TaskDefinition
  *   P_RUN      run one call                   id, key, args[], flags
  *   P_CHUNK    run a task over many items     id, key, items[], flags
- *   P_ABORT    abort a queued/running call    id, release (1: the pool gave up on it,
+ *   P_ABORT    cancel a call                  id, release (1: the pool gave up on it,
  *                                             free its place now — inline timeouts)
+ *   P_REVOKE   give back a call sent ahead    id (answered by W_REVOKED if it had not
+ *              that has not started           started; otherwise it runs and answers)
  *   P_SHUTDOWN finish what is held, then exit (none)
  *
  * Worker → parent frames
  *   W_READY       init done, ready to serve      pid
  *   W_INIT_FAILED init threw                     RemoteError
+ *   W_STARTED     a call starts now              id
  *   W_OK          call fulfilled                 id, value
  *   W_FAIL        call rejected                  id, RemoteError
  *   W_CHUNK_OK    chunk fulfilled                id, results[]
  *   W_CHUNK_FAIL  item of a chunk rejected       id, itemIndex, RemoteError
+ *   W_REVOKED     a revoked call will not run    id
+ *   W_PACE        a task's calls became short    key, kind (0 run, 1 chunk), short (1) or
+ *                 or long on this worker          long (0)
  *   W_STATS       closes every batch             busy milliseconds since start
  *   W_MEASURE     a measured call (FLAG_MEASURE)  id, wall ms, active ms, result bytes
- *   W_UNCAUGHT    process worker's last words    RemoteError (sent alone, then it exits;
- *                 the backend reads it, the pool never sees it)
+ *   W_DYING       last words before an exit the   ids of the calls running, RemoteError of
+ *                 pool did not ask for            an uncaught error or null
+ *
+ * Every call the parent sends is answered exactly once: W_OK, W_FAIL,
+ * W_CHUNK_OK, W_CHUNK_FAIL or W_REVOKED — or the worker dies.
+ *
+ * What the parent can know of a call at any moment, and why it is enough to
+ * blame a crash exactly (see src/pool/failure.ts): a worker reports W_STARTED,
+ * and flushes everything it holds, before it starts any call that is not known
+ * to be short (or that has a timeout), and flushes again as soon as such a call
+ * ends. Only calls that are known to be short run without a word, batched.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const P_HELLO = 1;
 export const P_DEFINE = 2;
@@ -38,6 +53,7 @@ export const P_RUN = 3;
 export const P_CHUNK = 4;
 export const P_ABORT = 5;
 export const P_SHUTDOWN = 6;
+export const P_REVOKE = 7;
 
 export const W_READY = 11;
 export const W_INIT_FAILED = 12;
@@ -47,7 +63,10 @@ export const W_CHUNK_OK = 15;
 export const W_CHUNK_FAIL = 16;
 export const W_STATS = 17;
 export const W_MEASURE = 18;
-export const W_UNCAUGHT = 19;
+export const W_DYING = 19;
+export const W_STARTED = 20;
+export const W_REVOKED = 21;
+export const W_PACE = 22;
 
 /** Number of fields that follow each tag in a batch. */
 export const FRAME_FIELDS: Readonly<Record<number, number>> = {
@@ -57,6 +76,7 @@ export const FRAME_FIELDS: Readonly<Record<number, number>> = {
   [P_CHUNK]: 4,
   [P_ABORT]: 2,
   [P_SHUTDOWN]: 0,
+  [P_REVOKE]: 1,
   [W_READY]: 1,
   [W_INIT_FAILED]: 1,
   [W_OK]: 2,
@@ -65,7 +85,10 @@ export const FRAME_FIELDS: Readonly<Record<number, number>> = {
   [W_CHUNK_FAIL]: 3,
   [W_STATS]: 1,
   [W_MEASURE]: 4,
-  [W_UNCAUGHT]: 1,
+  [W_DYING]: 2,
+  [W_STARTED]: 1,
+  [W_REVOKED]: 1,
+  [W_PACE]: 3,
 };
 
 /** Flag bits of P_RUN / P_CHUNK. */
@@ -77,6 +100,13 @@ export const FLAG_SINGLE = 4;
 // Report how long the call took and how much of it kept the event loop busy
 // (W_MEASURE), for the auto backend's choice; off for ordinary calls.
 export const FLAG_MEASURE = 8;
+// Report W_STARTED even if the task is known to be short: the call has a
+// timeout, whose clock starts when the call does.
+export const FLAG_REPORT_START = 16;
+
+/** Kinds of call, as W_PACE names them. */
+export const KIND_RUN = 0;
+export const KIND_CHUNK = 1;
 
 export type Batch = unknown[];
 

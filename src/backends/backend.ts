@@ -15,6 +15,11 @@ export interface Backend {
    * pool starts up to `size` workers of `concurrencyPerWorker` calls each.
    */
   singleHandleConcurrency?(size: number, concurrencyPerWorker: number): number;
+  /**
+   * Its workers say when each call with a timeout starts (W_STARTED), and the
+   * timeout counts from there. False (redis): it counts from when the call is sent.
+   */
+  readonly reportsStart: boolean;
   /** Workers can be stopped mid-task (false for inline: it is the caller's own thread). */
   readonly preemptible: boolean;
   /** What may cross to its workers, for the argument check ('none': nothing is copied). */

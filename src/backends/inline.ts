@@ -13,6 +13,7 @@ import type { Backend, SpawnSpec, WorkerEvents, WorkerHandle } from './backend.j
  */
 export const inlineBackend: Backend = {
   kind: 'inline',
+  reportsStart: true,
   preemptible: false,
   boundary: 'none',
   singleHandleConcurrency: (size, concurrencyPerWorker) => size * concurrencyPerWorker,

@@ -1,7 +1,5 @@
 import { fork } from 'node:child_process';
 import type { Backend, ExitInfo, ResourceLimits, SpawnSpec, WorkerEvents, WorkerHandle } from './backend.js';
-import { type RemoteError, W_UNCAUGHT } from '../protocol.js';
-import { remoteToError } from '../remote-error.js';
 import { workerEntry } from './entry.js';
 
 /**
@@ -11,6 +9,7 @@ import { workerEntry } from './entry.js';
  */
 export const processBackend: Backend = {
   kind: 'process',
+  reportsStart: true,
   preemptible: true,
   boundary: 'process',
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle {
@@ -31,19 +30,15 @@ export const processBackend: Backend = {
       process.stderr.write(chunk);
     });
     let killed = false;
-    let uncaught: unknown = null;
-    child.on('message', (batch: unknown[]) => {
-      if (batch[0] === W_UNCAUGHT) uncaught = remoteToError(batch[1] as RemoteError);
-      else events.message(batch);
-    });
+    child.on('message', (batch: unknown[]) => events.message(batch));
     // A failed spawn (or send to a dead child) reports here; exit follows.
     child.on('error', (error) => {
       lastError = String(error);
     });
     child.once('exit', (exitCode, signal) => {
-      const info: ExitInfo = { exitCode, signal, error: uncaught ?? (lastError || null), reason: 'exit' };
+      // An uncaught error arrives before this as the worker's last words (W_DYING); the pool reads them.
+      const info: ExitInfo = { exitCode, signal, error: lastError || null, reason: 'exit' };
       if (outOfMemory) info.reason = 'out-of-memory';
-      else if (uncaught !== null) info.reason = 'uncaught';
       else if (killed || signal === 'SIGKILL') info.reason = 'killed';
       events.exit(info);
     });

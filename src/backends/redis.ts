@@ -62,6 +62,8 @@ function within(work: Promise<unknown>, ms: number): Promise<void> {
 export function createRedisBackend(config: RedisConfig): Backend {
   return {
     kind: 'redis',
+    // Hosts do not report when a job starts: a timeout counts from when the call is sent.
+    reportsStart: false,
     // A timeout cannot stop a remote host's thread: the call rejects here and the job is cancelled there.
     preemptible: false,
     // Arguments cross to other machines: structured-clone types, no shared memory.

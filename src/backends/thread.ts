@@ -6,6 +6,7 @@ import { workerEntry } from './entry.js';
 /** Workers are `worker_threads`: one process, shared memory, cheap messages. */
 export const threadBackend: Backend = {
   kind: 'thread',
+  reportsStart: true,
   preemptible: true,
   boundary: 'thread',
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle {

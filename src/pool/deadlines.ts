@@ -1,9 +1,11 @@
 import type { Job } from './job.js';
+import { timerDelay } from './clock.js';
 
 /**
  * Timeouts of running jobs, kept in a min-heap behind a single timer: a
  * thousand calls with a timeout cost one armed setTimeout, not a thousand.
- * Entries of jobs that finished in time are dropped when they surface.
+ * Entries of jobs that finished in time are dropped when they surface: an
+ * entry holds only while its job is still on a worker with that very deadline.
  */
 interface Entry {
   at: number;
@@ -46,7 +48,7 @@ export class Deadlines {
   #arm(deadline: number): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#armedFor = deadline;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, deadline - performance.now()));
+    this.#timer = setTimeout(() => this.#fire(), timerDelay(deadline - performance.now()));
     // A pending call keeps the process alive through its worker, not through this timer.
     this.#timer.unref();
   }
@@ -59,7 +61,7 @@ export class Deadlines {
     while (heap.length > 0) {
       const { at, job } = heap[0]!;
       // The job finished in time, or runs again under a newer deadline.
-      if (job.deadline !== at || job.slot === null) {
+      if (job.deadline !== at || job.worker === null) {
         this.#pop();
         continue;
       }

@@ -2,7 +2,7 @@ import { CancelledError, PoolClosedError, SerializationError } from '../errors.j
 import { FLAG_SHARED, FLAG_STAR } from '../protocol.js';
 import { checkValue } from '../serialize.js';
 import { tickNow } from './clock.js';
-import { CHUNK, type ChunkOwner, Job } from './job.js';
+import { CHUNK, DONE, Job, type JobOwner } from './job.js';
 import type { ImapOptions, MapOptions } from './options.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -54,7 +54,7 @@ function checkItems(items: unknown[], context: MapContext, firstIndex: number, s
   return { items: out, shared };
 }
 
-function newChunkJob(context: MapContext, key: number, items: unknown[], flags: number, options: MapOptions, owner: ChunkOwner, offset: number): Job {
+function newChunkJob(context: MapContext, key: number, items: unknown[], flags: number, options: MapOptions, owner: JobOwner, offset: number): Job {
   const job = new Job(context.nextId(), CHUNK, key, items, flags, options.priority ?? 0, options.timeout ?? 0, context.retries, undefined, null, owner, tickNow());
   job.offset = offset;
   return job;
@@ -79,20 +79,21 @@ export function mapAll(context: MapContext, key: number, input: Iterable<unknown
       failed = true;
       options.signal?.removeEventListener('abort', onAbort);
       for (const job of jobs) {
-        if (job.slot !== null || job.queued) context.scheduler.cancelJob(job, new CancelledError('another item of the same map failed'));
+        if (job.place !== DONE) context.scheduler.cancelJob(job, new CancelledError('another item of the same map failed'));
       }
       reject(error);
     };
     const onAbort = (): void => stopAll(new CancelledError('the map was aborted by its signal', { cause: options.signal?.reason }));
-    const owner: ChunkOwner = {
-      chunkDone(job, values) {
+    const owner: JobOwner = {
+      jobDone(job, value) {
+        const values = value as unknown[];
         for (let i = 0; i < values.length; i++) results[job.offset + i] = values[i];
         if (--remaining === 0 && !failed) {
           options.signal?.removeEventListener('abort', onAbort);
           resolve(results);
         }
       },
-      chunkFailed: (_job, error) => stopAll(error),
+      jobFailed: (_job, error) => stopAll(error),
     };
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -111,7 +112,7 @@ type Source = Iterator<unknown> | AsyncIterator<unknown>;
  * at most `window` chunks in flight or waiting to be read, and on `return()`
  * (a `break` in for-await) cancels what is running and closes the input.
  */
-export class ImapIterator implements AsyncIterableIterator<unknown>, ChunkOwner {
+export class ImapIterator implements AsyncIterableIterator<unknown>, JobOwner {
   readonly #context: MapContext;
   readonly #key: number;
   readonly #options: ImapOptions;
@@ -192,7 +193,8 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, ChunkOwner 
     return { done: true, value: undefined };
   }
 
-  chunkDone(job: Job, results: unknown[]): void {
+  jobDone(job: Job, value: unknown): void {
+    const results = value as unknown[];
     if (!this.#running.delete(job.id)) return;
     if (this.#fixedChunk === null) {
       // Grow chunks while they come back fast, shrink them when they are slow.
@@ -205,7 +207,7 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, ChunkOwner 
     this.#signal();
   }
 
-  chunkFailed(job: Job, error: unknown): void {
+  jobFailed(job: Job, error: unknown): void {
     if (!this.#running.delete(job.id) || this.#stopped) return;
     this.#failAt(job.sequence, error);
   }

@@ -1,5 +1,5 @@
 import { type Batch, FRAME_FIELDS } from '../protocol.js';
-import type { WorkerSlot } from './worker-slot.js';
+import type { Worker } from './worker.js';
 
 /**
  * Coalesces the frames sent to each worker in one tick into one message per
@@ -7,27 +7,27 @@ import type { WorkerSlot } from './worker-slot.js';
  * postMessage calls instead of 10k (bench: "submit 100k trivial").
  */
 export class Outbox {
-  #dirty: WorkerSlot[] = [];
+  #dirty: Worker[] = [];
   #scheduled = false;
   readonly #flush = (): void => this.flush();
   /** A frame that could not be sent even alone: the scheduler fails its call. */
-  readonly #unsendable: (slot: WorkerSlot, frame: unknown[], cause: unknown) => void;
+  readonly #unsendable: (worker: Worker, frame: unknown[], cause: unknown) => void;
 
-  constructor(unsendable: (slot: WorkerSlot, frame: unknown[], cause: unknown) => void) {
+  constructor(unsendable: (worker: Worker, frame: unknown[], cause: unknown) => void) {
     this.#unsendable = unsendable;
   }
 
   /** Appends one frame to a worker's batch. */
-  push(slot: WorkerSlot, ...frame: unknown[]): void {
-    slot.outbox.push(...frame);
-    this.touched(slot);
+  push(worker: Worker, ...frame: unknown[]): void {
+    worker.outbox.push(...frame);
+    this.touched(worker);
   }
 
-  /** Call after pushing to `slot.outbox` directly (the hot path does, to skip the rest array). */
-  touched(slot: WorkerSlot): void {
-    if (!slot.dirty) {
-      slot.dirty = true;
-      this.#dirty.push(slot);
+  /** Call after pushing to `worker.outbox` directly (the hot path does, to skip the rest array). */
+  touched(worker: Worker): void {
+    if (!worker.dirty) {
+      worker.dirty = true;
+      this.#dirty.push(worker);
     }
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -39,31 +39,31 @@ export class Outbox {
     this.#scheduled = false;
     const dirty = this.#dirty;
     this.#dirty = [];
-    for (const slot of dirty) {
-      slot.dirty = false;
-      const batch = slot.outbox;
-      const transfer = slot.transfer;
-      slot.outbox = [];
-      slot.transfer = null;
-      if (slot.state === 'exited') continue;
+    for (const worker of dirty) {
+      worker.dirty = false;
+      const batch = worker.outbox;
+      const transfer = worker.transfer;
+      worker.outbox = [];
+      worker.transfer = null;
+      if (worker.state === 'exited') continue;
       try {
-        slot.handle.send(batch, transfer ?? undefined);
+        worker.handle.send(batch, transfer ?? undefined);
       } catch (error) {
-        this.#sendOneByOne(slot, batch, error);
+        this.#sendOneByOne(worker, batch, error);
       }
     }
   }
 
   /** The batch could not be serialized despite the checks at submit: send frames alone, so only the bad ones fail. */
-  #sendOneByOne(slot: WorkerSlot, batch: Batch, cause: unknown): void {
+  #sendOneByOne(worker: Worker, batch: Batch, cause: unknown): void {
     for (let i = 0; i < batch.length; ) {
       const width = 1 + FRAME_FIELDS[batch[i] as number]!;
       const frame = batch.slice(i, i + width);
       i += width;
       try {
-        slot.handle.send(frame);
+        worker.handle.send(frame);
       } catch {
-        this.#unsendable(slot, frame, cause);
+        this.#unsendable(worker, frame, cause);
       }
     }
   }

@@ -1,7 +1,6 @@
 import type { BackendKind } from '../backends/backend.js';
 import { LOCAL_BACKENDS } from '../backends/local.js';
 import { createRedisBackend } from '../backends/redis.js';
-import { serialize } from 'node:v8';
 import { AutoRouter } from '../auto/router.js';
 import { PROBE_CALLS, type Explanation } from '../auto/profile.js';
 import { CancelledError, InvalidOptionError, PoolClosedError } from '../errors.js';
@@ -10,10 +9,11 @@ import { FLAG_MEASURE, FLAG_SHARED, FLAG_SINGLE } from '../protocol.js';
 import { checkArguments } from '../serialize.js';
 import { definitionOf } from '../task.js';
 import { tickNow } from './clock.js';
+import type { Executor } from './executor.js';
 import { Job, RUN } from './job.js';
 import { ImapIterator, type MapContext, mapAll } from './mapping.js';
 import { type CallOptions, type ImapOptions, type MapOptions, type PoolOptions, type ResolvedOptions, checkCallOptions, resolvePoolOptions } from './options.js';
-import { Scheduler } from './scheduler.js';
+import { FUTURE_OWNER, Scheduler } from './scheduler.js';
 import type { PoolStats } from './stats.js';
 
 type AnyFunction = (...args: any[]) => unknown;
@@ -26,14 +26,6 @@ function allPrimitive(args: unknown[]): boolean {
     if ((type === 'object' && args[i] !== null) || type === 'function' || type === 'symbol') return false;
   }
   return true;
-}
-
-function sizeOf(args: unknown[]): number {
-  try {
-    return serialize(args).byteLength;
-  } catch {
-    return 0; // the argument check reports what cannot be sent
-  }
 }
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
@@ -59,10 +51,8 @@ let nextCallId = 1;
  */
 export class Pool implements AsyncDisposable {
   readonly #options: ResolvedOptions;
-  /** The one scheduler of a fixed backend; null for auto. */
-  readonly #fixed: Scheduler | null;
-  /** The auto backend's router; null for a fixed backend. */
-  readonly #router: AutoRouter | null;
+  /** Where calls run: the scheduler of a fixed backend, or the auto router. */
+  readonly #executor: Executor;
   readonly #contexts = new Map<Scheduler, MapContext>();
   #closed = false;
 
@@ -78,13 +68,10 @@ export class Pool implements AsyncDisposable {
       checkArguments(init.args, this.#options.backend === 'thread' || this.#options.backend === 'auto' ? 'thread' : 'process');
     }
     const kind = this.#options.backend;
-    if (kind === 'auto') {
-      this.#fixed = null;
-      this.#router = new AutoRouter(this.#options);
-    } else {
-      this.#fixed = new Scheduler(this.#options, kind === 'redis' ? createRedisBackend({ ...this.#options.redis!, retries: resolved.retries }) : LOCAL_BACKENDS[kind]);
-      this.#router = null;
-    }
+    this.#executor =
+      kind === 'auto'
+        ? new AutoRouter(this.#options)
+        : new Scheduler(this.#options, kind === 'redis' ? createRedisBackend({ ...this.#options.redis!, retries: resolved.retries }) : LOCAL_BACKENDS[kind]);
   }
 
   /** The backend tasks run on (`auto`: chosen per task, see {@link Pool.explain}). */
@@ -128,16 +115,9 @@ export class Pool implements AsyncDisposable {
     if (options !== NO_OPTIONS) checkCallOptions(options);
     if (!Array.isArray(args)) throw new InvalidOptionError('args', args, 'an array of the arguments to pass to the task');
     if (this.#closed) throw new PoolClosedError();
-    let scheduler = this.#fixed!;
-    let flags = 0;
-    if (this.#router !== null) {
-      const route = this.#router.route(task);
-      scheduler = route.scheduler;
-      if (route.measure) {
-        flags |= FLAG_MEASURE;
-        route.profile.recordArguments(sizeOf(args));
-      }
-    }
+    const lane = this.#executor.lane(task);
+    const scheduler = lane.scheduler;
+    let flags = lane.flags;
     const key = scheduler.keyOf(task);
     scheduler.checkAccept(1);
     let payload: unknown = args;
@@ -165,9 +145,11 @@ export class Pool implements AsyncDisposable {
       this.#options.retries,
       options.transfer,
       future as Future<unknown>,
-      null,
+      lane.owner ?? FUTURE_OWNER,
       tickNow(),
     );
+    // A measured call runs alone on its worker, so what is measured is its own work.
+    job.exclusive = (flags & FLAG_MEASURE) !== 0;
     future.job = job;
     const signal = options.signal;
     if (signal !== undefined) {
@@ -231,7 +213,7 @@ export class Pool implements AsyncDisposable {
     if (items === null || typeof items !== 'object' || !(Symbol.iterator in items || Symbol.asyncIterator in items)) {
       throw new InvalidOptionError('items', items, 'an iterable or async iterable');
     }
-    if (this.#router?.isUndecided(task)) return this.#probeThenImap(task, items, options) as AsyncIterableIterator<Result<F>>;
+    if (this.#executor.isUndecided(task)) return this.#probeThenImap(task, items, options) as AsyncIterableIterator<Result<F>>;
     const context = this.#contextFor(task);
     const key = context.scheduler.keyOf(task);
     return new ImapIterator(context, key, items, options) as AsyncIterableIterator<Result<F>>;
@@ -249,7 +231,8 @@ export class Pool implements AsyncDisposable {
    * ```
    */
   explain(task: AnyFunction): Explanation {
-    if (this.#router !== null) return this.#router.explain(task);
+    const explained = this.#executor.explain(task);
+    if (explained !== null) return explained;
     return {
       backend: this.#options.backend as BackendKind,
       reason: `the pool was created with backend: '${this.#options.backend}'`,
@@ -265,19 +248,19 @@ export class Pool implements AsyncDisposable {
   /** Starts all `size` workers and resolves once they serve (to keep start-up out of a measurement). */
   ready(): Promise<void> {
     if (this.#closed) return Promise.reject(new PoolClosedError());
-    return (this.#fixed ?? this.#router!.primary()).ready();
+    return this.#executor.ready();
   }
 
   /** Runs everything already accepted, then stops the workers. New calls throw PoolClosedError. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#schedulers().map((s) => s.close()));
+    await this.#executor.close();
   }
 
   /** Stops the workers now; calls not finished reject with PoolClosedError. */
   async terminate(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#schedulers().map((s) => s.terminate()));
+    await this.#executor.terminate();
   }
 
   /** `await using pool = new Pool()` closes the pool at the end of the scope. */
@@ -287,16 +270,12 @@ export class Pool implements AsyncDisposable {
 
   /** Counters, utilisation and latency percentiles. */
   stats(): PoolStats {
-    return this.#fixed?.stats() ?? this.#router!.stats();
-  }
-
-  #schedulers(): Scheduler[] {
-    return this.#fixed ? [this.#fixed] : this.#router!.all();
+    return this.#executor.stats();
   }
 
   /** The mapping context of the scheduler that runs `task`'s calls now. */
   #contextFor(task: AnyFunction): MapContext {
-    const scheduler = this.#fixed ?? this.#router!.route(task).scheduler;
+    const scheduler = this.#executor.schedulerFor(task);
     let context = this.#contexts.get(scheduler);
     if (!context) {
       context = { scheduler, boundary: scheduler.boundary, workers: this.#options.size, retries: this.#options.retries, nextId: () => nextCallId++ };
@@ -312,7 +291,7 @@ export class Pool implements AsyncDisposable {
       if (items === null || typeof items !== 'object' || !(Symbol.iterator in items)) {
         throw new InvalidOptionError('items', items, 'an iterable (use imap for an async iterable)');
       }
-      if (this.#router?.isUndecided(task)) return this.#probeThenMap(task, Array.from(items), star, options);
+      if (this.#executor.isUndecided(task)) return this.#probeThenMap(task, Array.from(items), star, options);
       const context = this.#contextFor(task);
       return mapAll(context, context.scheduler.keyOf(task), items, star, options);
     } catch (error) {

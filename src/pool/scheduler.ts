@@ -1,22 +1,24 @@
 /**
  * How data flows through a pool:
  *
- *   Pool.submit/map ──► Job ──► TaskQueue ──► pump() ──► WorkerSlot.outbox
- *                                  ▲  (priority, FIFO)       │ one batch per tick
- *                    retry / unstarted calls of a dead worker │
- *                                  │                          ▼
- *   Future / ChunkOwner ◄── onMessage() ◄──── WorkerHandle (Backend) ◄── worker runtime
+ *   Pool.submit/map ──► Job ──► TaskQueue ──► pump() ──► Worker.outbox ──► WorkerHandle (Backend) ──► worker runtime
+ *                                  ▲            (dispatch.ts:       one batch per tick                     │
+ *     retries, calls a dead worker │             which worker)                                             │
+ *     never started, calls taken   │                                                                       ▼
+ *     back (failure.ts)            └──────── onMessage() ◄── readBatch() (inbox.ts) ◄──────────── results, W_STARTED
+ *                                                │
+ *   Future / map collector (JobOwner) ◄──────────┘
  *
- * The scheduler owns the queue, the workers' slots and every job until it
- * settles. It speaks to workers only through the Backend interface. pump()
- * hands queued jobs to the least-loaded ready worker, up to a pipeline depth
- * that grows when calls are short (so tiny calls travel many to a message and
- * a worker never waits for the next one) and stays at `concurrencyPerWorker`
- * when calls are long (so no call waits behind another on a busy worker while
- * a worker is free). A worker's death fails only the calls it was running;
- * calls it had received but not started go back to the head of the queue.
+ * The scheduler owns the queue and the workers; each Worker (worker.ts) owns
+ * the calls it holds, so "assigned ⇔ in flight ⇔ counted" is kept by one
+ * class, and `running` is derived from it, never counted by hand. It speaks
+ * to workers only through the Backend interface. Which worker takes a call
+ * is decided in dispatch.ts, what a worker's death does to its calls in
+ * failure.ts; docs/architecture.md shows where each promise of the pool is
+ * kept.
  */
 import type { Backend, ExitInfo } from '../backends/backend.js';
+import type { Explanation } from '../auto/profile.js';
 import {
   CancelledError,
   PoolClosedError,
@@ -29,81 +31,77 @@ import {
 import type { Future, FutureOwner } from '../future.js';
 import {
   type Batch,
-  FRAME_FIELDS,
+  FLAG_REPORT_START,
   P_ABORT,
   P_CHUNK,
   P_DEFINE,
   P_HELLO,
+  P_REVOKE,
   P_RUN,
   P_SHUTDOWN,
-  FLAG_SHARED,
   PROTOCOL_VERSION,
   type RemoteError,
   type TaskDefinition,
   W_CHUNK_FAIL,
   W_CHUNK_OK,
   W_FAIL,
-  W_INIT_FAILED,
-  W_MEASURE,
   W_OK,
-  W_READY,
-  W_STATS,
 } from '../protocol.js';
 import { collectThreadGlobals } from '../shareable.js';
 import { definitionOf } from '../task.js';
 import { checkArguments } from '../serialize.js';
-import { Deadlines } from './deadlines.js';
-import { type Job, RUN } from './job.js';
-import type { ResolvedOptions } from './options.js';
 import { remoteToError } from '../remote-error.js';
-import { tickNow } from './clock.js';
+import { timerDelay, tickNow } from './clock.js';
+import { Deadlines } from './deadlines.js';
+import { Dispatch } from './dispatch.js';
+import type { Executor, Lane } from './executor.js';
+import { crashError, exitReason, fatesOf } from './failure.js';
+import { type InboxHandler, readBatch } from './inbox.js';
+import { DONE, type Job, type JobOwner, RUN } from './job.js';
+import type { ResolvedOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { PoolCounters, type PoolStats } from './stats.js';
 import { TaskQueue } from './task-queue.js';
-import { WorkerSlot } from './worker-slot.js';
+import { type LastWords, type StopCause, Worker } from './worker.js';
 
-/** How the auto backend follows a scheduler's calls. */
-export interface SchedulerHooks {
-  /** A call sent with FLAG_MEASURE reported its times. */
-  measured(task: Function, wallMs: number, activeMs: number, resultBytes: number): void;
-  /** A call failed: another scheduler to run it on instead, or null. */
-  reroute(task: Function, error: unknown): Scheduler | null;
-}
+/** The outcome of a call goes to its future. */
+export const FUTURE_OWNER: JobOwner = {
+  jobDone: (job, value) => job.future!.settleFulfilled(value),
+  jobFailed: (job, error, handled) => job.future!.settleRejected(error, handled),
+};
 
 let nextWorkerId = 1;
 
-export class Scheduler implements FutureOwner {
+export class Scheduler implements Executor, FutureOwner, InboxHandler {
   readonly #options: ResolvedOptions;
   readonly #backend: Backend;
+  /** Calls waiting for a worker. */
   readonly #queue = new TaskQueue();
-  readonly #slots: WorkerSlot[] = [];
+  /** Measured calls waiting for a worker of their own (they never wait in #queue, so nothing waits behind them). */
+  readonly #aside = new TaskQueue();
+  readonly #workers: Worker[] = [];
+  readonly #dispatch = new Dispatch();
   readonly #deadlines = new Deadlines((job) => this.#timedOut(job));
   readonly #taskKeys = new Map<Function, number>();
   readonly #definitions: TaskDefinition[] = [];
   readonly #counters = new PoolCounters();
-  readonly #outbox = new Outbox((slot, frame, cause) => this.#unsendable(slot, frame, cause));
-  readonly #concurrency: number;
-  #depth: number;
-  #callMs = -1;
-  #running = 0;
+  readonly #outbox = new Outbox((worker, frame, cause) => this.#unsendable(worker, frame, cause));
+  readonly #places: number;
+  readonly #lane: Lane;
   #closing = false;
   #terminated = false;
   #startBroken = false;
   #onIdle: (() => void)[] = [];
   #onReady: { resolve: () => void; reject: (error: unknown) => void }[] = [];
 
-  readonly #hooks: SchedulerHooks | null;
-  readonly #functions: Function[] = [];
-
-  constructor(options: ResolvedOptions, backend: Backend, hooks: SchedulerHooks | null = null) {
+  constructor(options: ResolvedOptions, backend: Backend) {
     this.#options = options;
     this.#backend = backend;
-    this.#hooks = hooks;
     // The inline (and redis) backend is one handle whose concurrency is the whole pool's.
-    this.#concurrency = backend.singleHandleConcurrency
+    this.#places = backend.singleHandleConcurrency
       ? backend.singleHandleConcurrency(options.size, options.concurrencyPerWorker)
       : options.concurrencyPerWorker;
-    this.#depth = this.#concurrency;
+    this.#lane = { scheduler: this, flags: 0, owner: null };
     if (options.minSize > 0) this.#grow();
   }
 
@@ -116,6 +114,22 @@ export class Scheduler implements FutureOwner {
     return this.#backend.boundary;
   }
 
+  lane(): Lane {
+    return this.#lane;
+  }
+
+  schedulerFor(): Scheduler {
+    return this;
+  }
+
+  isUndecided(): boolean {
+    return false;
+  }
+
+  explain(): Explanation | null {
+    return null;
+  }
+
   /** Small integer key of a task; the definition travels once per worker. */
   keyOf(fn: unknown): number {
     let key = this.#taskKeys.get(fn as Function);
@@ -124,7 +138,6 @@ export class Scheduler implements FutureOwner {
       this.#backend.checkTask?.(definition);
       key = this.#definitions.length;
       this.#definitions.push(definition);
-      this.#functions.push(fn as Function);
       this.#taskKeys.set(fn as Function, key);
     }
     return key;
@@ -133,43 +146,38 @@ export class Scheduler implements FutureOwner {
   /** Throws unless `count` more jobs fit in the queue (checked before anything is accepted). */
   checkAccept(count: number): void {
     if (this.#closing) throw new PoolClosedError();
-    if (this.#queue.size + count > this.#options.maxQueue) throw new QueueFullError(this.#options.maxQueue);
+    if (this.#queue.size + this.#aside.size + count > this.#options.maxQueue) throw new QueueFullError(this.#options.maxQueue);
   }
 
   enqueue(job: Job): void {
     this.#startBroken = false;
-    this.#queue.push(job);
+    this.#counters.accepted++;
+    (job.exclusive ? this.#aside : this.#queue).push(job);
     this.#pump();
   }
 
   cancelFuture(future: Future<unknown>): boolean {
     const job = (future as unknown as { job?: Job }).job;
     if (!job) return false;
-    // A rerouted call lives in the scheduler that adopted it.
-    (job.scheduler ?? this).cancelJob(job, new CancelledError());
+    this.cancelJob(job, new CancelledError());
     return true;
   }
 
-  /** Takes over a call another scheduler could not run (auto backend). */
-  adopt(job: Job, fn: Function): void {
-    job.key = this.keyOf(fn);
-    job.scheduler = this;
-    this.enqueue(job);
-  }
-
-  /** Cancels a job: removed if queued; if running, its signal is aborted and its result will be ignored. */
+  /**
+   * Cancels a job. A queued job is removed and never runs. A job on a worker
+   * is told to stop (its signal aborts) and keeps its place, and its timeout,
+   * until the worker answers: the worker is still busy with it.
+   */
   cancelJob(job: Job, reason: CancelledError): void {
-    if (job.cancelled) return;
+    if (job.cancelled || job.place === DONE) return;
     job.cancelled = true;
     this.#counters.cancelled++;
-    if (this.#queue.remove(job)) {
-      // Nothing ran: the job is gone.
-    } else if (job.slot !== null) {
-      this.#outbox.push(job.slot, P_ABORT, job.id, 0);
-    }
-    this.#release(job);
-    if (job.future) job.future.settleCancelled(reason);
-    else job.owner!.chunkFailed(job, reason);
+    if ((job.exclusive ? this.#aside : this.#queue).remove(job)) job.place = DONE;
+    else if (job.worker !== null) this.#outbox.push(job.worker, P_ABORT, job.id, 0);
+    else job.place = DONE; // not queued yet (its signal had aborted already)
+    this.#detach(job);
+    if (job.future !== null) job.future.settleCancelled(reason);
+    else job.owner.jobFailed(job, reason);
     this.#maybeFinishClose();
   }
 
@@ -177,7 +185,7 @@ export class Scheduler implements FutureOwner {
   ready(): Promise<void> {
     if (this.#closing) return Promise.reject(new PoolClosedError());
     this.#grow(this.#options.size);
-    if (this.#slots.length > 0 && this.#slots.every((s) => s.state !== 'starting')) return Promise.resolve();
+    if (this.#workers.length > 0 && this.#workers.every((w) => w.state !== 'starting')) return Promise.resolve();
     return new Promise((resolve, reject) => this.#onReady.push({ resolve, reject }));
   }
 
@@ -193,82 +201,172 @@ export class Scheduler implements FutureOwner {
     this.#terminated = true;
     this.#deadlines.clear();
     const closed = new PoolClosedError('the pool was terminated before this call finished');
-    for (const job of this.#queue.drain()) this.#settleError(job, closed, true);
-    for (const slot of this.#slots) {
-      for (const job of slot.inFlight.values()) this.#settleError(job, closed, true);
-      slot.inFlight.clear();
+    for (const job of [...this.#aside.drain(), ...this.#queue.drain()]) this.#settleFailed(job, closed, true);
+    for (const worker of this.#workers) {
+      for (const job of worker.releaseAll()) if (!job.cancelled) this.#settleFailed(job, closed, true);
     }
-    this.#running = 0;
     const done = new Promise<void>((resolve) => this.#onIdle.push(resolve));
-    for (const slot of this.#slots) this.#stop(slot, 'terminate');
+    for (const worker of [...this.#workers]) this.#stop(worker, 'terminate');
     this.#maybeFinishClose();
     return done;
   }
 
   stats(): PoolStats {
-    return this.#counters.snapshot(this.#backend.kind, this.#options.size, this.#slots, this.#queue.size, this.#concurrency);
+    return this.#counters.snapshot(this.#backend.kind, this.#options.size, this.#workers, this.#queue.size + this.#aside.size);
   }
 
   // ── dispatch ────────────────────────────────────────────────────────────
 
   #pump(): void {
+    if (this.#terminated) return;
+    const workers = this.#workers;
+    const canGrow = this.#canGrow();
+    this.#placeMeasured(workers);
     const queue = this.#queue;
     while (queue.size > 0) {
-      const slot = this.#leastLoaded(this.#depth);
-      if (slot === null) break;
       const job = queue.shift()!;
-      // A call with a timeout starts its clock when sent, so it must not wait behind another call.
-      const target = job.timeout > 0 && slot.inFlight.size >= this.#concurrency ? this.#leastLoaded(this.#concurrency) : slot;
-      if (target === null) {
+      const worker = this.#dispatch.choose(job, workers, canGrow);
+      if (worker === null) {
         queue.pushFront(job);
         break;
       }
-      this.#assign(target, job);
+      this.#send(worker, job);
     }
-    if (queue.size > 0) this.#grow();
+    if (queue.size + this.#aside.size > 0) this.#grow();
+    else this.#takeBack();
   }
 
-  #leastLoaded(limit: number): WorkerSlot | null {
-    let best: WorkerSlot | null = null;
-    for (const slot of this.#slots) {
-      if (slot.state !== 'ready' || slot.inFlight.size >= limit) continue;
-      if (best === null || slot.inFlight.size < best.inFlight.size) best = slot;
+  /** Measured calls run alone on a worker: one is reserved to empty for the first that finds none. */
+  #placeMeasured(workers: Worker[]): void {
+    for (const worker of workers) worker.reserved = false;
+    const aside = this.#aside;
+    while (aside.size > 0) {
+      const job = aside.shift()!;
+      const worker = this.#dispatch.choose(job, workers, false);
+      if (worker === null) {
+        aside.pushFront(job);
+        if (!this.#canGrow()) this.#dispatch.reserveFor(workers);
+        return;
+      }
+      this.#send(worker, job);
     }
-    return best;
   }
 
-  #assign(slot: WorkerSlot, job: Job): void {
-    job.slot = slot;
-    slot.inFlight.set(job.id, job);
-    this.#running++;
-    if (!slot.referenced) {
-      slot.referenced = true;
-      slot.handle.setRef(true);
+  #canGrow(): boolean {
+    if (this.#startBroken) return false;
+    let alive = 0;
+    for (const worker of this.#workers) if (worker.alive) alive++;
+    return alive < this.#limit();
+  }
+
+  #limit(): number {
+    return this.#backend.singleHandleConcurrency ? 1 : this.#options.size;
+  }
+
+  #send(worker: Worker, job: Job): void {
+    worker.assign(job, this.#options.maxTasksPerWorker);
+    if (worker.defined[job.key] !== true) {
+      worker.defined[job.key] = true;
+      this.#outbox.push(worker, P_DEFINE, job.key, this.#definitions[job.key]);
     }
-    if (slot.defined[job.key] !== true) {
-      slot.defined[job.key] = true;
-      this.#outbox.push(slot, P_DEFINE, job.key, this.#definitions[job.key]);
-    }
-    if (job.transfer !== undefined && job.transfer.length > 0) (slot.transfer ??= []).push(...job.transfer);
+    if (job.transfer !== undefined && job.transfer.length > 0) (worker.transfer ??= []).push(...job.transfer);
     // The hottest line of the pool: pushed field by field, no frame array per call.
-    slot.outbox.push(job.kind === RUN ? P_RUN : P_CHUNK, job.id, job.key, job.payload, job.flags);
-    this.#outbox.touched(slot);
-    // Only a call among the first `concurrency` on its worker is running; one
-    // pipelined behind them is still pending (see #markStarted).
-    if (slot.inFlight.size <= this.#concurrency) job.future?.markRunning();
-    if (job.timeout > 0) this.#deadlines.add(job, performance.now() + job.timeout);
-    if (++slot.assigned >= this.#options.maxTasksPerWorker) slot.state = 'retiring';
+    worker.outbox.push(job.kind === RUN ? P_RUN : P_CHUNK, job.id, job.key, job.payload, job.timeout > 0 ? job.flags | FLAG_REPORT_START : job.flags);
+    this.#outbox.touched(worker);
+    // Like Python's executors: a call handed to a worker can no longer be taken back by cancel() alone.
+    job.future?.markRunning();
+    if (job.timeout > 0 && !this.#backend.reportsStart) this.#deadlines.add(job, performance.now() + job.timeout);
+  }
+
+  /** Calls sent ahead to a busy worker come back when a worker elsewhere has a free place. */
+  #takeBack(): void {
+    for (const job of this.#dispatch.toTakeBack(this.#workers)) {
+      job.revoking = true;
+      this.#outbox.push(job.worker!, P_REVOKE, job.id);
+    }
   }
 
   /** A frame that could not be serialized even alone: fail its call only. */
-  #unsendable(slot: WorkerSlot, frame: unknown[], cause: unknown): void {
+  #unsendable(worker: Worker, frame: unknown[], cause: unknown): void {
     const tag = frame[0];
     if (tag !== P_RUN && tag !== P_CHUNK) return;
-    const job = slot.inFlight.get(frame[1] as number);
-    if (!job) return;
-    slot.inFlight.delete(job.id);
-    this.#running--;
-    this.#fail(job, new SerializationError(0, 'args', `${(cause as Error)?.message ?? String(cause)}`, { cause }), false);
+    const job = worker.call(frame[1] as number);
+    if (job === undefined || !worker.release(job)) return;
+    if (!job.cancelled) this.#fail(job, new SerializationError(0, 'args', `${(cause as Error)?.message ?? String(cause)}`, { cause }), false);
+    this.#afterRelease(worker);
+  }
+
+  // ── what workers say (inbox.ts reads the frames) ────────────────────────
+
+  #onMessage(worker: Worker, batch: Batch): void {
+    readBatch(worker, batch, this);
+    this.#afterRelease(worker);
+  }
+
+  answered(worker: Worker, job: Job, tag: number, batch: Batch, at: number): void {
+    worker.release(job);
+    if (job.cancelled) return;
+    if (tag === W_OK || tag === W_CHUNK_OK) {
+      this.#counters.completedJob(job.submittedAt, tickNow());
+      job.place = DONE;
+      this.#detach(job);
+      job.owner.jobDone(job, batch[at + 2]);
+    } else if (tag === W_FAIL) {
+      this.#fail(job, remoteToError(batch[at + 2] as RemoteError), true);
+    } else if (tag === W_CHUNK_FAIL) {
+      const error = remoteToError(batch[at + 3] as RemoteError);
+      (error as { index?: number }).index = job.offset + (batch[at + 2] as number);
+      this.#fail(job, error, true);
+    }
+  }
+
+  started(_worker: Worker, job: Job): void {
+    job.started = true;
+    // The clock of a timeout starts here, not when the call was sent: loading its module does not count.
+    if (job.timeout > 0 && job.deadline === 0) this.#deadlines.add(job, performance.now() + job.timeout);
+  }
+
+  revoked(worker: Worker, job: Job): void {
+    worker.release(job);
+    if (!job.cancelled) this.#requeue(job);
+  }
+
+  pace(key: number, kind: number, short: boolean): void {
+    this.#dispatch.pace(key, kind, short);
+  }
+
+  busy(worker: Worker, busyMs: number, answered: number): void {
+    const spent = busyMs - worker.busyMs;
+    worker.busyMs = busyMs;
+    if (answered > 0) this.#dispatch.learn(spent, answered);
+  }
+
+  measured(job: Job, wallMs: number, activeMs: number, resultBytes: number): void {
+    job.owner.jobMeasured?.(job, wallMs, activeMs, resultBytes);
+  }
+
+  workerReady(worker: Worker): void {
+    if (!worker.becameReady()) return;
+    if (this.#onReady.length > 0 && this.#workers.every((w) => w.state !== 'starting')) {
+      for (const waiter of this.#onReady.splice(0)) waiter.resolve();
+    }
+  }
+
+  initFailed(worker: Worker, remote: RemoteError): void {
+    const error = new WorkerInitError(worker.id, remoteToError(remote));
+    this.#stop(worker, 'init');
+    this.#startFailed(error);
+  }
+
+  dying(worker: Worker, words: LastWords): void {
+    worker.lastWords = words;
+  }
+
+  /** After a worker's calls changed: it may be idle, calls may be waiting, close may be done. */
+  #afterRelease(worker: Worker): void {
+    if (worker.load === 0) this.#idle(worker);
+    this.#pump();
+    this.#maybeFinishClose();
   }
 
   // ── workers ─────────────────────────────────────────────────────────────
@@ -276,33 +374,33 @@ export class Scheduler implements FutureOwner {
   /** Starts workers while there is work (or minSize) for them, up to size. */
   #grow(atLeast = 0): void {
     // A closing pool still starts workers for calls it accepted before close().
-    if (this.#terminated || this.#startBroken || (this.#closing && this.#queue.size === 0)) return;
-    const wanted = Math.max(
-      atLeast,
-      this.#options.minSize,
-      Math.ceil((this.#queue.size + this.#running) / this.#concurrency),
-    );
-    const limit = this.#backend.singleHandleConcurrency ? 1 : this.#options.size;
+    if (this.#terminated || this.#startBroken || (this.#closing && this.#queue.size + this.#aside.size === 0)) return;
     let alive = 0;
-    for (const slot of this.#slots) if (slot.state === 'starting' || slot.state === 'ready') alive++;
-    for (let n = Math.min(wanted, limit) - alive; n > 0 && !this.#startBroken; n--) this.#spawn();
+    let load = 0;
+    for (const worker of this.#workers) {
+      if (!worker.alive) continue;
+      alive++;
+      load += worker.load;
+    }
+    const wanted = Math.max(atLeast, this.#options.minSize, Math.ceil((this.#queue.size + this.#aside.size + load) / this.#places));
+    for (let n = Math.min(wanted, this.#limit()) - alive; n > 0 && !this.#startBroken; n--) this.#spawn();
   }
 
   #spawn(): void {
-    const slot = new WorkerSlot(nextWorkerId++);
-    this.#slots.push(slot);
+    const worker = new Worker(nextWorkerId++, this.#places);
+    this.#workers.push(worker);
     const options = this.#options;
     try {
-      slot.handle = this.#backend.spawn(
-        { workerId: slot.id, resourceLimits: options.resourceLimits, env: options.env, execArgv: options.execArgv },
-        { message: (batch) => this.#onMessage(slot, batch), exit: (info) => this.#onExit(slot, info) },
+      worker.handle = this.#backend.spawn(
+        { workerId: worker.id, resourceLimits: options.resourceLimits, env: options.env, execArgv: options.execArgv },
+        { message: (batch) => this.#onMessage(worker, batch), exit: (info) => this.#onExit(worker, info) },
       );
     } catch (error) {
       // Refused before it started (an execArgv a thread does not accept, say): nothing to wait for.
-      this.#slots.splice(this.#slots.indexOf(slot), 1);
-      slot.state = 'exited';
+      this.#workers.splice(this.#workers.indexOf(worker), 1);
+      worker.exited();
       this.#startFailed(
-        new WorkerCrashedError({ workerId: slot.id, exitCode: null, signal: null, reason: 'exit', detail: `it could not be started (${(error as Error)?.message ?? String(error)})`, cause: error, starting: true }),
+        new WorkerCrashedError({ workerId: worker.id, exitCode: null, signal: null, reason: 'exit', detail: `it could not be started (${(error as Error)?.message ?? String(error)})`, cause: error, starting: true }),
       );
       return;
     }
@@ -311,189 +409,92 @@ export class Scheduler implements FutureOwner {
       const checked = this.#backend.boundary === 'none' ? { args: options.init.args, flags: 0 } : checkArguments(options.init.args, this.#backend.boundary);
       init = { definition: definitionOf(options.init.task), args: checked.args, flags: checked.flags };
     }
-    this.#outbox.push(slot, P_HELLO, {
+    this.#outbox.push(worker, P_HELLO, {
       version: PROTOCOL_VERSION,
-      workerId: slot.id,
-      concurrency: this.#concurrency,
+      workerId: worker.id,
+      concurrency: this.#places,
       init,
       threadGlobals: this.#backend.boundary === 'thread' ? collectThreadGlobals() : null,
     });
   }
 
-  #onMessage(slot: WorkerSlot, batch: Batch): void {
-    let answered = 0;
-    for (let i = 0; i < batch.length; ) {
-      const tag = batch[i] as number;
-      switch (tag) {
-        case W_OK:
-        case W_FAIL:
-        case W_CHUNK_OK:
-        case W_CHUNK_FAIL: {
-          answered++;
-          const job = slot.inFlight.get(batch[i + 1] as number);
-          if (job !== undefined) this.#answer(slot, job, tag, batch, i);
-          break;
-        }
-        case W_STATS:
-          this.#learn(slot, batch[i + 1] as number, answered);
-          break;
-        case W_MEASURE: {
-          const job = slot.inFlight.get(batch[i + 1] as number);
-          if (job !== undefined && this.#hooks !== null) {
-            this.#hooks.measured(this.#functions[job.key]!, batch[i + 2] as number, batch[i + 3] as number, batch[i + 4] as number);
-          }
-          break;
-        }
-        case W_READY:
-          this.#ready(slot);
-          break;
-        case W_INIT_FAILED:
-          this.#initFailed(slot, batch[i + 1] as RemoteError);
-          break;
-      }
-      i += 1 + FRAME_FIELDS[tag]!;
-    }
-    if (answered > 0) this.#markStarted(slot);
-    if (slot.inFlight.size === 0) this.#idle(slot);
-    this.#pump();
-    this.#maybeFinishClose();
-  }
-
-  /** Calls that moved up to the first `concurrency` places of their worker have started. */
-  #markStarted(slot: WorkerSlot): void {
-    let place = 0;
-    for (const job of slot.inFlight.values()) {
-      if (place++ >= this.#concurrency) break;
-      job.future?.markRunning();
-    }
-  }
-
-  #answer(slot: WorkerSlot, job: Job, tag: number, batch: Batch, at: number): void {
-    slot.inFlight.delete(job.id);
-    this.#running--;
-    job.slot = null;
-    job.deadline = 0;
-    if (job.cancelled) return;
-    if (tag === W_OK) {
-      this.#counters.completedJob(job.submittedAt, tickNow());
-      this.#release(job);
-      job.future!.settleFulfilled(batch[at + 2]);
-    } else if (tag === W_CHUNK_OK) {
-      this.#counters.completedJob(job.submittedAt, tickNow());
-      this.#release(job);
-      job.owner!.chunkDone(job, batch[at + 2] as unknown[]);
-    } else if (tag === W_FAIL) {
-      this.#fail(job, remoteToError(batch[at + 2] as RemoteError), true);
-    } else {
-      const index = batch[at + 2] as number;
-      const error = remoteToError(batch[at + 3] as RemoteError);
-      (error as { index?: number }).index = job.offset + index;
-      this.#fail(job, error, true);
-    }
-  }
-
-  /** Tunes the pipeline depth from how long calls take on the workers. */
-  #learn(slot: WorkerSlot, busyMs: number, answered: number): void {
-    const spent = busyMs - slot.busyMs;
-    slot.busyMs = busyMs;
-    if (answered === 0) return;
-    const perCall = spent / answered;
-    this.#callMs = this.#callMs < 0 ? perCall : this.#callMs * 0.7 + perCall * 0.3;
-    // About 2 ms of work queued on each worker: enough to hide a round trip, too
-    // little to unbalance. The cap bounds how many calls one message carries
-    // (bench "submit 100k trivial": 64 → 256 took threads from ~360k to ~410k/s).
-    const depth = Math.min(256, Math.max(1, Math.floor(2 / Math.max(this.#callMs, 0.001))));
-    this.#depth = this.#concurrency * depth;
-  }
-
-  #ready(slot: WorkerSlot): void {
-    if (slot.state !== 'starting') return;
-    slot.state = 'ready';
-    this.#idle(slot);
-    if (this.#onReady.length > 0 && this.#slots.every((s) => s.state !== 'starting')) {
-      for (const waiter of this.#onReady.splice(0)) waiter.resolve();
-    }
-  }
-
-  #initFailed(slot: WorkerSlot, remote: RemoteError): void {
-    const error = new WorkerInitError(slot.id, remoteToError(remote));
-    this.#stop(slot, 'init');
-    this.#startFailed(error);
-  }
-
   /** No worker could start: fail what waits for one instead of retrying forever. Cleared by the next call. */
   #startFailed(error: unknown): void {
-    if (this.#slots.some((s) => s.state === 'ready')) return;
+    if (this.#workers.some((w) => w.state === 'ready')) return;
     this.#startBroken = true;
-    for (const job of this.#queue.drain()) this.#settleError(job, error, false);
+    for (const job of [...this.#aside.drain(), ...this.#queue.drain()]) {
+      this.#counters.failed++;
+      this.#settleFailed(job, error, false);
+    }
     for (const waiter of this.#onReady.splice(0)) waiter.reject(error);
   }
 
-  #idle(slot: WorkerSlot): void {
-    if (slot.state === 'retiring') {
-      if (slot.inFlight.size === 0) this.#stop(slot, 'shutdown');
+  #idle(worker: Worker): void {
+    if (worker.state === 'retiring') {
+      if (worker.load === 0) this.#stop(worker, 'shutdown');
       return;
     }
-    if (slot.state !== 'ready' || slot.inFlight.size > 0 || this.#queue.size > 0) return;
-    if (slot.referenced) {
-      slot.referenced = false;
-      slot.handle.setRef(false);
-    }
+    if (worker.state !== 'ready' || worker.load > 0 || this.#queue.size > 0) return;
     if (this.#options.idleTimeout === Infinity) return;
-    slot.idleSince = performance.now();
-    if (slot.idleTimer) slot.idleTimer.refresh();
+    worker.idleSince = performance.now();
+    if (worker.idleTimer) worker.idleTimer.refresh();
     else {
-      slot.idleTimer = setTimeout(() => this.#idleExpired(slot), this.#options.idleTimeout);
-      slot.idleTimer.unref();
+      worker.idleTimer = setTimeout(() => this.#idleExpired(worker), timerDelay(this.#options.idleTimeout));
+      worker.idleTimer.unref();
     }
   }
 
-  #idleExpired(slot: WorkerSlot): void {
-    if (slot.state !== 'ready' || slot.inFlight.size > 0) return;
+  #idleExpired(worker: Worker): void {
+    if (worker.state !== 'ready' || worker.load > 0) return;
     let alive = 0;
-    for (const s of this.#slots) if (s.state === 'ready' || s.state === 'starting') alive++;
+    for (const w of this.#workers) if (w.alive) alive++;
     if (alive <= this.#options.minSize) return;
-    const left = slot.idleSince + this.#options.idleTimeout - performance.now();
+    const left = worker.idleSince + this.#options.idleTimeout - performance.now();
     if (left > 1) {
-      slot.idleTimer = setTimeout(() => this.#idleExpired(slot), left);
-      slot.idleTimer.unref();
+      worker.idleTimer = setTimeout(() => this.#idleExpired(worker), timerDelay(left));
+      worker.idleTimer.unref();
       return;
     }
-    this.#stop(slot, 'shutdown');
+    this.#stop(worker, 'shutdown');
   }
 
-  #stop(slot: WorkerSlot, cause: NonNullable<WorkerSlot['stopCause']>): void {
-    if (slot.state === 'exited') return;
-    slot.stopCause ??= cause;
-    if (slot.idleTimer) clearTimeout(slot.idleTimer);
-    // Until it has exited, a stopping worker keeps the process alive, so that
-    // `await pool.close()` returns before the program ends.
-    if (!slot.referenced) {
-      slot.referenced = true;
-      slot.handle.setRef(true);
+  #stop(worker: Worker, cause: StopCause): void {
+    if (worker.state === 'exited') return;
+    const alreadyStopping = worker.state === 'stopping';
+    if (worker.stopping(cause)) {
+      worker.handle.kill();
+    } else if (!alreadyStopping && !worker.shutdownSent) {
+      worker.shutdownSent = true;
+      this.#outbox.push(worker, P_SHUTDOWN);
     }
-    if (cause === 'shutdown' && slot.state !== 'starting' && slot.inFlight.size === 0) {
-      slot.state = 'stopping';
-      if (!slot.shutdownSent) {
-        slot.shutdownSent = true;
-        this.#outbox.push(slot, P_SHUTDOWN);
-      }
-      return;
-    }
-    slot.state = 'stopping';
-    slot.handle.kill();
   }
 
-  #onExit(slot: WorkerSlot, info: ExitInfo): void {
-    const wasStarting = slot.state === 'starting';
-    slot.state = 'exited';
-    if (slot.idleTimer) clearTimeout(slot.idleTimer);
-    this.#slots.splice(this.#slots.indexOf(slot), 1);
-    this.#counters.workerExited(slot);
-    this.#workerLost(slot, info);
-    if (wasStarting && slot.stopCause === null) {
+  #onExit(worker: Worker, info: ExitInfo): void {
+    const wasStarting = worker.state === 'starting';
+    worker.exited();
+    this.#workers.splice(this.#workers.indexOf(worker), 1);
+    this.#counters.workerExited(worker);
+    const jobs = worker.releaseAll();
+    const fates = fatesOf(worker, jobs);
+    // Back to the head of the queue in their order, then the failed ones (retried first: they were older).
+    for (let i = fates.unstarted.length - 1; i >= 0; i--) {
+      const job = fates.unstarted[i]!;
+      if (!job.cancelled) this.#requeue(job);
+    }
+    const failed = [...fates.running.map((job) => [job, 'running'] as const), ...fates.unknown.map((job) => [job, 'unknown'] as const)];
+    failed.sort((a, b) => b[0].seq - a[0].seq);
+    for (const [job, state] of failed) if (!job.cancelled) this.#fail(job, crashError(worker, info, job, state), true);
+    if (wasStarting && worker.stopCause === null) {
       this.#startFailed(
-        new WorkerCrashedError({ workerId: slot.id, exitCode: info.exitCode, signal: info.signal, reason: info.reason, detail: `it died while starting (${describeExit(info)})`, cause: info.error, starting: true }),
+        new WorkerCrashedError({
+          workerId: worker.id,
+          exitCode: info.exitCode,
+          signal: info.signal,
+          reason: exitReason(worker, info),
+          detail: `it died while starting (${describeExit(info)})`,
+          cause: info.error,
+          starting: true,
+        }),
       );
     }
     this.#grow();
@@ -501,95 +502,72 @@ export class Scheduler implements FutureOwner {
     this.#maybeFinishClose();
   }
 
-  /** Fails the calls a dead worker was running; puts back the ones it had not started. */
-  #workerLost(slot: WorkerSlot, info: ExitInfo): void {
-    if (slot.inFlight.size === 0) return;
-    const jobs = [...slot.inFlight.values()];
-    slot.inFlight.clear();
-    this.#running -= jobs.length;
-    // The worker starts calls in the order it receives them, at most `concurrency` at once;
-    // a call that timed out held one of those places and has already been settled.
-    const running = slot.stopCause === 'timeout' ? this.#concurrency - 1 : this.#concurrency;
-    const started = jobs.slice(0, running);
-    const unstarted = jobs.slice(running);
-    for (let i = unstarted.length - 1; i >= 0; i--) {
-      const job = unstarted[i]!;
-      job.slot = null;
-      job.deadline = 0;
-      if (!job.cancelled) this.#queue.pushFront(job);
-    }
-    for (const job of started) {
-      job.slot = null;
-      job.deadline = 0;
-      if (job.cancelled) continue;
-      const stoppedForTimeout = slot.stopCause === 'timeout';
-      this.#fail(
-        job,
-        new WorkerCrashedError({
-          workerId: slot.id,
-          exitCode: info.exitCode,
-          signal: info.signal,
-          reason: stoppedForTimeout ? 'stopped' : info.reason,
-          taskId: job.id,
-          detail: stoppedForTimeout ? 'it was stopped because another call on it timed out' : undefined,
-          cause: info.error ?? undefined,
-        }),
-        true,
-      );
-    }
-  }
-
   #timedOut(job: Job): void {
-    const slot = job.slot;
-    if (slot === null || job.cancelled) return;
-    slot.inFlight.delete(job.id);
-    this.#running--;
-    job.slot = null;
-    if (this.#backend.preemptible) this.#stop(slot, 'timeout');
-    else this.#outbox.push(slot, P_ABORT, job.id, 1);
-    this.#fail(job, new TaskTimeoutError(job.timeout, job.id), true);
-    this.#pump();
+    const worker = job.worker;
+    if (worker === null) return;
+    worker.release(job);
+    if (this.#backend.preemptible) {
+      worker.timedOut = job;
+      this.#stop(worker, 'timeout');
+    } else {
+      // The inline backend cannot stop the call: its signal aborts and its place goes to the next call.
+      this.#outbox.push(worker, P_ABORT, job.id, 1);
+    }
+    if (!job.cancelled) this.#fail(job, new TaskTimeoutError(job.timeout, job.id), true);
+    this.#afterRelease(worker);
   }
 
   // ── outcomes ────────────────────────────────────────────────────────────
 
+  /** A job goes back to the head of the queue (retry, never started, taken back): it is pending again. */
+  #requeue(job: Job): void {
+    job.started = false;
+    job.future?.markPending();
+    (job.exclusive ? this.#aside : this.#queue).pushFront(job);
+  }
+
   /** A call failed: run it again while retries allow, else reject it. */
   #fail(job: Job, error: unknown, retryable: boolean): void {
-    const elsewhere = this.#hooks?.reroute(this.#functions[job.key]!, error) ?? null;
-    if (elsewhere !== null && elsewhere !== this && job.kind === RUN && (job.flags & FLAG_SHARED) === 0) {
-      elsewhere.adopt(job, this.#functions[job.key]!);
-      return;
-    }
-    if (retryable && job.retriesLeft > 0 && !this.#closing) {
+    if (retryable && job.retriesLeft > 0 && !this.#terminated) {
       job.retriesLeft--;
-      this.#queue.pushFront(job);
+      this.#requeue(job);
       return;
     }
     this.#counters.failed++;
-    this.#settleError(job, error, false);
+    this.#settleFailed(job, error, false);
   }
 
-  #settleError(job: Job, error: unknown, handled: boolean): void {
-    this.#release(job);
-    if (job.future) job.future.settleRejected(error, handled);
-    else job.owner!.chunkFailed(job, error);
+  #settleFailed(job: Job, error: unknown, handled: boolean): void {
+    job.place = DONE;
+    this.#detach(job);
+    job.owner.jobFailed(job, error, handled);
   }
 
-  #release(job: Job): void {
+  /** The job settles: the caller's AbortSignal no longer needs watching. */
+  #detach(job: Job): void {
     if (job.abortListener !== null) {
       job.abortListener();
       job.abortListener = null;
     }
   }
 
+  /**
+   * close() is done once nothing accepted is left unsettled: the queue is empty
+   * and no worker holds a call its caller still waits for. Workers then stop:
+   * idle ones finish and exit, ones still running only cancelled calls are
+   * killed (nobody waits for those calls, and they may never end).
+   */
   #maybeFinishClose(): void {
     if (!this.#closing || this.#onIdle.length === 0) return;
-    if (this.#queue.size > 0 || this.#running > 0) return;
-    for (const slot of [...this.#slots]) {
-      if (slot.state === 'starting') this.#stop(slot, 'terminate');
-      else this.#stop(slot, 'shutdown');
+    if (this.#queue.size + this.#aside.size > 0) return;
+    for (const worker of this.#workers) {
+      for (const job of worker.calls()) if (!job.cancelled) return;
     }
-    if (this.#slots.length > 0) return;
+    for (const worker of [...this.#workers]) {
+      if (worker.state === 'starting' || worker.load > 0) this.#stop(worker, 'terminate');
+      else this.#stop(worker, 'shutdown');
+    }
+    if (this.#workers.length > 0) return;
     this.#deadlines.clear();
     for (const resolve of this.#onIdle.splice(0)) resolve();
   }

@@ -1,5 +1,5 @@
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
-import type { WorkerSlot } from './worker-slot.js';
+import type { Worker } from './worker.js';
 
 /** What `pool.stats()` reports. */
 export interface PoolStats {
@@ -9,11 +9,17 @@ export interface PoolStats {
   workers: number;
   /** Workers running at least one call. */
   busy: number;
-  /** Calls waiting to start (in the pool's queue, or sent ahead to a busy worker). */
+  /**
+   * Calls accepted so far (a map sends its items in chunks; each chunk counts
+   * as one call). Always `queued + running + completed + failed + cancelled`.
+   */
+  accepted: number;
+  /** Calls waiting in the pool's queue for a worker. */
   queued: number;
-  /** Calls that have started on a worker. */
+  /** Calls handed to a worker whose outcome the caller still waits for (a few may wait there behind a short call). */
   running: number;
   completed: number;
+  /** Calls that failed for good (after their retries). */
   failed: number;
   cancelled: number;
   /** Share of worker time spent running tasks since the pool started, 0..1. */
@@ -27,6 +33,7 @@ export interface PoolStats {
  * (perf_hooks), in nanoseconds: one native call per completed job.
  */
 export class PoolCounters {
+  accepted = 0;
   completed = 0;
   failed = 0;
   cancelled = 0;
@@ -41,24 +48,23 @@ export class PoolCounters {
   }
 
   /** Keeps an exited worker's time in the utilisation. */
-  workerExited(slot: WorkerSlot): void {
-    this.#busyMsOfExited += slot.busyMs;
-    this.#lifeMsOfExited += performance.now() - slot.startedAt;
+  workerExited(worker: Worker): void {
+    this.#busyMsOfExited += worker.busyMs;
+    this.#lifeMsOfExited += performance.now() - worker.startedAt;
   }
 
-  snapshot(backend: string, size: number, slots: readonly WorkerSlot[], queued: number, concurrency: number): PoolStats {
+  snapshot(backend: string, size: number, workers: readonly Worker[], queued: number): PoolStats {
     const now = performance.now();
     let busyMs = this.#busyMsOfExited;
     let lifeMs = this.#lifeMsOfExited;
     let busy = 0;
     let running = 0;
-    for (const slot of slots) {
-      busyMs += slot.busyMs;
-      lifeMs += now - slot.startedAt;
-      if (slot.inFlight.size > 0) busy++;
-      // Calls past the first `concurrency` on a worker were sent ahead and wait there.
-      running += Math.min(slot.inFlight.size, concurrency);
-      queued += Math.max(0, slot.inFlight.size - concurrency);
+    for (const worker of workers) {
+      busyMs += worker.busyMs;
+      lifeMs += now - worker.startedAt;
+      if (worker.load > 0) busy++;
+      // A cancelled call may still hold its place until its worker answers; it is counted as cancelled.
+      for (const job of worker.calls()) if (!job.cancelled) running++;
     }
     const h = this.#latency;
     const any = h.count > 0;
@@ -66,8 +72,9 @@ export class PoolCounters {
     return {
       backend,
       size,
-      workers: slots.length,
+      workers: workers.length,
       busy,
+      accepted: this.accepted,
       queued,
       running,
       completed: this.completed,

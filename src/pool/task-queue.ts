@@ -1,4 +1,4 @@
-import type { Job } from './job.js';
+import { type Job, QUEUED, NEW } from './job.js';
 
 /**
  * Jobs waiting for a worker: FIFO within a priority, higher priorities first.
@@ -17,14 +17,14 @@ export class TaskQueue {
 
   push(job: Job): void {
     this.#bucket(job.priority).push(job);
-    job.queued = true;
+    job.place = QUEUED;
     this.#size++;
   }
 
   /** Puts a job back at the head of its priority (a retry, or a call a dead worker never started). */
   pushFront(job: Job): void {
     this.#bucket(job.priority).unshift(job);
-    job.queued = true;
+    job.place = QUEUED;
     this.#size++;
   }
 
@@ -34,8 +34,8 @@ export class TaskQueue {
       const bucket = this.#buckets.get(this.#priorities[p]!)!;
       let job: Job | undefined;
       while ((job = bucket.shift()) !== undefined) {
-        if (!job.queued) continue; // removed while waiting
-        job.queued = false;
+        if (job.place !== QUEUED) continue; // removed while waiting
+        job.place = NEW;
         this.#size--;
         return job;
       }
@@ -44,8 +44,8 @@ export class TaskQueue {
   }
 
   remove(job: Job): boolean {
-    if (!job.queued) return false;
-    job.queued = false;
+    if (job.place !== QUEUED) return false;
+    job.place = NEW;
     this.#size--;
     return true;
   }

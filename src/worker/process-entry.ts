@@ -2,7 +2,7 @@
 // and makes sure the process never outlives its parent.
 import { Worker } from 'node:worker_threads';
 import './shared-kinds.js';
-import { W_UNCAUGHT, encodeError } from '../protocol.js';
+import { W_DYING } from '../protocol.js';
 import { WorkerRuntime } from './runtime.js';
 import { markWorkerThread } from './current.js';
 
@@ -20,16 +20,32 @@ const runtime = new WorkerRuntime({
   exit: (code) => process.exit(code),
 });
 process.on('message', (batch: unknown[]) => runtime.handle(batch));
-// A thread's uncaught error reaches the parent as an 'error' event; a process
-// says so itself before it exits, so the pool can tell it from process.exit(1).
-process.on('uncaughtException', (error) => {
+
+/**
+ * Last words: before a process dies of an uncaught error or of a task's
+ * process.exit(), the results it still holds and the calls it was running
+ * reach the pool, which then blames exactly those calls. The channel writes a
+ * small message at once, so it gets out even from an 'exit' listener.
+ */
+function sayLastWords(error: unknown, then: () => void = () => {}): void {
+  const words = runtime.lastWords(error);
+  if (words === null) return then();
   try {
-    process.send!([W_UNCAUGHT, encodeError(error)], () => process.exit(1));
+    try {
+      process.send!(words, then);
+    } catch {
+      // A result in the batch cannot be serialized: the running calls still count.
+      process.send!(words.slice(words.lastIndexOf(W_DYING)), then);
+    }
   } catch {
-    process.exit(1);
+    then();
   }
+}
+process.on('uncaughtException', (error) => {
   process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+  sayLastWords(error, () => process.exit(1));
 });
+process.on('exit', () => sayLastWords(null));
 // A Ctrl-C in a terminal reaches the whole process group: the pool, not the
 // terminal, decides when a worker stops (a CLI lets running calls finish).
 process.on('SIGINT', () => {});

@@ -2,43 +2,60 @@
  * The loop inside every worker (thread, process, or the inline one on the
  * caller's event loop).
  *
- *   parent batch ──► handle() ──► local queue ──► drain() ──► task(args)
- *                                     ▲                          │
- *       P_DEFINE ─► loadTask() ───────┘ (head waits for it)      ▼
+ *   parent batch ──► handle() ──► waiting calls ──► drain() ──► task(args)
+ *                                     ▲                            │
+ *       P_DEFINE ─► loadTask() ───────┘ (head waits for it)        ▼
  *   parent ◄── port.send(batch) ◄── flush() ◄── outbox ◄── result / error
  *
- * A batch from the parent is read frame by frame. Calls go to a local FIFO
- * queue and start while fewer than `concurrency` async calls are running; a
- * synchronous task completes inside drain(), so a batch of small calls runs
- * back to back and their results leave together in one message. Async
- * completions are flushed once per turn of the event loop (setImmediate), so
- * a burst of them is coalesced too. Every outgoing batch ends with W_STATS
- * (busy milliseconds), from which the pool derives utilisation and how deep
- * to pipeline.
+ * A batch from the parent is read frame by frame. Calls wait in a FIFO and
+ * start while a *place* is free: a worker has `concurrency` places, a
+ * synchronous call holds one while it runs, an async call until it settles.
+ * A call the parent cancels or takes back before it starts is taken out of
+ * the FIFO and answered at once, so every call the parent sent is answered
+ * exactly once.
+ *
+ * When results travel: a call that is not known to be short (or that has a
+ * timeout) is announced with W_STARTED and everything waiting in the outbox is
+ * sent before it starts, and its own result is sent as soon as it ends. Only
+ * calls known to be short (each task's pace is measured here, per worker) run
+ * back to back with their results batched, at most FLUSH_AFTER_MS apart. So a
+ * finished result never waits for a long call, and the parent always knows
+ * which long call a dying worker was running (src/pool/failure.ts). Async
+ * completions are flushed once per turn of the event loop. Every outgoing
+ * batch ends with W_STATS (busy milliseconds), from which the pool derives
+ * utilisation and how deep to pipeline.
  */
 import { CancelledError, SerializationError } from '../errors.js';
 import {
   type Batch,
-  FLAG_SHARED,
   FLAG_MEASURE,
+  FLAG_REPORT_START,
+  FLAG_SHARED,
   FLAG_SINGLE,
   FLAG_STAR,
   FRAME_FIELDS,
   type HelloData,
+  KIND_CHUNK,
+  KIND_RUN,
   P_ABORT,
   P_CHUNK,
   P_DEFINE,
   P_HELLO,
+  P_REVOKE,
   P_RUN,
   P_SHUTDOWN,
   type TaskDefinition,
   W_CHUNK_FAIL,
   W_CHUNK_OK,
+  W_DYING,
   W_FAIL,
   W_INIT_FAILED,
   W_MEASURE,
   W_OK,
+  W_PACE,
   W_READY,
+  W_REVOKED,
+  W_STARTED,
   W_STATS,
   encodeError,
 } from '../protocol.js';
@@ -59,33 +76,47 @@ export interface RuntimePort {
 }
 
 const QUEUE_FIELDS = 5; // tag, id, key, payload, flags
-// Past this much running time, results already in the outbox are sent at once,
-// so a long batch of synchronous calls still reports progress.
-const FLUSH_AFTER_MS = 4;
-// A call that ran this long may have had calls queued behind it cancelled.
+/** Tag of a waiting call that was cancelled or taken back: skipped when reached. */
+const REMOVED = 0;
+// Results of short calls are batched, but never held longer than this.
+const FLUSH_AFTER_MS = 2;
+// A call that ran this long may have had calls queued behind it cancelled or
+// taken back: messages are read before the next call starts.
 const YIELD_AFTER_MS = 2;
+/**
+ * A task whose calls (the longest of the recent ones) take less than this is
+ * short: its calls run without announcing themselves, results batched.
+ * Anything longer is announced, so a result never waits behind it.
+ */
+export const SHORT_MS = 1;
+// Each call lowers a task's remembered longest duration by this factor, so a
+// task that was slow once becomes short again after some fast calls.
+const PACE_DECAY = 0.9;
 
 export class WorkerRuntime implements SignalSource {
   readonly #port: RuntimePort;
-  #concurrency = 1;
+  #places = 1;
   #tasks: (Function | undefined)[] = [];
   #loadErrors = new Map<number, unknown>();
   #loading = new Map<number, Promise<void>>();
   #queue: unknown[] = [];
   #head = 0;
   #blocked = false;
-  #running = 0;
+  /** Async calls holding a place: id → the AbortController of its signal, made when the task asks for it. */
+  readonly #running = new Map<number, AbortController | null>();
+  /** The call whose synchronous part runs right now (-1: none), and its signal's controller if it asked. */
+  #executing = -1;
+  #executingController: AbortController | null = null;
   #outbox: unknown[] = [];
   #flushScheduled = false;
   #lastFlush = 0;
   #busyMs = 0;
-  #controllers: Map<number, AbortController> | null = null;
-  #aborted: Set<number> | null = null;
-  /** Async calls holding a place (ids), and the ones whose place was released early. */
-  #asyncRunning = new Set<number>();
-  #released: Set<number> | null = null;
+  /** Remembered longest call duration (ms) per task key × kind (key * 2 + kind). */
+  readonly #pace: number[] = [];
   #yieldScheduled = false;
   #shuttingDown = false;
+  /** Set once the worker is ending on its own terms (shutdown) or has said its last words. */
+  #ended = false;
 
   constructor(port: RuntimePort) {
     this.#port = port;
@@ -106,6 +137,9 @@ export class WorkerRuntime implements SignalSource {
         case P_ABORT:
           this.#abort(batch[i + 1] as number, batch[i + 2] === 1);
           break;
+        case P_REVOKE:
+          this.#revoke(batch[i + 1] as number);
+          break;
         case P_HELLO:
           void this.#hello(batch[i + 1] as HelloData);
           break;
@@ -123,18 +157,32 @@ export class WorkerRuntime implements SignalSource {
   }
 
   signalFor(id: number): AbortSignal {
-    const controllers = (this.#controllers ??= new Map());
-    let controller = controllers.get(id);
-    if (!controller) {
-      controller = new AbortController();
-      controllers.set(id, controller);
-      if (this.#aborted?.delete(id)) controller.abort(new CancelledError());
-    }
+    if (id === this.#executing) return (this.#executingController ??= new AbortController()).signal;
+    let controller = this.#running.get(id);
+    if (controller === undefined) return new AbortController().signal; // settled already: nothing will abort it
+    if (controller === null) this.#running.set(id, (controller = new AbortController()));
     return controller.signal;
   }
 
+  /**
+   * The worker is dying without being asked to (an uncaught error, or
+   * process.exit() called by a task): the batch to send as its last words —
+   * every result it still holds, then which calls were running. Null if it
+   * has already spoken or is ending on request.
+   */
+  lastWords(error: unknown): Batch | null {
+    if (this.#ended) return null;
+    this.#ended = true;
+    const running = [...this.#running.keys()];
+    if (this.#executing >= 0) running.push(this.#executing);
+    const words = this.#outbox;
+    this.#outbox = [];
+    words.push(W_DYING, running, error === null || error === undefined ? null : encodeError(error), W_STATS, this.#busyMs);
+    return words;
+  }
+
   async #hello(hello: HelloData): Promise<void> {
-    this.#concurrency = hello.concurrency;
+    this.#places = hello.concurrency;
     installThreadGlobals(hello.threadGlobals);
     if (hello.init) {
       try {
@@ -165,33 +213,53 @@ export class WorkerRuntime implements SignalSource {
     this.#loading.set(key, loading);
   }
 
+  /** Takes a call that has not started out of the FIFO; false if it is not waiting here. */
+  #unqueue(id: number): number {
+    const queue = this.#queue;
+    for (let at = this.#head; at < queue.length; at += QUEUE_FIELDS) {
+      if (queue[at + 1] === id && queue[at] !== REMOVED) {
+        const tag = queue[at] as number;
+        queue[at] = REMOVED;
+        queue[at + 3] = undefined;
+        return tag;
+      }
+    }
+    return REMOVED;
+  }
+
   #abort(id: number, release: boolean): void {
-    const controller = this.#controllers?.get(id);
-    if (controller) controller.abort(new CancelledError());
-    else (this.#aborted ??= new Set()).add(id);
+    const waiting = this.#unqueue(id);
+    if (waiting !== REMOVED) {
+      this.#fail(waiting, id, new CancelledError('cancelled before it started'));
+      return;
+    }
+    if (!this.#running.has(id)) return; // finished already: its answer is on its way
+    const controller = this.#running.get(id) ?? new AbortController();
+    this.#running.set(id, controller);
+    controller.abort(new CancelledError());
     // The pool has given up on this call (a timeout on the inline backend,
     // which cannot stop it): its place goes to the next call even if the task
     // ignores its signal and never settles.
-    if (release && this.#asyncRunning.delete(id)) {
-      this.#running--;
-      (this.#released ??= new Set()).add(id);
+    if (release) {
+      this.#running.delete(id);
       this.#drain();
     }
   }
 
-  /** An async call settled: frees its place unless an abort already did. */
-  #asyncSettled(id: number): void {
-    if (this.#released?.delete(id)) return;
-    this.#asyncRunning.delete(id);
-    this.#running--;
+  #revoke(id: number): void {
+    if (this.#unqueue(id) !== REMOVED) this.#outbox.push(W_REVOKED, id);
   }
 
   #drain(): void {
     const queue = this.#queue;
-    // One clock read per call: it ends this call's time and starts the next's.
-    let started = performance.now();
-    while (this.#running < this.#concurrency && this.#head < queue.length && !this.#blocked && !this.#yieldScheduled) {
+    const pace = this.#pace;
+    while (this.#running.size < this.#places && this.#head < queue.length && !this.#blocked && !this.#yieldScheduled) {
       const at = this.#head;
+      const tag = queue[at] as number;
+      if (tag === REMOVED) {
+        this.#head = at + QUEUE_FIELDS;
+        continue;
+      }
       const key = queue[at + 2] as number;
       const fn = this.#tasks[key];
       if (fn === undefined && !this.#loadErrors.has(key)) {
@@ -204,7 +272,6 @@ export class WorkerRuntime implements SignalSource {
         });
         return;
       }
-      const tag = queue[at] as number;
       const id = queue[at + 1] as number;
       const payload = queue[at + 3] as unknown[];
       const flags = queue[at + 4] as number;
@@ -213,25 +280,37 @@ export class WorkerRuntime implements SignalSource {
         queue.splice(0, this.#head);
         this.#head = 0;
       }
-      let pending = false;
       if (fn === undefined) {
         this.#fail(tag, id, this.#loadErrors.get(key));
-      } else if (this.#aborted !== null && this.#aborted.delete(id)) {
-        this.#fail(tag, id, new CancelledError('cancelled before it started'));
-      } else if (tag === P_RUN) {
-        pending = this.#run(id, fn, payload, flags, started);
-      } else {
-        pending = this.#runChunk(id, fn, payload, flags, started);
+        continue;
       }
+      const kind = tag === P_RUN ? KIND_RUN : KIND_CHUNK;
+      const paceSlot = key * 2 + kind;
+      const remembered = pace[paceSlot];
+      const quiet = remembered !== undefined && remembered < SHORT_MS && (flags & FLAG_REPORT_START) === 0;
+      let started = performance.now();
+      if (!quiet) {
+        // Everything finished so far leaves before a call that may be long starts.
+        this.#outbox.push(W_STARTED, id);
+        this.#flush();
+        started = performance.now();
+      } else if (this.#outbox.length > 0 && started - this.#lastFlush > FLUSH_AFTER_MS) {
+        this.#flush();
+      }
+      const pending = tag === P_RUN ? this.#run(id, fn, payload, flags, started, paceSlot) : this.#runChunk(id, fn, payload, flags, started, paceSlot);
       const now = performance.now();
       const spent = now - started;
-      started = now;
-      // An async call's time is counted when it settles.
-      if (!pending) this.#busyMs += spent;
+      // An async call's time and pace are counted when it settles.
+      if (!pending) {
+        this.#busyMs += spent;
+        this.#learnPace(paceSlot, spent);
+        // A call that was not known to be short ran long enough: its result goes now.
+        if (!quiet || spent >= SHORT_MS) this.#flush();
+      }
       if (spent > YIELD_AFTER_MS && this.#head < queue.length) {
         // A long call held the event loop: messages that arrived meanwhile
-        // (aborts of the calls queued here behind it) are read before the next
-        // call starts, so a call cancelled while it waited does not run.
+        // (cancels and take-backs of the calls waiting here behind it) are
+        // read before the next call starts.
         this.#flush();
         this.#yieldScheduled = true;
         setImmediate(() => {
@@ -241,12 +320,21 @@ export class WorkerRuntime implements SignalSource {
         });
         return;
       }
-      if (this.#outbox.length > 0 && now - this.#lastFlush > FLUSH_AFTER_MS) this.#flush();
     }
-    if (this.#shuttingDown && this.#running === 0 && this.#head >= queue.length) {
+    if (this.#shuttingDown && this.#running.size === 0 && this.#head >= queue.length) {
       this.#flush();
+      this.#ended = true;
       this.#port.exit(0);
     }
+  }
+
+  /** Remembers how long a task's call took; tells the parent when the task turns short or long. */
+  #learnPace(slot: number, ms: number): void {
+    const before = this.#pace[slot];
+    const after = before === undefined ? ms : Math.max(ms, before * PACE_DECAY);
+    this.#pace[slot] = after;
+    const wasShort = before !== undefined && before < SHORT_MS;
+    if (wasShort !== after < SHORT_MS) this.#outbox.push(W_PACE, slot >> 1, slot & 1, after < SHORT_MS ? 1 : 0);
   }
 
   #fail(tag: number, id: number, error: unknown): void {
@@ -255,49 +343,60 @@ export class WorkerRuntime implements SignalSource {
   }
 
   /** Runs one call; true if it returned a promise (it settles later). */
-  #run(id: number, fn: Function, payload: unknown, flags: number, started: number): boolean {
+  #run(id: number, fn: Function, payload: unknown, flags: number, started: number, paceSlot: number): boolean {
     const args = flags & FLAG_SHARED ? rehydrate(payload) : payload;
     const measure = flags & FLAG_MEASURE ? new Measurement(id) : null;
     let result: unknown;
-    current.source = this;
-    current.id = id;
+    this.#enter(id);
     try {
       result = flags & FLAG_SINGLE ? fn(args) : fn(...(args as unknown[]));
     } catch (error) {
-      current.source = null;
-      this.#settled(id);
+      this.#leave(id, false);
       measure?.report(this.#outbox, undefined);
       this.#outbox.push(W_FAIL, id, encodeError(error));
       return false;
     }
-    current.source = null;
     if (isThenable(result)) {
-      this.#running++;
-      this.#asyncRunning.add(id);
+      this.#leave(id, true);
       result.then(
         (value) => {
           measure?.report(this.#outbox, value);
-          this.#asyncDone(started, id, W_OK, value);
+          this.#asyncDone(id, started, paceSlot, W_OK, id, value);
         },
         (error: unknown) => {
           measure?.report(this.#outbox, undefined);
-          this.#asyncDone(started, id, W_FAIL, encodeError(error));
+          this.#asyncDone(id, started, paceSlot, W_FAIL, id, encodeError(error));
         },
       );
       return true;
     }
-    this.#settled(id);
+    this.#leave(id, false);
     measure?.report(this.#outbox, result);
     this.#outbox.push(W_OK, id, result);
     return false;
   }
 
+  /** The synchronous part of call `id` starts: `currentSignal()` finds it. */
+  #enter(id: number): void {
+    current.source = this;
+    current.id = id;
+    this.#executing = id;
+  }
+
+  /** The synchronous part ended; an async call keeps its place (and its signal) until it settles. */
+  #leave(id: number, async: boolean): void {
+    current.source = null;
+    this.#executing = -1;
+    if (async) this.#running.set(id, this.#executingController);
+    this.#executingController = null;
+  }
+
   /**
-   * Items of a chunk run one after another, like the calls of one worker slot:
-   * an async item is awaited before the next starts, so a chunk never runs
-   * more at once than the pool's concurrency allows.
+   * Items of a chunk run one after another, like the calls of one worker
+   * place: an async item is awaited before the next starts, so a chunk never
+   * runs more at once than the pool's concurrency allows.
    */
-  #runChunk(id: number, fn: Function, items: unknown[], flags: number, started: number): boolean {
+  #runChunk(id: number, fn: Function, items: unknown[], flags: number, started: number, paceSlot: number): boolean {
     const list = flags & FLAG_SHARED ? (rehydrate(items) as unknown[]) : items;
     const star = (flags & FLAG_STAR) !== 0;
     const results = new Array<unknown>(list.length);
@@ -327,56 +426,47 @@ export class WorkerRuntime implements SignalSource {
         current.source = null;
       }
     };
-    // Synchronous chunks are timed by #drain; an async one from start to end here.
-    const finish = (error: unknown, async: boolean): void => {
-      if (async) this.#busyMs += performance.now() - started;
-      this.#settled(id);
-      if (error === undefined) this.#outbox.push(W_CHUNK_OK, id, results);
-      else {
-        const failure = error as ChunkItemError;
-        this.#outbox.push(W_CHUNK_FAIL, id, failure.index, encodeError(failure.error));
-      }
+    const outcome = (error: unknown): unknown[] => {
+      if (error === undefined) return [W_CHUNK_OK, id, results];
+      const failure = error as ChunkItemError;
+      return [W_CHUNK_FAIL, id, failure.index, encodeError(failure.error)];
     };
     let pending: PromiseLike<unknown> | null;
+    this.#executing = id;
     try {
       pending = runFrom(0);
     } catch (error) {
-      finish(error, false);
+      this.#leave(id, false);
+      this.#outbox.push(...outcome(error));
       return false;
     }
     if (pending === null) {
-      finish(undefined, false);
+      this.#leave(id, false);
+      this.#outbox.push(...outcome(undefined));
       return false;
     }
-    this.#running++;
-    this.#asyncRunning.add(id);
+    this.#leave(id, true);
     pending.then(
-      () => {
-        this.#asyncSettled(id);
-        finish(undefined, true);
-        this.#afterAsync();
-      },
-      (error: unknown) => {
-        this.#asyncSettled(id);
-        finish(error, true);
-        this.#afterAsync();
-      },
+      () => this.#asyncDone(id, started, paceSlot, ...(outcome(undefined) as [number, number, unknown])),
+      (error: unknown) => this.#asyncDone(id, started, paceSlot, ...(outcome(error) as [number, number, unknown])),
     );
     return true;
   }
 
-  #asyncDone(started: number, id: number, tag: number, value: unknown): void {
-    this.#asyncSettled(id);
-    this.#busyMs += performance.now() - started;
-    this.#settled(id);
-    this.#outbox.push(tag, id, value);
+  /** An async call settled: it frees its place (unless an abort already did) and its outcome is sent this turn. */
+  #asyncDone(id: number, started: number, paceSlot: number, tag: number, ...fields: unknown[]): void {
+    this.#running.delete(id);
+    const spent = performance.now() - started;
+    this.#busyMs += spent;
+    this.#learnPace(paceSlot, spent);
+    this.#outbox.push(tag, ...fields);
     this.#afterAsync();
   }
 
   /**
-   * An async call settled. Calls queued here behind it start from the next
+   * An async call settled. Calls waiting here behind it start from the next
    * turn of the event loop, not from this promise callback: messages that
-   * came in while it ran (aborts of those very calls) are read first.
+   * came in while it ran (cancels of those very calls) are read first.
    */
   #afterAsync(): void {
     if (!this.#flushScheduled) {
@@ -389,13 +479,9 @@ export class WorkerRuntime implements SignalSource {
     }
   }
 
-  #settled(id: number): void {
-    if (this.#controllers !== null && this.#controllers.size > 0) this.#controllers.delete(id);
-  }
-
   #flush(): void {
     const outbox = this.#outbox;
-    if (outbox.length === 0) return;
+    if (outbox.length === 0 || this.#ended) return;
     this.#outbox = [];
     this.#lastFlush = performance.now();
     outbox.push(W_STATS, this.#busyMs);
@@ -431,7 +517,8 @@ export class WorkerRuntime implements SignalSource {
 /**
  * Wall time and event-loop active time of one call. A call that computes
  * keeps its loop busy the whole time; one that waits on I/O or timers leaves
- * it idle. The auto backend routes tasks by that share.
+ * it idle. The pool runs a measured call alone on its worker, so the loop's
+ * activity is the call's own. The auto backend routes tasks by that share.
  */
 class Measurement {
   readonly #started = performance.now();
