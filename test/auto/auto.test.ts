@@ -22,6 +22,18 @@ describe("backend: 'auto'", () => {
     expect(cpu.samples).toBeGreaterThanOrEqual(3);
   });
 
+  it("classes a task by its own calls, never by the calls that share its worker (concurrencyPerWorker: 8)", async () => {
+    // The sleep task's first calls would share a thread with CPU-bound calls;
+    // measured there, its event loop looks busy although it only waits.
+    const pool = makePool({ backend: 'auto', size: 1, concurrencyPerWorker: 8 });
+    const calls: Promise<number>[] = [];
+    for (let i = 0; i < 6; i++) calls.push(pool.run(sleepFor, 80), pool.run(busyLoop, 3_000_000), pool.run(busyLoop, 3_000_000), pool.run(busyLoop, 3_000_000));
+    await Promise.all(calls);
+    expect(pool.explain(sleepFor).backend).toBe('inline');
+    expect(pool.explain(sleepFor).cpuShare).toBeLessThan(0.25);
+    expect(pool.explain(busyLoop).backend).toBe('thread');
+  });
+
   it('sends CPU-bound tasks to processes with isolate: true', async () => {
     const pool = makePool({ backend: 'auto', size: 2, isolate: true });
     await pool.map(busyLoop, Array(4).fill(2_000_000));
