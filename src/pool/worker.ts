@@ -56,6 +56,8 @@ export class Worker {
   lastWords: LastWords | null = null;
   /** No new calls while a measured call waits for this worker to empty. */
   reserved = false;
+  /** A measured call it runs alone: nothing else is sent to it meanwhile. */
+  #exclusive: Job | null = null;
 
   constructor(
     readonly id: number,
@@ -83,7 +85,7 @@ export class Worker {
 
   /** Can take a new call now: serving, not reserved, and with `limit` (its places, or a pipeline depth) not reached. */
   accepts(limit: number): boolean {
-    return this.#state === 'ready' && !this.reserved && this.#calls.size < limit;
+    return this.#state === 'ready' && !this.reserved && this.#exclusive === null && this.#calls.size < limit;
   }
 
   get alive(): boolean {
@@ -95,6 +97,7 @@ export class Worker {
     job.place = ON_WORKER;
     job.worker = this;
     job.seq = this.assigned;
+    if (job.exclusive) this.#exclusive = job;
     this.#calls.set(job.id, job);
     this.#ref(true);
     if (++this.assigned >= maxTasks && this.#state === 'ready') this.#state = 'retiring';
@@ -104,6 +107,7 @@ export class Worker {
   release(job: Job): boolean {
     if (job.worker !== this) return false;
     this.#calls.delete(job.id);
+    if (this.#exclusive === job) this.#exclusive = null;
     job.worker = null;
     job.place = DONE;
     job.deadline = 0;
