@@ -90,6 +90,8 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
   readonly #lane: Lane;
   #closing = false;
   #terminated = false;
+  /** A worker may be reserved for a measured call (see #placeMeasured). */
+  #reserving = false;
   #startBroken = false;
   #onIdle: (() => void)[] = [];
   #onReady: { resolve: () => void; reject: (error: unknown) => void }[] = [];
@@ -224,13 +226,9 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
     this.#placeMeasured(workers);
     const queue = this.#queue;
     while (queue.size > 0) {
-      const job = queue.shift()!;
-      const worker = this.#dispatch.choose(job, workers, canGrow);
-      if (worker === null) {
-        queue.pushFront(job);
-        break;
-      }
-      this.#send(worker, job);
+      const worker = this.#dispatch.choose(queue.peek()!, workers, canGrow);
+      if (worker === null) break;
+      this.#send(worker, queue.shift()!);
     }
     if (queue.size + this.#aside.size > 0) this.#grow();
     else this.#takeBack();
@@ -238,17 +236,17 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
 
   /** Measured calls run alone on a worker: one is reserved to empty for the first that finds none. */
   #placeMeasured(workers: Worker[]): void {
-    for (const worker of workers) worker.reserved = false;
     const aside = this.#aside;
+    if (aside.size === 0 && !this.#reserving) return;
+    this.#reserving = aside.size > 0;
+    for (const worker of workers) worker.reserved = false;
     while (aside.size > 0) {
-      const job = aside.shift()!;
-      const worker = this.#dispatch.choose(job, workers, false);
+      const worker = this.#dispatch.choose(aside.peek()!, workers, false);
       if (worker === null) {
-        aside.pushFront(job);
         if (!this.#canGrow()) this.#dispatch.reserveFor(workers);
         return;
       }
-      this.#send(worker, job);
+      this.#send(worker, aside.shift()!);
     }
   }
 

@@ -28,6 +28,15 @@ export class TaskQueue {
     this.#size++;
   }
 
+  /** The next job without taking it, or undefined. */
+  peek(): Job | undefined {
+    for (let p = 0; p < this.#priorities.length; p++) {
+      const job = this.#buckets.get(this.#priorities[p]!)!.peek();
+      if (job !== undefined) return job;
+    }
+    return undefined;
+  }
+
   /** The next job, or undefined. */
   shift(): Job | undefined {
     for (let p = 0; p < this.#priorities.length; p++) {
@@ -82,6 +91,16 @@ class Deque {
   unshift(job: Job): void {
     if (this.#head > 0) this.#items[--this.#head] = job;
     else this.#items.unshift(job);
+  }
+
+  /** The first job still queued; removed ones at the head are dropped on the way. */
+  peek(): Job | undefined {
+    while (this.#head < this.#items.length) {
+      const job = this.#items[this.#head]!;
+      if (job.place === QUEUED) return job;
+      this.shift();
+    }
+    return undefined;
   }
 
   shift(): Job | undefined {

@@ -253,6 +253,8 @@ export class WorkerRuntime implements SignalSource {
   #drain(): void {
     const queue = this.#queue;
     const pace = this.#pace;
+    // One clock read per call: it ends this call's time and starts the next's.
+    let started = performance.now();
     while (this.#running.size < this.#places && this.#head < queue.length && !this.#blocked && !this.#yieldScheduled) {
       const at = this.#head;
       const tag = queue[at] as number;
@@ -288,7 +290,6 @@ export class WorkerRuntime implements SignalSource {
       const paceSlot = key * 2 + kind;
       const remembered = pace[paceSlot];
       const quiet = remembered !== undefined && remembered < SHORT_MS && (flags & FLAG_REPORT_START) === 0;
-      let started = performance.now();
       if (!quiet) {
         // Everything finished so far leaves before a call that may be long starts.
         this.#outbox.push(W_STARTED, id);
@@ -300,12 +301,16 @@ export class WorkerRuntime implements SignalSource {
       const pending = tag === P_RUN ? this.#run(id, fn, payload, flags, started, paceSlot) : this.#runChunk(id, fn, payload, flags, started, paceSlot);
       const now = performance.now();
       const spent = now - started;
+      started = now;
       // An async call's time and pace are counted when it settles.
       if (!pending) {
         this.#busyMs += spent;
         this.#learnPace(paceSlot, spent);
         // A call that was not known to be short ran long enough: its result goes now.
-        if (!quiet || spent >= SHORT_MS) this.#flush();
+        if (!quiet || spent >= SHORT_MS) {
+          this.#flush();
+          started = performance.now();
+        }
       }
       if (spent > YIELD_AFTER_MS && this.#head < queue.length) {
         // A long call held the event loop: messages that arrived meanwhile
