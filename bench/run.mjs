@@ -20,7 +20,7 @@ const cores = os.availableParallelism();
 
 // Each tree runs its own bench/scenario.mjs, which imports 'tandem' through the
 // package self-reference: the dist/ of that same tree.
-const here = fileURLToPath(new URL('..', import.meta.url));
+const here = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const againstArg = args.find((a) => a.startsWith('--against='))?.slice('--against='.length);
 const against = againstArg ? path.resolve(againstArg) : null;
 if (against) {
@@ -138,6 +138,10 @@ for (let round = 1; round <= rounds; round++) {
     const trees = against && onBoth(job) ? (round % 2 ? [here, against] : [against, here]) : [here];
     for (const tree of trees) {
       const r = await runJob(job, tree);
+      if (r.ok && r.tandemEntry && !r.tandemEntry.startsWith(tree + path.sep)) {
+        console.error(`${job}: ${scenarioOf(tree)} ran tandem from ${r.tandemEntry}, not from its own tree: the comparison would be void`);
+        process.exit(2);
+      }
       (tree === here ? runs : baseRuns)[job].push(r);
       const label = against && onBoth(job) ? `${job}${tree === here ? '' : ' (against)'}` : job;
       console.error(`[round ${round}/${rounds}] ${label.padEnd(36)} ${brief(r).padEnd(16)} (${(r.wallMs / 1000).toFixed(1)} s, load ${r.load1.toFixed(2)}, others' CPU before ${(r.backgroundCpu * 100).toFixed(0)} %)`);
@@ -166,10 +170,13 @@ const transportOf = (lib) => (lib === 'tandem-process' ? 'process' : 'thread');
 /**
  * The raw echo floors of one transport, from scenario 4 (medians of the
  * rounds): one message per item, everything in flight, 2 peers ((a) threads,
- * (c) processes), and the same with 1,000 items per message ((b), (d)).
+ * (c) processes), and the same with 1,000 items per message ((b), (d)). The
+ * raw echo does not depend on tandem, so with --against both trees' runs of
+ * it count, and both trees are divided by the same floor.
  */
-function floorsOf(runsOf, transport) {
-  const rs = ok(runsOf(`s4:tandem-${transport}-vs-raw`));
+function floorsOf(transport) {
+  const job = `s4:tandem-${transport}-vs-raw`;
+  const rs = ok([...(runs[job] ?? []), ...(baseRuns[job] ?? [])]);
   return { perItem: median(rs.map((r) => r.floor.perSec)), batched: median(rs.map((r) => r.batched.perSec)) };
 }
 
@@ -177,8 +184,8 @@ function floorsOf(runsOf, transport) {
 function trackedFigures(runsOf) {
   const m = (job, pick) => median(ok(runsOf(job)).map(pick));
   const rate = (job) => m(job, (r) => r.perSec);
-  const th = floorsOf(runsOf, 'thread');
-  const pr = floorsOf(runsOf, 'process');
+  const th = floorsOf('thread');
+  const pr = floorsOf('process');
   return [
     ['submitVsPiscina', '100k submit: tandem-thread ÷ piscina', ratio(rate('s1:tandem-thread'), rate('s1:piscina')), x],
     ['submitThreadVsEcho', '100k submit: tandem-thread ÷ raw postMessage echo (a)', ratio(rate('s1:tandem-thread'), th.perItem), x],
@@ -219,7 +226,7 @@ if (has('s1:tandem-thread')) {
   const api = { 'tandem-thread': 'pool.submit(noop, [i])', 'tandem-process': 'pool.submit(noop, [i])', piscina: 'piscina.run(i)', tinypool: 'tinypool.run(i)', workerpool: "pool.exec('noop', [i])", poolifier: "FixedThreadPool.execute(i, 'noop')" };
   const vsEcho = {};
   for (const [lib, v] of Object.entries(s1)) {
-    vsEcho[lib] = ratio(v, floorsOf(hereRunsOf, transportOf(lib)).perItem);
+    vsEcho[lib] = ratio(v, floorsOf(transportOf(lib)).perItem);
     md.push(`| ${lib} | \`${api[lib]}\` | ${fmt(v)} | ${x(ratio(s1['tandem-thread'], v))} | ${x(ratio(s1['tandem-process'], v))} | ${x(vsEcho[lib])} | ${Number.isFinite(cpu[lib]) ? cpu[lib].toFixed(1) : 'n/a'} |`);
   }
   summary.s1.vsRawEcho = vsEcho;
@@ -237,7 +244,7 @@ if (has('s2:tandem-thread') || has('s2:tandem-process')) {
   md.push('| backend | items/s | raw batched echo items/s | ÷ raw batched echo | goal ≥ 5M items/s |', '| --- | ---: | ---: | ---: | --- |');
   summary.s2.vsRawBatchedEcho = {};
   for (const [lib, v] of Object.entries(s2)) {
-    const floor = floorsOf(hereRunsOf, transportOf(lib)).batched;
+    const floor = floorsOf(transportOf(lib)).batched;
     summary.s2.vsRawBatchedEcho[lib] = ratio(v, floor);
     md.push(`| ${lib} | ${fmt(v)} | ${fmt(floor)} | ${x(ratio(v, floor))} | ${v >= 5e6 ? 'met' : 'missed'} (${x(v / 5e6)}) |`);
     goals.push({ goal: `map 1M (${lib}) ≥ 5M items/s`, value: v, target: 5e6, show: fmt });
@@ -344,7 +351,7 @@ if (against) {
   const before = trackedFigures(againstRunsOf);
   summary.against = { tree: against, commit: commitOf(against), tracked: Object.fromEntries(before.map((f) => [f.key, f.value])) };
   md.push(`## Before / after: ${commitOf(against) ?? againstArg} → ${commitOf(here) ?? 'this tree'}`, '');
-  md.push('Every tandem job ran on both trees back to back in each round (peers and the sequential baseline once, shared). Each tree\'s ratios use its own raw echo runs. "after ÷ before" above 1 is better.', '');
+  md.push('Every tandem job ran on both trees back to back in each round (peers and the sequential baseline once, shared). The raw floors are medians over both trees\' runs of the raw echo (it does not depend on tandem), so each ratio\'s change is tandem\'s own. "after ÷ before" above 1 is better.', '');
   md.push(`| figure | before (${commitOf(against) ?? 'against'}) | after (${commitOf(here) ?? 'this tree'}) | after ÷ before |`, '| --- | ---: | ---: | ---: |');
   tracked.forEach((f, i) => md.push(`| ${f.label} | ${f.show(before[i].value)} | ${f.show(f.value)} | ${x(ratio(f.value, before[i].value))} |`));
   md.push('');

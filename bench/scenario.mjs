@@ -451,6 +451,8 @@ async function main() {
   else if (scenario === 's4' && /^(tandem-(thread|process)-vs-raw|raw-(thread|process))$/.test(lib)) result = await s4(lib.includes('thread') ? 'thread' : 'process', lib.startsWith('tandem-'));
   else if (scenario === 's5') result = await s5(lib, Number(arg));
   else throw new Error(`unknown job '${job}'`);
+  // Which build ran ('tandem' is the self-reference: this tree's dist/), so a comparison of two trees can be checked.
+  result.tandemEntry = fileURLToPath(import.meta.resolve('tandem'));
   // Exit at once: a library that leaves a handle open must not hang the run.
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`, () => process.exit(0));
 }
