@@ -242,7 +242,7 @@ async function runPhase(backend, number, shape, ms) {
   const pending = new Set(); // calls and map/imap operations not settled yet
   const victims = new Set(); // victim calls whose worker is yet to be killed
   const tally = { accepted: 0, refused: 0, byKind: {}, killed: 0, maps: 0, imaps: 0, faults: 0 };
-  current = { label, tally };
+  current = { label, tally, dir };
   // What stats() must at least / at most show: single calls exactly, map and imap chunks within bounds.
   const mine = { completed: 0, failed: 0, cancelled: 0, chunksLo: 0, chunksHi: 0, chunksDoneLo: 0 };
   let hadMaps = false;
@@ -671,7 +671,7 @@ class Hang extends Error {
 
 /** A hang ends the soak: report, stop what can be stopped, exit 3. */
 async function hang(message, pool) {
-  console.error(`HANG [${where}]: ${message}`);
+  console.error(`HANG [${where}]: ${message}${current ? ` (run logs of the phase kept in ${current.dir})` : ''}`);
   violations.push({ where, kind: 'hang', detail: message });
   stopping = true;
   if (pool) await within(pool.terminate(), 10_000);
