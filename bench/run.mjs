@@ -1,19 +1,44 @@
-// tandem benchmark suite (issue 2, item 8). Runs tandem and its peers on the
-// same tasks, every job in a fresh Node process, rounds interleaved, and writes
-// bench/results.json and bench/results.md. See bench/README.md.
+// tandem benchmark suite (issue 2, item 8; issue 8). Runs tandem and its peers
+// on the same tasks, every job in a fresh Node process, rounds interleaved, and
+// writes bench/results.json and bench/results.md. See bench/README.md.
 //
 //   node bench/run.mjs                 full run (3 rounds), writes the results files
 //   node bench/run.mjs --rounds=1 s1   only jobs starting with "s1", prints, writes nothing
+//   node bench/run.mjs --against=DIR   also runs every tandem job on the tree at DIR
+//                                      (its own dist/ and bench/), interleaved, and
+//                                      adds a before/after table ("Comparing two commits")
 import { spawn, execSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
 const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.split('=')[1] ?? 3);
 const filters = args.filter((a) => !a.startsWith('--'));
-const scenarioFile = fileURLToPath(new URL('./scenario.mjs', import.meta.url));
 const cores = os.availableParallelism();
+
+// Each tree runs its own bench/scenario.mjs, which imports 'tandem' through the
+// package self-reference: the dist/ of that same tree.
+const here = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const againstArg = args.find((a) => a.startsWith('--against='))?.slice('--against='.length);
+const against = againstArg ? path.resolve(againstArg) : null;
+if (against) {
+  for (const need of ['bench/scenario.mjs', 'bench/tasks.mjs', 'dist/esm/index.js']) {
+    if (!existsSync(path.join(against, need))) {
+      console.error(`--against=${againstArg}: ${path.join(against, need)} is missing (build that tree, and copy this tree's bench/ into it; see bench/README.md, "Comparing two commits")`);
+      process.exit(2);
+    }
+  }
+}
+const scenarioOf = (tree) => path.join(tree, 'bench', 'scenario.mjs');
+const commitOf = (tree) => {
+  try {
+    return execSync('git rev-parse --short HEAD', { cwd: tree }).toString().trim();
+  } catch {
+    return null;
+  }
+};
 
 const PEERS = ['piscina', 'tinypool', 'workerpool', 'poolifier'];
 const TANDEM = ['tandem-thread', 'tandem-process'];
@@ -21,10 +46,12 @@ const JOBS = [
   ...[...TANDEM, ...PEERS].map((lib) => `s1:${lib}`),
   ...TANDEM.map((lib) => `s2:${lib}`),
   ...['sequential', ...TANDEM, ...PEERS].map((lib) => `s3:${lib}`),
-  's4:tandem-process-vs-raw',
+  ...TANDEM.map((lib) => `s4:${lib}-vs-raw`),
   ...[2, 3, 4].flatMap((n) => TANDEM.map((lib) => `s5:${lib}:${n}`)),
   ...['raw-thread', 'raw-fork', ...PEERS].map((kind) => `s5:${kind}:4`),
 ].filter((job) => filters.length === 0 || filters.some((f) => job.startsWith(f)));
+/** Jobs whose figures depend on tandem's code, so run on both trees with --against. */
+const onBoth = (job) => job.includes('tandem');
 
 /** Share of all CPUs busy over `ms` (from /proc/stat), or NaN off Linux. */
 async function cpuBusy(ms) {
@@ -61,13 +88,13 @@ async function waitQuiet() {
   return busy;
 }
 
-async function runJob(job) {
+async function runJob(job, tree) {
   const background = await waitQuiet();
   return new Promise((resolve) => {
     const started = Date.now();
     const load = os.loadavg()[0];
     const flags = job.startsWith('s5:') ? ['--expose-gc'] : [];
-    const child = spawn(process.execPath, [...flags, scenarioFile, job], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...flags, scenarioOf(tree), job], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -94,12 +121,31 @@ const median = (xs) => {
 
 const t0 = Date.now();
 const runs = Object.fromEntries(JOBS.map((j) => [j, []]));
+/** With --against: the other tree's runs of the tandem jobs. */
+const baseRuns = Object.fromEntries(JOBS.filter(onBoth).map((j) => [j, []]));
+const brief = (r) => {
+  if (!r.ok) return 'FAILED';
+  if (r.perSec) return `${fmt(r.perSec)}/s`;
+  if (r.speedup) return `speedup ${r.speedup.toFixed(2)}`;
+  if (r.ms) return `${r.ms.toFixed(0)} ms`;
+  if (r.floor) return `raw ${fmt(r.floor.perSec)}/s, batched ${fmt(r.batched.perSec)}/s${r.tandem ? `; tandem submit ${fmt(r.tandem.submitPerSec)}/s, map ${fmt(r.tandem.mapPerSec)}/s` : ''}`;
+  return 'ok';
+};
 for (let round = 1; round <= rounds; round++) {
   for (const job of JOBS) {
-    const r = await runJob(job);
-    runs[job].push(r);
-    const brief = r.ok ? (r.perSec ? `${fmt(r.perSec)}/s` : r.speedup ? `speedup ${r.speedup.toFixed(2)}` : r.ms ? `${r.ms.toFixed(0)} ms` : r.best ? `raw best ${fmt(r.best.perSec)}/s${r.tandem ? `, tandem submit ${fmt(r.tandem.submitPerSec)}/s` : ''}` : r.speedup ? `speedup ${r.speedup.toFixed(2)}` : 'ok') : 'FAILED';
-    console.error(`[round ${round}/${rounds}] ${job.padEnd(26)} ${brief.padEnd(16)} (${(r.wallMs / 1000).toFixed(1)} s, load ${r.load1.toFixed(2)}, others' CPU before ${(r.backgroundCpu * 100).toFixed(0)} %)`);
+    // Both trees back to back, first one then the other in turn, so drift in
+    // the machine's load hits both alike.
+    const trees = against && onBoth(job) ? (round % 2 ? [here, against] : [against, here]) : [here];
+    for (const tree of trees) {
+      const r = await runJob(job, tree);
+      if (r.ok && r.tandemEntry && !r.tandemEntry.startsWith(tree + path.sep)) {
+        console.error(`${job}: ${scenarioOf(tree)} ran tandem from ${r.tandemEntry}, not from its own tree: the comparison would be void`);
+        process.exit(2);
+      }
+      (tree === here ? runs : baseRuns)[job].push(r);
+      const label = against && onBoth(job) ? `${job}${tree === here ? '' : ' (against)'}` : job;
+      console.error(`[round ${round}/${rounds}] ${label.padEnd(36)} ${brief(r).padEnd(16)} (${(r.wallMs / 1000).toFixed(1)} s, load ${r.load1.toFixed(2)}, others' CPU before ${(r.backgroundCpu * 100).toFixed(0)} %)`);
+    }
   }
 }
 
@@ -115,12 +161,52 @@ const pct = (r) => (Number.isFinite(r) ? `${(r * 100).toFixed(0)} %` : 'n/a');
 const ok = (runsOf) => (runsOf ?? []).filter((r) => r.ok);
 const med = (job, pick) => median(ok(runs[job]).map(pick));
 const has = (job) => job in runs;
+/** Runs of a job on the --against tree (tandem jobs) or the shared ones (peers, sequential). */
+const againstRunsOf = (job) => (onBoth(job) ? baseRuns[job] : runs[job]) ?? [];
+const hereRunsOf = (job) => runs[job] ?? [];
+/** Thread pools (every peer) are held to the thread floor; tandem-process to the fork floor. */
+const transportOf = (lib) => (lib === 'tandem-process' ? 'process' : 'thread');
+
+/**
+ * The raw echo floors of one transport, from scenario 4 (medians of the
+ * rounds): one message per item, everything in flight, 2 peers ((a) threads,
+ * (c) processes), and the same with 1,000 items per message ((b), (d)). The
+ * raw echo does not depend on tandem, so with --against both trees' runs of
+ * it count, and both trees are divided by the same floor.
+ */
+function floorsOf(transport) {
+  const job = `s4:tandem-${transport}-vs-raw`;
+  const rs = ok([...(runs[job] ?? []), ...(baseRuns[job] ?? [])]);
+  return { perItem: median(rs.map((r) => r.floor.perSec)), batched: median(rs.map((r) => r.batched.perSec)) };
+}
+
+/** The figures issue 8 says must not drop, for one tree's runs. */
+function trackedFigures(runsOf) {
+  const m = (job, pick) => median(ok(runsOf(job)).map(pick));
+  const rate = (job) => m(job, (r) => r.perSec);
+  const th = floorsOf('thread');
+  const pr = floorsOf('process');
+  return [
+    ['submitVsPiscina', '100k submit: tandem-thread ÷ piscina', ratio(rate('s1:tandem-thread'), rate('s1:piscina')), x],
+    ['submitThreadVsEcho', '100k submit: tandem-thread ÷ raw postMessage echo (a)', ratio(rate('s1:tandem-thread'), th.perItem), x],
+    ['submitProcessVsEcho', '100k submit: tandem-process ÷ raw fork echo (c)', ratio(rate('s1:tandem-process'), pr.perItem), x],
+    ['mapThreadVsEcho', 'map 1M: tandem-thread ÷ raw postMessage echo, 1,000 per message (b)', ratio(rate('s2:tandem-thread'), th.batched), x],
+    ['mapProcessVsEcho', 'map 1M: tandem-process ÷ raw fork echo, 1,000 per message (d)', ratio(rate('s2:tandem-process'), pr.batched), x],
+    ['fibThreadSpeedup', '16 × fib(32): tandem-thread speedup', m('s3:tandem-thread', (r) => r.speedup), x],
+    ['fibProcessSpeedup', '16 × fib(32): tandem-process speedup', m('s3:tandem-process', (r) => r.speedup), x],
+    ['submitThreadPerSec', '100k submit: tandem-thread tasks/s', rate('s1:tandem-thread'), fmt],
+    ['submitProcessPerSec', '100k submit: tandem-process tasks/s', rate('s1:tandem-process'), fmt],
+    ['mapThreadPerSec', 'map 1M: tandem-thread items/s', rate('s2:tandem-thread'), fmt],
+    ['mapProcessPerSec', 'map 1M: tandem-process items/s', rate('s2:tandem-process'), fmt],
+  ].map(([key, label, value, show]) => ({ key, label, value, show }));
+}
 
 // ---- summary
 const summary = {};
 const goals = [];
 const md = [];
 md.push('# tandem benchmark results', '');
+if (against) md.push(`Run with \`--against=${againstArg}\`: every tandem job also ran on that tree (commit ${commitOf(against) ?? 'unknown'}), interleaved with this one (commit ${commitOf(here) ?? 'unknown'}); the tables below are this tree's, the before/after table compares both.`, '');
 md.push(`Node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} CPUs (availableParallelism ${cores}), ${os.platform()} ${os.release()}.`);
 md.push(`${rounds} rounds; every (library, scenario) job in a fresh process; median of the rounds. Generated ${new Date().toISOString()} by \`node bench/run.mjs\` in ${((Date.now() - t0) / 1000).toFixed(0)} s. 1-min load average ranged ${fmt(Math.min(...Object.values(runs).flat().map((r) => r.load1)))}–${fmt(Math.max(...Object.values(runs).flat().map((r) => r.load1)))} when jobs started; CPU used by other processes just before each job: median ${pct(median(Object.values(runs).flat().map((r) => r.backgroundCpu)))}, max ${pct(Math.max(...Object.values(runs).flat().map((r) => r.backgroundCpu)))}.`, '');
 
@@ -135,9 +221,15 @@ if (has('s1:tandem-thread')) {
   summary.s1 = { tasksPerSec: s1, cpuUsPerTask: cpu };
   md.push('## 1. 100k trivial tasks, one call each (pool size 2)', '');
   md.push('CPU µs/task: CPU time of the benchmark process during the timed section ÷ 100k — main thread plus worker threads for thread pools, the parent only for tandem-process (its children are not counted). Less sensitive to other load than tasks/s.', '');
-  md.push('| library | API | tasks/s | tandem-thread ÷ this | tandem-process ÷ this | CPU µs/task |', '| --- | --- | ---: | ---: | ---: | ---: |');
+  md.push('"÷ raw echo": this row\'s tasks/s ÷ the raw echo of its transport from scenario 4 — one message per task, all sent at once over 2 workers (thread pools: worker_threads `postMessage`, (a); tandem-process: `child_process.fork`, (c)).', '');
+  md.push('| library | API | tasks/s | tandem-thread ÷ this | tandem-process ÷ this | this ÷ raw echo | CPU µs/task |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |');
   const api = { 'tandem-thread': 'pool.submit(noop, [i])', 'tandem-process': 'pool.submit(noop, [i])', piscina: 'piscina.run(i)', tinypool: 'tinypool.run(i)', workerpool: "pool.exec('noop', [i])", poolifier: "FixedThreadPool.execute(i, 'noop')" };
-  for (const [lib, v] of Object.entries(s1)) md.push(`| ${lib} | \`${api[lib]}\` | ${fmt(v)} | ${x(ratio(s1['tandem-thread'], v))} | ${x(ratio(s1['tandem-process'], v))} | ${Number.isFinite(cpu[lib]) ? cpu[lib].toFixed(1) : 'n/a'} |`);
+  const vsEcho = {};
+  for (const [lib, v] of Object.entries(s1)) {
+    vsEcho[lib] = ratio(v, floorsOf(transportOf(lib)).perItem);
+    md.push(`| ${lib} | \`${api[lib]}\` | ${fmt(v)} | ${x(ratio(s1['tandem-thread'], v))} | ${x(ratio(s1['tandem-process'], v))} | ${x(vsEcho[lib])} | ${Number.isFinite(cpu[lib]) ? cpu[lib].toFixed(1) : 'n/a'} |`);
+  }
+  summary.s1.vsRawEcho = vsEcho;
   md.push('');
   goals.push({ goal: '100k submit: tandem ≥ 10× piscina', value: ratio(s1['tandem-thread'], s1.piscina), target: 10, show: x });
   goals.push({ goal: '100k submit: tandem ≥ 3× poolifier', value: ratio(s1['tandem-thread'], s1.poolifier), target: 3, show: x });
@@ -148,9 +240,13 @@ if (has('s2:tandem-thread') || has('s2:tandem-process')) {
   for (const lib of TANDEM) if (has(`s2:${lib}`)) s2[lib] = med(`s2:${lib}`, (r) => r.perSec);
   summary.s2 = { itemsPerSec: s2 };
   md.push('## 2. `pool.map(noop, 1M ints)` (pool size 2, chunksize auto)', '');
-  md.push('| backend | items/s | goal ≥ 5M items/s |', '| --- | ---: | --- |');
+  md.push('Raw batched echo: 1M ints through the same transport, 1,000 per message, all sent at once over 2 workers (scenario 4; threads (b), processes (d)).', '');
+  md.push('| backend | items/s | raw batched echo items/s | ÷ raw batched echo | goal ≥ 5M items/s |', '| --- | ---: | ---: | ---: | --- |');
+  summary.s2.vsRawBatchedEcho = {};
   for (const [lib, v] of Object.entries(s2)) {
-    md.push(`| ${lib} | ${fmt(v)} | ${v >= 5e6 ? 'met' : 'missed'} (${x(v / 5e6)}) |`);
+    const floor = floorsOf(transportOf(lib)).batched;
+    summary.s2.vsRawBatchedEcho[lib] = ratio(v, floor);
+    md.push(`| ${lib} | ${fmt(v)} | ${fmt(floor)} | ${x(ratio(v, floor))} | ${v >= 5e6 ? 'met' : 'missed'} (${x(v / 5e6)}) |`);
     goals.push({ goal: `map 1M (${lib}) ≥ 5M items/s`, value: v, target: 5e6, show: fmt });
   }
   md.push('');
@@ -177,28 +273,45 @@ if (Object.keys(runs).some((j) => j.startsWith('s3:'))) {
   summary.s3 = s3;
 }
 
-if (has('s4:tandem-process-vs-raw')) {
-  const raws = ok(runs['s4:tandem-process-vs-raw']);
-  const configs = Object.keys(raws[0]?.configs ?? {});
-  const rawBy = Object.fromEntries(configs.map((c) => [c, median(raws.map((r) => r.configs[c].perSec))]));
-  const pipelined = Object.entries(rawBy).filter(([c]) => !c.startsWith('ping-pong'));
-  const [bestName, best] = pipelined.reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0]);
-  const pingPong = rawBy['ping-pong, 1 child'];
-  const batched = median(raws.map((r) => r.batched.perSec));
-  const mt = (k) => median(raws.map((r) => r.tandem?.[k]));
-  const t = { submit: mt('submitPerSec'), map: mt('mapPerSec'), pingPong: mt('pingPongPerSec'), submitVsRawBest: mt('submitVsRawBest'), mapVsRawBest: mt('mapVsRawBest'), pingPongVsRaw: mt('pingPongVsRaw') };
-  summary.s4 = { rawMessagesPerSec: rawBy, rawBest: { name: bestName, perSec: best }, rawPingPong: pingPong, rawBatchedItemsPerSec: batched, tandemProcess: t };
-  md.push('## 4. process backend vs raw `child_process.fork` IPC echo (`serialization: \'advanced\'`)', '');
-  md.push('Raw echo and tandem run in the same process, one after the other, each round. Raw: the parent sends the integer i as one message per `child.send`, the child sends it back; rates are round trips per second. "window W" keeps W messages in flight per child (pipelined); the best pipelined configuration is the raw floor. Ratios are computed per round, then the median is taken.', '');
-  md.push('| raw configuration | messages/s |', '| --- | ---: |');
-  for (const [c, v] of Object.entries(rawBy)) md.push(`| ${c}${c === bestName ? ' (**best pipelined**)' : ''} | ${fmt(v)} |`);
-  md.push(`| batched: 1024 ints per message, 8 in flight, 1 child (items/s, informational) | ${fmt(batched)} |`, '');
-  md.push('| tandem process pool, size 2 | rate | ÷ raw |', '| --- | ---: | ---: |');
-  md.push(`| 100k \`submit\`, then \`Promise.all\` (tasks/s) | ${fmt(t.submit)} | ${pct(t.submitVsRawBest)} of best pipelined |`);
-  md.push(`| \`map\` 1M (items/s) | ${fmt(t.map)} | ${pct(t.mapVsRawBest)} of best pipelined |`);
-  md.push(`| ping-pong: \`await pool.run(noop, i)\` one at a time (calls/s) | ${fmt(t.pingPong)} | ${pct(t.pingPongVsRaw)} of raw ping-pong |`);
+const s4Transports = ['thread', 'process'].filter((t) => has(`s4:tandem-${t}-vs-raw`));
+if (s4Transports.length) {
+  const s4 = {};
+  for (const transport of s4Transports) {
+    const rs = ok(runs[`s4:tandem-${transport}-vs-raw`]);
+    const configs = Object.keys(rs[0]?.configs ?? {});
+    const mt = (k) => median(rs.map((r) => r.tandem?.[k]));
+    s4[transport] = {
+      rawMessagesPerSec: Object.fromEntries(configs.map((c) => [c, median(rs.map((r) => r.configs[c].perSec))])),
+      rawFloor: { name: rs[0]?.floor.name, perSec: median(rs.map((r) => r.floor.perSec)) },
+      rawBest: { names: [...new Set(rs.map((r) => r.best.name))], perSec: median(rs.map((r) => r.best.perSec)) },
+      rawPingPong: median(rs.map((r) => r.pingPong)),
+      rawBatched: { name: rs[0]?.batched.name, itemsPerSec: median(rs.map((r) => r.batched.perSec)) },
+      tandem: Object.fromEntries(['submitPerSec', 'mapPerSec', 'pingPongPerSec', 'submitVsFloor', 'submitVsRawBest', 'mapVsBatched', 'pingPongVsRaw'].map((k) => [k, mt(k)])),
+    };
+  }
+  summary.s4 = s4;
+  const th = s4.thread;
+  const pr = s4.process;
+  // Config names say "thread(s)" or "child(ren)"; one row per configuration, both transports side by side.
+  const generic = (name) => name.replace(/\b(children|child|threads|thread)\b/, (w) => (w === 'child' || w === 'thread' ? 'worker' : 'workers'));
+  const rows = new Map();
+  for (const transport of s4Transports) {
+    for (const [c, v] of Object.entries(s4[transport].rawMessagesPerSec)) (rows.get(generic(c)) ?? rows.set(generic(c), {}).get(generic(c)))[transport] = { name: c, v };
+  }
+  md.push('## 4. Raw echo floors, and tandem beside them in the same process', '');
+  md.push("Each job runs a raw echo over one transport — worker_threads `postMessage` (`peers/echo-thread.mjs`), or `child_process.fork` with `serialization: 'advanced'` (`peers/echo-child.mjs`) — then tandem's pool of the same backend (size 2) in the same process, each round. Raw: the parent sends the integer i as one message, the peer sends it back; rates are round trips per second. \"window W\" keeps W messages in flight per worker; \"all at once\" sends every message, then awaits every reply. The floors issue 8 holds tandem to are marked: (a)/(c) all at once over 2 workers, one message per item, for `submit`; (b)/(d) the same with 1,000 items per message, for `map`. Ratios in the second table are computed per round (raw and tandem in the same process), then the median is taken.", '');
+  const cell = (t, row) => (row?.[t] ? `${fmt(row[t].v)}${s4[t].rawFloor.name === row[t].name ? (t === 'thread' ? ' **(a)**' : ' **(c)**') : ''}` : '–');
+  md.push('| raw configuration | thread: messages/s | process: messages/s |', '| --- | ---: | ---: |');
+  for (const [name, row] of rows) md.push(`| ${name} | ${cell('thread', row)} | ${cell('process', row)} |`);
+  md.push(`| 1,000 ints per message, all at once, 2 workers (items/s) | ${th ? `${fmt(th.rawBatched.itemsPerSec)} **(b)**` : '–'} | ${pr ? `${fmt(pr.rawBatched.itemsPerSec)} **(d)**` : '–'} |`, '');
+  const t = (tr, k, show) => (s4[tr] ? show(s4[tr].tandem[k]) : '–');
+  md.push('| tandem pool, size 2, same process as the raw echo | thread | ÷ raw | process | ÷ raw |', '| --- | ---: | ---: | ---: | ---: |');
+  md.push(`| 100k \`submit\`, then \`Promise.all\` (tasks/s), ÷ (a)/(c) | ${t('thread', 'submitPerSec', fmt)} | ${t('thread', 'submitVsFloor', x)} | ${t('process', 'submitPerSec', fmt)} | ${t('process', 'submitVsFloor', x)} |`);
+  md.push(`| the same, ÷ the best pipelined raw configuration | | ${t('thread', 'submitVsRawBest', x)} | | ${t('process', 'submitVsRawBest', x)} |`);
+  md.push(`| \`map\` 1M (items/s), ÷ (b)/(d) | ${t('thread', 'mapPerSec', fmt)} | ${t('thread', 'mapVsBatched', x)} | ${t('process', 'mapPerSec', fmt)} | ${t('process', 'mapVsBatched', x)} |`);
+  md.push(`| ping-pong: \`await pool.run(noop, i)\` one at a time (calls/s), ÷ raw ping-pong | ${t('thread', 'pingPongPerSec', fmt)} | ${t('thread', 'pingPongVsRaw', x)} | ${t('process', 'pingPongPerSec', fmt)} | ${t('process', 'pingPongVsRaw', x)} |`);
   md.push('');
-  goals.push({ goal: 'process submit ≥ 50 % of raw fork echo (best pipelined)', value: t.submitVsRawBest, target: 0.5, show: pct });
+  if (pr) goals.push({ goal: 'process submit ≥ 50 % of raw fork echo (best pipelined)', value: pr.tandem.submitVsRawBest, target: 0.5, show: pct });
 }
 
 if (Object.keys(runs).some((j) => j.startsWith('s5:'))) {
@@ -225,6 +338,25 @@ if (Object.keys(runs).some((j) => j.startsWith('s5:'))) {
   summary.s5 = s5;
 }
 
+const tracked = trackedFigures(hereRunsOf);
+summary.tracked = Object.fromEntries(tracked.map((f) => [f.key, f.value]));
+if (tracked.some((f) => Number.isFinite(f.value))) {
+  md.push('## Issue 8: figures that must not drop', '');
+  md.push('Ratios of medians from the tables above (one run, same machine). (a)/(c): raw echo, one message per item, all sent at once over 2 workers, worker_threads / fork; (b)/(d): the same with 1,000 items per message.', '');
+  md.push('| figure | measured |', '| --- | ---: |');
+  for (const f of tracked) md.push(`| ${f.label} | ${f.show(f.value)} |`);
+  md.push('');
+}
+if (against) {
+  const before = trackedFigures(againstRunsOf);
+  summary.against = { tree: against, commit: commitOf(against), tracked: Object.fromEntries(before.map((f) => [f.key, f.value])) };
+  md.push(`## Before / after: ${commitOf(against) ?? againstArg} → ${commitOf(here) ?? 'this tree'}`, '');
+  md.push('Every tandem job ran on both trees back to back in each round (peers and the sequential baseline once, shared). The raw floors are medians over both trees\' runs of the raw echo (it does not depend on tandem), so each ratio\'s change is tandem\'s own. "after ÷ before" above 1 is better.', '');
+  md.push(`| figure | before (${commitOf(against) ?? 'against'}) | after (${commitOf(here) ?? 'this tree'}) | after ÷ before |`, '| --- | ---: | ---: | ---: |');
+  tracked.forEach((f, i) => md.push(`| ${f.label} | ${f.show(before[i].value)} | ${f.show(f.value)} | ${x(ratio(f.value, before[i].value))} |`));
+  md.push('');
+}
+
 if (goals.length) {
   md.push('## Goals (issue 2, item 8)', '', '| goal | measured | status |', '| --- | ---: | --- |');
   for (const g of goals) {
@@ -235,17 +367,13 @@ if (goals.length) {
   md.push('');
 }
 
-const failures = Object.entries(runs).flatMap(([job, rs]) => rs.filter((r) => !r.ok).map((r) => `${job}: ${r.error}`));
+const failures = [...Object.entries(runs), ...Object.entries(baseRuns).map(([job, rs]) => [`${job} (against)`, rs])].flatMap(([job, rs]) => rs.filter((r) => !r.ok).map((r) => `${job}: ${r.error}`));
 if (failures.length) md.push('## Failed jobs', '', ...failures.map((f) => `- ${f.replace(/\n/g, ' ')}`), '');
 
 const text = md.join('\n');
 if (filters.length === 0) {
-  let commit = null;
-  try {
-    commit = execSync('git rev-parse --short HEAD', { cwd: fileURLToPath(new URL('..', import.meta.url)) }).toString().trim();
-  } catch {}
-  const meta = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, availableParallelism: cores, platform: `${os.platform()} ${os.release()}`, commit, rounds, durationS: (Date.now() - t0) / 1000 };
-  writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ meta, summary, goals: goals.map(({ show, ...g }) => ({ ...g, met: g.value >= g.target })), runs }, null, 2) + '\n');
+  const meta = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, availableParallelism: cores, platform: `${os.platform()} ${os.release()}`, commit: commitOf(here), against: against ? { tree: against, commit: commitOf(against) } : undefined, rounds, durationS: (Date.now() - t0) / 1000 };
+  writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ meta, summary, goals: goals.map(({ show, ...g }) => ({ ...g, met: g.value >= g.target })), runs, againstRuns: against ? baseRuns : undefined }, null, 2) + '\n');
   writeFileSync(new URL('./results.md', import.meta.url), text + '\n');
   console.error('wrote bench/results.json and bench/results.md');
 }

@@ -1,5 +1,5 @@
 // One benchmark job, run in a fresh Node process by run.mjs:
-//   node bench/scenario.mjs <job>        e.g. s1:piscina, s2:tandem-process, s5:tandem-thread:4
+//   node bench/scenario.mjs <job>        e.g. s1:piscina, s2:tandem-process, s4:raw-thread, s5:tandem-thread:4
 // Prints one line `RESULT {json}` on stdout. Pools are started and warmed
 // before anything is timed, and closed before the process exits.
 import { fork } from 'node:child_process';
@@ -102,7 +102,7 @@ async function burst(pool, n) {
   return ms;
 }
 
-// ---- scenario 1 (and the tandem-process row of scenario 4): 100k individual submits
+// ---- scenario 1: 100k individual submits
 async function s1(lib) {
   const pool = await openPool(lib, 2);
   await burst(pool, N_WARM);
@@ -193,7 +193,10 @@ async function s3(lib) {
   return { cores, ms, seqMs, seqBefore, seqAfter, speedup: seqMs / ms };
 }
 
-// ---- scenario 4: raw child_process.fork IPC echo (serialization 'advanced')
+// ---- scenario 4: raw echo over the pool's own transport (the floor), then tandem in the same process
+/** Items per message in the batched raw echo: the floor `map` is held to (issue 8). */
+const ECHO_BATCH = 1000;
+
 function forkEcho() {
   const child = fork(hereFile('./peers/echo-child.mjs'), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
@@ -203,100 +206,139 @@ function forkEcho() {
   });
 }
 
+function threadEcho() {
+  const worker = new Worker(hereFile('./peers/echo-thread.mjs'));
+  return new Promise((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('message', () => resolve(worker));
+    worker.postMessage('hello');
+  });
+}
+
 /**
- * Sends n messages (the integer i) spread round-robin over the children,
- * keeping at most `window` messages in flight per child (window 1 = ping-pong,
+ * One echo peer of either transport behind the same calls: `send(m)`, and
+ * `target`, the ChildProcess or Worker that emits each reply as 'message'.
+ */
+async function openEcho(transport) {
+  if (transport === 'process') {
+    const child = await forkEcho();
+    return { send: (m) => child.send(m), target: child, close: () => child.disconnect() };
+  }
+  const worker = await threadEcho();
+  return { send: (m) => worker.postMessage(m), target: worker, close: () => worker.terminate() };
+}
+
+/**
+ * Sends n messages (the integer i) spread round-robin over the peers,
+ * keeping at most `window` messages in flight per peer (window 1 = ping-pong,
  * Infinity = send everything at once); resolves with elapsed ms when every echo is back.
  */
-function echoRun(children, n, window) {
+function echoRun(peers, n, window) {
   return new Promise((resolve) => {
     const t0 = now();
     let received = 0;
     let sent = 0;
     const handlers = [];
     const finish = () => {
-      children.forEach((c, k) => c.off('message', handlers[k]));
+      peers.forEach((p, k) => p.target.off('message', handlers[k]));
       resolve(now() - t0);
     };
-    const perChild = Math.ceil(n / children.length);
-    children.forEach((child, k) => {
-      let mine = 0; // sent to this child
+    const perPeer = Math.ceil(n / peers.length);
+    peers.forEach((peer, k) => {
+      let mine = 0; // sent to this peer
       const sendOne = () => {
-        child.send(sent++);
+        peer.send(sent++);
         mine++;
       };
       handlers[k] = () => {
         received++;
         if (received === n) return finish();
-        if (mine < perChild && sent < n) sendOne();
+        if (mine < perPeer && sent < n) sendOne();
       };
-      child.on('message', handlers[k]);
-      const first = Math.min(window, perChild);
+      peer.target.on('message', handlers[k]);
+      const first = Math.min(window, perPeer);
       for (let j = 0; j < first && sent < n; j++) sendOne();
     });
   });
 }
 
-/** Echoes n ints in arrays of `size`, at most `window` arrays in flight; resolves with elapsed ms. */
-function echoBatched(child, n, size, window) {
+/**
+ * Echoes n ints in arrays of `size`, batches dealt round-robin over the peers,
+ * at most `window` batches in flight per peer; resolves with elapsed ms.
+ */
+function echoBatched(peers, n, size, window) {
   return new Promise((resolve) => {
     const t0 = now();
     let next = 0;
     let received = 0;
-    const sendOne = () => {
+    const handlers = [];
+    const sendOne = (peer) => {
       const end = Math.min(n, next + size);
       const arr = new Array(end - next);
       for (let i = 0; i < arr.length; i++) arr[i] = next + i;
       next = end;
-      child.send(arr);
+      peer.send(arr);
     };
-    const onMessage = (arr) => {
-      received += arr.length;
-      if (received >= n) {
-        child.off('message', onMessage);
-        resolve(now() - t0);
-      } else if (next < n) sendOne();
-    };
-    child.on('message', onMessage);
-    for (let j = 0; j < window && next < n; j++) sendOne();
+    peers.forEach((peer, k) => {
+      handlers[k] = (arr) => {
+        received += arr.length;
+        if (received >= n) {
+          peers.forEach((p, j) => p.target.off('message', handlers[j]));
+          resolve(now() - t0);
+        } else if (next < n) sendOne(peer);
+      };
+      peer.target.on('message', handlers[k]);
+    });
+    for (let j = 0; j < window && next < n; j++) for (const peer of peers) if (next < n) sendOne(peer);
   });
 }
 
-async function s4(withTandem) {
-  const tandem = withTandem ? await openPool('tandem-process', 2) : null;
+/**
+ * Raw echo over `transport` ('thread': worker_threads postMessage; 'process':
+ * child_process.fork with serialization 'advanced'), then, with `withTandem`,
+ * tandem's pool of the same backend in the same process. Two configurations
+ * are the floors issue 8 holds tandem to: every item sent at once, one
+ * message each, over 2 peers (for `submit`), and the same with ECHO_BATCH
+ * items per message (for `map`).
+ */
+async function s4(transport, withTandem) {
+  const tandem = withTandem ? await openPool(`tandem-${transport}`, 2) : null;
   if (tandem) {
     await burst(tandem, N_WARM);
     await burst(tandem, N_WARM);
   }
-  const children = [await forkEcho(), await forkEcho()];
+  const peers = [await openEcho(transport), await openEcho(transport)];
+  const noun = (k) => (transport === 'process' ? (k > 1 ? 'children' : 'child') : k > 1 ? 'threads' : 'thread');
   const configs = [
-    { name: 'ping-pong, 1 child', kids: 1, window: 1, n: Math.min(N_TASKS, 20_000) },
-    { name: 'ping-pong, 2 children', kids: 2, window: 1, n: Math.min(N_TASKS, 20_000) },
-    { name: 'window 64, 1 child', kids: 1, window: 64, n: N_TASKS },
-    { name: 'window 64, 2 children', kids: 2, window: 64, n: N_TASKS },
-    { name: 'window 1024, 1 child', kids: 1, window: 1024, n: N_TASKS },
-    { name: 'window 1024, 2 children', kids: 2, window: 1024, n: N_TASKS },
-    { name: 'all at once, 1 child', kids: 1, window: Infinity, n: N_TASKS },
-    { name: 'all at once, 2 children', kids: 2, window: Infinity, n: N_TASKS },
+    ...[1, 2].map((kids) => ({ name: `ping-pong, ${kids} ${noun(kids)}`, kids, window: 1, n: Math.min(N_TASKS, 20_000) })),
+    ...[64, 1024, Infinity].flatMap((window) =>
+      [1, 2].map((kids) => ({ name: `${window === Infinity ? 'all at once' : `window ${window}`}, ${kids} ${noun(kids)}`, kids, window, n: N_TASKS })),
+    ),
   ];
-  for (const c of configs) await echoRun(children.slice(0, c.kids), 5_000, c.window); // warm-up
+  const floorName = `all at once, 2 ${noun(2)}`;
+  for (const c of configs) await echoRun(peers.slice(0, c.kids), 5_000, c.window); // warm-up
   const out = {};
   for (const c of configs) {
     await sleep(20);
-    const ms = await echoRun(children.slice(0, c.kids), c.n, c.window);
+    const ms = await echoRun(peers.slice(0, c.kids), c.n, c.window);
     out[c.name] = { messages: c.n, ms, perSec: (c.n / ms) * 1000 };
   }
-  // Informational: the same channel when the sender coalesces items into
-  // arrays (what pool.map does), items/s.
-  await echoBatched(children[0], 100_000, 1024, 8);
+  // The same channel when the sender coalesces items into arrays, as pool.map does (items/s).
+  await echoBatched(peers, Math.min(N_MAP, 100_000), ECHO_BATCH, Infinity);
   await sleep(20);
-  const batchedMs = await echoBatched(children[0], N_MAP, 1024, 8);
-  const batched = { items: N_MAP, perMessage: 1024, ms: batchedMs, perSec: (N_MAP / batchedMs) * 1000 };
-  for (const child of children) child.disconnect();
+  const batchedMs = await echoBatched(peers, N_MAP, ECHO_BATCH, Infinity);
+  const batched = { name: `${ECHO_BATCH} ints per message, all at once, 2 ${noun(2)}`, items: N_MAP, perMessage: ECHO_BATCH, ms: batchedMs, perSec: (N_MAP / batchedMs) * 1000 };
+  await Promise.all(peers.map((p) => p.close()));
   const pipelined = Object.entries(out).filter(([k]) => !k.startsWith('ping-pong'));
   const best = pipelined.reduce((a, b) => (b[1].perSec > a[1].perSec ? b : a));
-  const pingPong = out['ping-pong, 1 child'];
-  const result = { configs: out, batched, best: { name: best[0], perSec: best[1].perSec }, pingPong: pingPong.perSec };
+  const result = {
+    transport,
+    configs: out,
+    batched,
+    floor: { name: floorName, perSec: out[floorName].perSec },
+    best: { name: best[0], perSec: best[1].perSec },
+    pingPong: out[`ping-pong, 1 ${noun(1)}`].perSec,
+  };
   if (tandem) {
     await sleep(50);
     const submitMs = await burst(tandem, N_TASKS);
@@ -310,16 +352,18 @@ async function s4(withTandem) {
     t0 = now();
     const mapped = await tandem.pool.map(tandem.tasks.noop, items);
     const mapMs = now() - t0;
-    if (mapped.length !== N_MAP) throw new Error('wrong map result');
+    if (mapped.length !== N_MAP || mapped[N_MAP - 1] !== N_MAP - 1) throw new Error('wrong map result');
     await tandem.close();
-    result.tandem = {
+    const t = {
       submitPerSec: (N_TASKS / submitMs) * 1000,
       pingPongPerSec: (nPing / pingMs) * 1000,
       mapPerSec: (N_MAP / mapMs) * 1000,
     };
-    result.tandem.submitVsRawBest = result.tandem.submitPerSec / result.best.perSec;
-    result.tandem.mapVsRawBest = result.tandem.mapPerSec / result.best.perSec;
-    result.tandem.pingPongVsRaw = result.tandem.pingPongPerSec / result.pingPong;
+    t.submitVsFloor = t.submitPerSec / result.floor.perSec;
+    t.submitVsRawBest = t.submitPerSec / result.best.perSec;
+    t.mapVsBatched = t.mapPerSec / batched.perSec;
+    t.pingPongVsRaw = t.pingPongPerSec / result.pingPong;
+    result.tandem = t;
   }
   return result;
 }
@@ -404,10 +448,11 @@ async function main() {
   if (scenario === 's1') result = await s1(lib);
   else if (scenario === 's2') result = await s2(lib);
   else if (scenario === 's3') result = await s3(lib);
-  else if (scenario === 's4' && lib === 'raw') result = await s4(false);
-  else if (scenario === 's4' && lib === 'tandem-process-vs-raw') result = await s4(true);
+  else if (scenario === 's4' && /^(tandem-(thread|process)-vs-raw|raw-(thread|process))$/.test(lib)) result = await s4(lib.includes('thread') ? 'thread' : 'process', lib.startsWith('tandem-'));
   else if (scenario === 's5') result = await s5(lib, Number(arg));
   else throw new Error(`unknown job '${job}'`);
+  // Which build ran ('tandem' is the self-reference: this tree's dist/), so a comparison of two trees can be checked.
+  result.tandemEntry = fileURLToPath(import.meta.resolve('tandem'));
   // Exit at once: a library that leaves a handle open must not hang the run.
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`, () => process.exit(0));
 }
