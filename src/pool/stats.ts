@@ -5,7 +5,11 @@ import type { Worker } from './worker.js';
 export interface PoolStats {
   backend: string;
   size: number;
-  /** Workers alive (starting or serving). */
+  /**
+   * Workers that exist: starting, serving, or stopping. A worker stopped for a
+   * timeout or a crash is replaced at once, so while it exits this can
+   * briefly be one above `size`.
+   */
   workers: number;
   /** Workers running at least one call. */
   busy: number;
@@ -14,9 +18,9 @@ export interface PoolStats {
    * as one call). Always `queued + running + completed + failed + cancelled`.
    */
   accepted: number;
-  /** Calls waiting in the pool's queue for a worker. */
+  /** Calls waiting to start: in the pool's queue, or sent ahead to a busy worker (short calls only). */
   queued: number;
-  /** Calls handed to a worker whose outcome the caller still waits for (a few may wait there behind a short call). */
+  /** Calls running on a worker: at most `concurrencyPerWorker` per worker. */
   running: number;
   completed: number;
   /** Calls that failed for good (after their retries). */
@@ -64,7 +68,12 @@ export class PoolCounters {
       lifeMs += now - worker.startedAt;
       if (worker.load > 0) busy++;
       // A cancelled call may still hold its place until its worker answers; it is counted as cancelled.
-      for (const job of worker.calls()) if (!job.cancelled) running++;
+      let held = 0;
+      for (const job of worker.calls()) if (!job.cancelled) held++;
+      // The first calls on a worker hold its places; calls beyond them were sent ahead and wait there.
+      const onPlaces = Math.min(held, worker.places);
+      running += onPlaces;
+      queued += held - onPlaces;
     }
     const h = this.#latency;
     const any = h.count > 0;

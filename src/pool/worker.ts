@@ -88,8 +88,9 @@ export class Worker {
     return this.#state === 'ready' && !this.reserved && this.#exclusive === null && this.#calls.size < limit;
   }
 
+  /** Counts toward the pool's `size`: starting, serving, or finishing its last calls before it is recycled. */
   get alive(): boolean {
-    return this.#state === 'starting' || this.#state === 'ready';
+    return this.#state === 'starting' || this.#state === 'ready' || this.#state === 'retiring';
   }
 
   /** Gives it a job. Counted from here until `release`. */
