@@ -160,12 +160,27 @@ export class TaskNotFoundError extends TandemError {
   }
 }
 
-/** A pool option or call option has a wrong value. */
+/**
+ * A pool option or call option has a wrong value, or is not an option at all
+ * (a misspelt key is an error, not a silently ignored one).
+ */
 export class InvalidOptionError extends TandemError {
   readonly option: string;
-  constructor(option: string, value: unknown, allowed: string) {
-    super('ERR_TANDEM_INVALID_OPTION', `option '${option}' must be ${allowed}; got ${describeValue(value)}`);
+  /** For a key that is not an option: the option it most likely meant (`'timeout'` for `'timout'`), when one is close. */
+  readonly suggestion: string | undefined;
+  /**
+   * `allowed` completes "option 'x' must be …". With `unknown`, the key is not
+   * an option: `allowed` then lists the options there are.
+   */
+  constructor(option: string, value: unknown, allowed: string, unknown?: { suggestion: string | undefined; hint?: string | undefined }) {
+    super(
+      'ERR_TANDEM_INVALID_OPTION',
+      unknown
+        ? `unknown option '${option}' (set to ${describeValue(value)})${unknown.suggestion === undefined ? '' : `; did you mean '${unknown.suggestion}'?`}${unknown.hint ? ` ${unknown.hint}.` : ''} ${allowed}`
+        : `option '${option}' must be ${allowed}; got ${describeValue(value)}`,
+    );
     this.option = option;
+    this.suggestion = unknown?.suggestion;
   }
 }
 
