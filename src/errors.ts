@@ -136,14 +136,19 @@ export class QueueFullError extends TandemError {
   }
 }
 
-/** An argument (or result) cannot be sent between threads or processes. Raised at submit, before anything runs. */
+/**
+ * An argument or a result cannot be sent between threads or processes. For an
+ * argument it is raised at submit, before anything runs; a result that cannot
+ * be sent back fails its call (`argumentIndex` -1, `path` starting with `result`).
+ */
 export class SerializationError extends TandemError {
   /** Index of the offending argument in the call's argument list (-1 for a result). */
   readonly argumentIndex: number;
-  /** Where inside that argument, e.g. `args[0].user.onChange`. */
+  /** Where inside that argument, e.g. `args[0].user.onChange`, or inside the result, e.g. `result.point`. */
   readonly path: string;
-  constructor(argumentIndex: number, path: string, why: string, options?: { cause?: unknown }) {
-    super('ERR_TANDEM_SERIALIZATION', `${path} cannot be sent to a worker: ${why}`, options);
+  /** `options.result`: the value is a task's result, on its way back to the caller. */
+  constructor(argumentIndex: number, path: string, why: string, options?: { cause?: unknown; result?: boolean }) {
+    super('ERR_TANDEM_SERIALIZATION', `${path} cannot be ${options?.result ? 'returned from a task' : 'sent to a worker'}: ${why}`, options);
     this.argumentIndex = argumentIndex;
     this.path = path;
   }

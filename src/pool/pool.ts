@@ -152,12 +152,13 @@ export class Pool implements AsyncDisposable {
     if (options.transfer !== undefined) checkTransfer(options, scheduler.boundary, this.#options.backend);
     scheduler.checkAccept(1);
     let payload: unknown = args;
+    // Inline too ('none': checked, passed as they are), so a call behaves the same wherever auto sends it.
+    if (!allPrimitive(args)) {
+      const checked = checkArguments(args, scheduler.boundary);
+      payload = checked.args;
+      flags |= checked.flags;
+    }
     if (scheduler.boundary !== 'none') {
-      if (!allPrimitive(args)) {
-        const checked = checkArguments(args, scheduler.boundary);
-        payload = checked.args;
-        flags |= checked.flags;
-      }
       if (args.length === 1 && (flags & FLAG_SHARED) === 0) {
         payload = (payload as unknown[])[0];
         flags |= FLAG_SINGLE;

@@ -51,7 +51,7 @@ import {
 } from '../protocol.js';
 import { collectThreadGlobals } from '../shareable.js';
 import { definitionOf } from '../task.js';
-import { checkArguments } from '../serialize.js';
+import { checkArguments, decodeResult } from '../serialize.js';
 import { Deadlines } from './deadlines.js';
 import { type Job, RUN } from './job.js';
 import type { ResolvedOptions } from './options.js';
@@ -374,6 +374,14 @@ export class Scheduler implements FutureOwner {
     job.slot = null;
     job.deadline = 0;
     if (job.cancelled) return;
+    if (tag === W_OK || tag === W_CHUNK_OK) {
+      // Shareables in a result are rebuilt here (src/serialize.ts).
+      try {
+        batch[at + 2] = decodeResult(batch[at + 2]);
+      } catch (error) {
+        return this.#fail(job, error, false);
+      }
+    }
     if (tag === W_OK) {
       this.#counters.completedJob(job.submittedAt, tickNow());
       this.#release(job);

@@ -33,7 +33,6 @@ import {
   P_SHUTDOWN,
   type TaskDefinition,
   W_CHUNK_FAIL,
-  W_CHUNK_OK,
   W_FAIL,
   W_INIT_FAILED,
   W_MEASURE,
@@ -45,7 +44,8 @@ import {
 import { installThreadGlobals } from '../shareable.js';
 import { serialize } from 'node:v8';
 import { current, type SignalSource } from './current.js';
-import { rehydrate } from './rehydrate.js';
+import { pushChunkResults, pushResult } from '../serialize.js';
+import { rehydrate, rehydrateItems } from './rehydrate.js';
 import { loadTask } from './task-loader.js';
 
 /** How the runtime speaks to its parent. */
@@ -56,6 +56,8 @@ export interface RuntimePort {
   exit(code: number): void;
   /** Overrides how a definition becomes a function (the inline backend uses the caller's own). */
   resolveTask?(definition: TaskDefinition): Promise<Function> | Function;
+  /** Results stay on this event loop (inline): checked like any result, but passed as they are. */
+  sameThread?: boolean;
 }
 
 const QUEUE_FIELDS = 5; // tag, id, key, payload, flags
@@ -256,12 +258,12 @@ export class WorkerRuntime implements SignalSource {
 
   /** Runs one call; true if it returned a promise (it settles later). */
   #run(id: number, fn: Function, payload: unknown, flags: number, started: number): boolean {
-    const args = flags & FLAG_SHARED ? rehydrate(payload) : payload;
     const measure = flags & FLAG_MEASURE ? new Measurement(id) : null;
     let result: unknown;
     current.source = this;
     current.id = id;
     try {
+      const args = flags & FLAG_SHARED ? rehydrate(payload) : payload;
       result = flags & FLAG_SINGLE ? fn(args) : fn(...(args as unknown[]));
     } catch (error) {
       current.source = null;
@@ -288,7 +290,7 @@ export class WorkerRuntime implements SignalSource {
     }
     this.#settled(id);
     measure?.report(this.#outbox, result);
-    this.#outbox.push(W_OK, id, result);
+    pushResult(this.#outbox, id, result, this.#port.sameThread === true);
     return false;
   }
 
@@ -298,7 +300,7 @@ export class WorkerRuntime implements SignalSource {
    * more at once than the pool's concurrency allows.
    */
   #runChunk(id: number, fn: Function, items: unknown[], flags: number, started: number): boolean {
-    const list = flags & FLAG_SHARED ? (rehydrate(items) as unknown[]) : items;
+    const list = items;
     const star = (flags & FLAG_STAR) !== 0;
     const results = new Array<unknown>(list.length);
     const runFrom = (first: number): PromiseLike<unknown> | null => {
@@ -331,7 +333,7 @@ export class WorkerRuntime implements SignalSource {
     const finish = (error: unknown, async: boolean): void => {
       if (async) this.#busyMs += performance.now() - started;
       this.#settled(id);
-      if (error === undefined) this.#outbox.push(W_CHUNK_OK, id, results);
+      if (error === undefined) pushChunkResults(this.#outbox, id, results, this.#port.sameThread === true);
       else {
         const failure = error as ChunkItemError;
         this.#outbox.push(W_CHUNK_FAIL, id, failure.index, encodeError(failure.error));
@@ -339,6 +341,7 @@ export class WorkerRuntime implements SignalSource {
     };
     let pending: PromiseLike<unknown> | null;
     try {
+      if (flags & FLAG_SHARED) rehydrateItems(list, (index, error) => new ChunkItemError(index, error));
       pending = runFrom(0);
     } catch (error) {
       finish(error, false);
@@ -369,7 +372,8 @@ export class WorkerRuntime implements SignalSource {
     this.#asyncSettled(id);
     this.#busyMs += performance.now() - started;
     this.#settled(id);
-    this.#outbox.push(tag, id, value);
+    if (tag === W_OK) pushResult(this.#outbox, id, value, this.#port.sameThread === true);
+    else this.#outbox.push(tag, id, value);
     this.#afterAsync();
   }
 
@@ -418,8 +422,9 @@ export class WorkerRuntime implements SignalSource {
         this.#port.send(frame);
       } catch (error) {
         const id = frame[1] as number;
-        const why = new SerializationError(-1, 'the result', `${(error as Error)?.message ?? String(error)}; return plain data from the task`, {
+        const why = new SerializationError(-1, 'result', `${(error as Error)?.message ?? String(error)}; return plain data from the task`, {
           cause: error,
+          result: true,
         });
         this.#port.send(tag === W_OK || tag === W_FAIL ? [W_FAIL, id, encodeError(why)] : [W_CHUNK_FAIL, id, 0, encodeError(why)]);
       }
