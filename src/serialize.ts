@@ -1,3 +1,4 @@
+import { type Registration, cannotSend, classMarker, registrationOf } from './classes.js';
 import { SerializationError } from './errors.js';
 import { isShareable, toMarker } from './shareable.js';
 import { FLAG_SHARED, W_CHUNK_FAIL, W_CHUNK_OK, W_FAIL, W_OK, encodeError } from './protocol.js';
@@ -13,7 +14,8 @@ import { rehydrate } from './worker/rehydrate.js';
  * task behaves the same before and after `auto` moves it.
  *
  * Values are walked once to check them. Only when they hold something that
- * travels as a marker — a shareable (lock, shared value) — a second walk copies them with the markers in place
+ * travels as a marker — a shareable (lock, shared value), an instance of a
+ * registered class — a second walk copies them with the markers in place
  * (arrays, objects, Maps and Sets on the way are copied, keeping cycles and
  * shared references; the caller's own objects are never mutated), and the
  * receiver rebuilds the markers (see ./worker/rehydrate.ts). Inline values
@@ -124,8 +126,9 @@ export function pushChunkResults(outbox: unknown[], id: number, results: unknown
 }
 
 /**
- * Caller side: a result as the worker sent it, with the shareables it holds
- * rebuilt.
+ * Caller side: a result as the worker sent it, with the instances of
+ * registered classes (and shareables) it holds rebuilt. Throws
+ * SerializationError when a class cannot be found here.
  */
 export function decodeResult(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
@@ -260,8 +263,16 @@ function walk(value: unknown, state: WalkState, depth: number): void {
     if (state.boundary === 'process') throw new Refusal(`a ${ctorName(object)} cannot cross to another process`);
     return;
   }
+  const registration = registrationOf(proto);
+  if (registration !== undefined) {
+    const why = cannotSend(registration);
+    if (why !== null) throw new Refusal(why);
+    state.markers = true;
+    return walkProperties(object, state, depth);
+  }
+  const name = ctorName(object);
   throw new Refusal(
-    `it is an instance of class ${ctorName(object)}, which would arrive as a plain object without its prototype and methods; pass plain data (for example { ...value }) and rebuild the instance inside the task`,
+    `it is an instance of class ${name}, which would arrive as a plain object without its prototype and methods. Register the class in the module that exports it, registerClass(import.meta.url, ${/^[A-Za-z_$][\w$]*$/.test(name) ? name : 'TheClass'}), to send it with its prototype, or pass plain data (for example { ...value }) and rebuild the instance inside the task`,
   );
 }
 
@@ -319,7 +330,12 @@ function encode(value: unknown, copies: Map<object, unknown>): unknown {
     for (const v of object) copy.add(encode(v, copies));
     return copy;
   }
-  return value; // a built-in structured clone copies as it is
+  const registration: Registration | undefined = registrationOf(proto);
+  if (registration === undefined) return value; // a built-in structured clone copies as it is
+  const marker = classMarker(registration);
+  copies.set(object, marker);
+  copyProperties(object, marker.data, copies);
+  return marker;
 }
 
 function copyProperties(source: object, target: Record<string, unknown>, copies: Map<object, unknown>): void {

@@ -375,7 +375,7 @@ export class Scheduler implements FutureOwner {
     job.deadline = 0;
     if (job.cancelled) return;
     if (tag === W_OK || tag === W_CHUNK_OK) {
-      // Shareables in a result are rebuilt here (src/serialize.ts).
+      // Shareables and registered class instances in a result are rebuilt here (src/serialize.ts).
       try {
         batch[at + 2] = decodeResult(batch[at + 2]);
       } catch (error) {

@@ -1,8 +1,9 @@
+import { classOf, isClassMarker } from '../classes.js';
 import { fromMarker, isSharedMarker } from '../shareable.js';
 
 /**
  * Replaces markers in received values by live objects: shared objects over
- * the same memory.
+ * the same memory, instances of registered classes with their prototype.
  * Only called for values the sender flagged (FLAG_SHARED on a call, the
  * envelope on a result), so ordinary calls never pay for the walk. Arrays,
  * plain objects, Maps and Sets arrive as fresh copies, so they are updated in
@@ -37,6 +38,18 @@ function revive(value: unknown, label: string, done: Map<object, unknown>): unkn
     const live = fromMarker(value);
     done.set(value, live);
     return live;
+  }
+  if (isClassMarker(value)) {
+    const cls = classOf(value, label);
+    // The constructor does not run; properties are defined, not assigned, as
+    // class fields are, so a setter on the prototype does not run either.
+    const instance = Object.create(cls.prototype as object) as object;
+    done.set(value, instance);
+    const data = value.data;
+    for (const key of Object.keys(data)) {
+      Object.defineProperty(instance, key, { value: revive(data[key], label, done), writable: true, enumerable: true, configurable: true });
+    }
+    return instance;
   }
   done.set(value, value);
   if (Array.isArray(value)) {
