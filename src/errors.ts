@@ -153,14 +153,19 @@ export class QueueFullError extends TandemError {
   }
 }
 
-/** An argument (or result) cannot be sent between threads or processes. Raised at submit, before anything runs. */
+/**
+ * An argument or a result cannot be sent between threads or processes. For an
+ * argument it is raised at submit, before anything runs; a result that cannot
+ * be sent back fails its call (`argumentIndex` -1, `path` starting with `result`).
+ */
 export class SerializationError extends TandemError {
   /** Index of the offending argument in the call's argument list (-1 for a result). */
   readonly argumentIndex: number;
-  /** Where inside that argument, e.g. `args[0].user.onChange`. */
+  /** Where inside that argument, e.g. `args[0].user.onChange`, or inside the result, e.g. `result.point`. */
   readonly path: string;
-  constructor(argumentIndex: number, path: string, why: string, options?: { cause?: unknown }) {
-    super('ERR_TANDEM_SERIALIZATION', `${path} cannot be sent to a worker: ${why}`, options);
+  /** `options.result`: the value is a task's result, on its way back to the caller. */
+  constructor(argumentIndex: number, path: string, why: string, options?: { cause?: unknown; result?: boolean }) {
+    super('ERR_TANDEM_SERIALIZATION', `${path} cannot be ${options?.result ? 'returned from a task' : 'sent to a worker'}: ${why}`, options);
     this.argumentIndex = argumentIndex;
     this.path = path;
   }
@@ -177,12 +182,27 @@ export class TaskNotFoundError extends TandemError {
   }
 }
 
-/** A pool option or call option has a wrong value. */
+/**
+ * A pool option or call option has a wrong value, or is not an option at all
+ * (a misspelt key is an error, not a silently ignored one).
+ */
 export class InvalidOptionError extends TandemError {
   readonly option: string;
-  constructor(option: string, value: unknown, allowed: string) {
-    super('ERR_TANDEM_INVALID_OPTION', `option '${option}' must be ${allowed}; got ${describeValue(value)}`);
+  /** For a key that is not an option: the option it most likely meant (`'timeout'` for `'timout'`), when one is close. */
+  readonly suggestion: string | undefined;
+  /**
+   * `allowed` completes "option 'x' must be …". With `unknown`, the key is not
+   * an option: `allowed` then lists the options there are.
+   */
+  constructor(option: string, value: unknown, allowed: string, unknown?: { suggestion: string | undefined; hint?: string | undefined }) {
+    super(
+      'ERR_TANDEM_INVALID_OPTION',
+      unknown
+        ? `unknown option '${option}' (set to ${describeValue(value)})${unknown.suggestion === undefined ? '' : `; did you mean '${unknown.suggestion}'?`}${unknown.hint ? ` ${unknown.hint}.` : ''} ${allowed}`
+        : `option '${option}' must be ${allowed}; got ${describeValue(value)}`,
+    );
     this.option = option;
+    this.suggestion = unknown?.suggestion;
   }
 }
 

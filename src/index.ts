@@ -18,6 +18,7 @@ export type { PoolStats } from './pool/stats.js';
 export type { Explanation } from './auto/profile.js';
 export type { BackendKind, ResourceLimits } from './backends/backend.js';
 export { task, type Task } from './task.js';
+export { registerClass } from './classes.js';
 export { runWorker, type RedisWorkerOptions, type RedisWorkerSummary } from './redis/worker.js';
 export { currentSignal, isWorker } from './worker/current.js';
 export { Future, asCompleted, wait, type FutureState, type FutureIterator, type AsCompletedOptions, type WaitOptions } from './future.js';

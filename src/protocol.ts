@@ -92,7 +92,7 @@ export const FRAME_FIELDS: Readonly<Record<number, number>> = {
 };
 
 /** Flag bits of P_RUN / P_CHUNK. */
-export const FLAG_SHARED = 1; // args hold shared-object markers to rehydrate
+export const FLAG_SHARED = 1; // args hold markers to rehydrate (shared objects, registered class instances)
 export const FLAG_STAR = 2; // chunk items are argument lists (starmap)
 // P_RUN payload is the only argument itself, not an argument list: one array
 // less to serialize and rebuild per call (bench: "submit 100k trivial").

@@ -27,6 +27,7 @@ export const inlineBackend: Backend = {
         });
       },
       exit: () => stop('exit'),
+      sameThread: true,
       resolveTask: (definition) => {
         if (definition.kind === 'source') return loadTask(definition);
         const fn = registeredTask(definition.module, definition.index);

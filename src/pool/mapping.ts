@@ -35,7 +35,7 @@ export function autoChunk(length: number, context: MapContext): number {
  * `items[0]` in the whole input (imap checks chunk by chunk).
  */
 function checkItems(items: unknown[], context: MapContext, firstIndex: number, star: boolean): { items: unknown[]; shared: boolean } {
-  if (context.boundary === 'none') return { items, shared: false };
+  // Inline items are checked too ('none' never copies), by the same rule as everywhere.
   let out = items;
   let shared = false;
   for (let i = 0; i < items.length; i++) {

@@ -12,7 +12,17 @@ import { tickNow } from './clock.js';
 import type { Executor } from './executor.js';
 import { Job, RUN } from './job.js';
 import { ImapIterator, type MapContext, mapAll } from './mapping.js';
-import { type CallOptions, type ImapOptions, type MapOptions, type PoolOptions, type ResolvedOptions, checkCallOptions, resolvePoolOptions } from './options.js';
+import {
+  type CallOptions,
+  type ImapOptions,
+  type MapOptions,
+  type PoolOptions,
+  type ResolvedOptions,
+  checkCallOptions,
+  checkTransfer,
+  resolvePoolOptions,
+  singleCallOptions,
+} from './options.js';
 import { FUTURE_OWNER, Scheduler } from './scheduler.js';
 import type { PoolStats } from './stats.js';
 
@@ -112,21 +122,23 @@ export class Pool implements AsyncDisposable {
    * ```
    */
   submit<F extends AnyFunction>(task: F, args: Parameters<F>, options: CallOptions = NO_OPTIONS): Future<Result<F>> {
-    if (options !== NO_OPTIONS) checkCallOptions(options);
+    if (options !== NO_OPTIONS) checkCallOptions(options, 'submit');
     if (!Array.isArray(args)) throw new InvalidOptionError('args', args, 'an array of the arguments to pass to the task');
     if (this.#closed) throw new PoolClosedError();
     const lane = this.#executor.lane(task);
     const scheduler = lane.scheduler;
     let flags = lane.flags;
     const key = scheduler.keyOf(task);
+    if (options.transfer !== undefined) checkTransfer(options, scheduler.boundary, this.#options.backend);
     scheduler.checkAccept(1);
     let payload: unknown = args;
+    // Inline too ('none': checked, passed as they are), so a call behaves the same wherever auto sends it.
+    if (!allPrimitive(args)) {
+      const checked = checkArguments(args, scheduler.boundary);
+      payload = checked.args;
+      flags |= checked.flags;
+    }
     if (scheduler.boundary !== 'none') {
-      if (!allPrimitive(args)) {
-        const checked = checkArguments(args, scheduler.boundary);
-        payload = checked.args;
-        flags |= checked.flags;
-      }
       if (args.length === 1 && (flags & FLAG_SHARED) === 0) {
         payload = (payload as unknown[])[0];
         flags |= FLAG_SINGLE;
@@ -208,7 +220,7 @@ export class Pool implements AsyncDisposable {
     items: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
     options: ImapOptions = NO_OPTIONS,
   ): AsyncIterableIterator<Result<F>> {
-    if (options !== NO_OPTIONS) checkCallOptions(options);
+    if (options !== NO_OPTIONS) checkCallOptions(options, 'imap');
     if (this.#closed) throw new PoolClosedError();
     if (items === null || typeof items !== 'object' || !(Symbol.iterator in items || Symbol.asyncIterator in items)) {
       throw new InvalidOptionError('items', items, 'an iterable or async iterable');
@@ -286,7 +298,7 @@ export class Pool implements AsyncDisposable {
 
   #map(task: AnyFunction, items: Iterable<unknown>, star: boolean, options: MapOptions): Promise<unknown[]> {
     try {
-      if (options !== NO_OPTIONS) checkCallOptions(options);
+      if (options !== NO_OPTIONS) checkCallOptions(options, 'map');
       if (this.#closed) throw new PoolClosedError();
       if (items === null || typeof items !== 'object' || !(Symbol.iterator in items)) {
         throw new InvalidOptionError('items', items, 'an iterable (use imap for an async iterable)');
@@ -302,7 +314,8 @@ export class Pool implements AsyncDisposable {
   /** auto: the first items run as measured single calls, then the rest goes where they say. */
   async #probeThenMap(task: AnyFunction, items: unknown[], star: boolean, options: MapOptions): Promise<unknown[]> {
     const head = items.slice(0, PROBE_CALLS);
-    const probes = head.map((item) => this.submit(task, (star ? item : [item]) as never, options));
+    const single = singleCallOptions(options);
+    const probes = head.map((item) => this.submit(task, (star ? item : [item]) as never, single));
     const first = await Promise.all(probes);
     const rest = await this.#map(task, items.slice(PROBE_CALLS), star, options);
     return first.concat(rest);
@@ -320,7 +333,7 @@ export class Pool implements AsyncDisposable {
           finished = true;
           break;
         }
-        probes.push(this.submit(task, [step.value] as never, options));
+        probes.push(this.submit(task, [step.value] as never, singleCallOptions(options)));
       }
       for (const probe of probes) yield await probe;
       if (finished) return;

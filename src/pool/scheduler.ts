@@ -49,7 +49,7 @@ import {
 } from '../protocol.js';
 import { collectThreadGlobals } from '../shareable.js';
 import { definitionOf } from '../task.js';
-import { checkArguments } from '../serialize.js';
+import { checkArguments, decodeResult } from '../serialize.js';
 import { remoteToError } from '../remote-error.js';
 import { timerDelay, tickNow } from './clock.js';
 import { Deadlines } from './deadlines.js';
@@ -305,10 +305,17 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
     worker.release(job);
     if (job.cancelled) return;
     if (tag === W_OK || tag === W_CHUNK_OK) {
+      let value: unknown;
+      try {
+        // Shareables and registered class instances in a result are rebuilt here (src/serialize.ts).
+        value = decodeResult(batch[at + 2]);
+      } catch (error) {
+        return this.#fail(job, error, false);
+      }
       this.#counters.completedJob(job.submittedAt, tickNow());
       job.place = DONE;
       this.#detach(job);
-      job.owner.jobDone(job, batch[at + 2]);
+      job.owner.jobDone(job, value);
     } else if (tag === W_FAIL) {
       this.#fail(job, remoteToError(batch[at + 2] as RemoteError), true);
     } else if (tag === W_CHUNK_FAIL) {

@@ -14,7 +14,7 @@ let adopting: SharedArrayBuffer | null = null;
  * @example
  * ```ts
  * const histogram = new SharedArray('uint32', 256);
- * await pool.map(countBytes, files.map((file) => [file, histogram]), { star: true });
+ * await pool.starmap(countBytes, files.map((file) => [file, histogram]));
  * console.log(histogram.view);
  * ```
  */

@@ -12,7 +12,7 @@ let adopting: SharedArrayBuffer | null = null;
  * @example
  * ```ts
  * const hits = new SharedValue('int32', 0);
- * await pool.map(crawl, urls.map((url) => [url, hits]), { star: true });
+ * await pool.starmap(crawl, urls.map((url) => [url, hits]));
  * console.log(hits.value);
  * ```
  */

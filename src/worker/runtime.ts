@@ -46,7 +46,6 @@ import {
   P_SHUTDOWN,
   type TaskDefinition,
   W_CHUNK_FAIL,
-  W_CHUNK_OK,
   W_DYING,
   W_FAIL,
   W_INIT_FAILED,
@@ -62,7 +61,8 @@ import {
 import { installThreadGlobals } from '../shareable.js';
 import { serialize } from 'node:v8';
 import { current, type SignalSource } from './current.js';
-import { rehydrate } from './rehydrate.js';
+import { pushChunkResults, pushResult } from '../serialize.js';
+import { rehydrate, rehydrateItems } from './rehydrate.js';
 import { loadTask } from './task-loader.js';
 
 /** How the runtime speaks to its parent. */
@@ -73,6 +73,8 @@ export interface RuntimePort {
   exit(code: number): void;
   /** Overrides how a definition becomes a function (the inline backend uses the caller's own). */
   resolveTask?(definition: TaskDefinition): Promise<Function> | Function;
+  /** Results stay on this event loop (inline): checked like any result, but passed as they are. */
+  sameThread?: boolean;
 }
 
 const QUEUE_FIELDS = 5; // tag, id, key, payload, flags
@@ -349,11 +351,11 @@ export class WorkerRuntime implements SignalSource {
 
   /** Runs one call; true if it returned a promise (it settles later). */
   #run(id: number, fn: Function, payload: unknown, flags: number, started: number, paceSlot: number): boolean {
-    const args = flags & FLAG_SHARED ? rehydrate(payload) : payload;
     const measure = flags & FLAG_MEASURE ? new Measurement(id) : null;
     let result: unknown;
     this.#enter(id);
     try {
+      const args = flags & FLAG_SHARED ? rehydrate(payload) : payload;
       result = flags & FLAG_SINGLE ? fn(args) : fn(...(args as unknown[]));
     } catch (error) {
       this.#leave(id, false);
@@ -365,19 +367,21 @@ export class WorkerRuntime implements SignalSource {
       this.#leave(id, true);
       result.then(
         (value) => {
+          this.#asyncSettled(id, started, paceSlot);
           measure?.report(this.#outbox, value);
-          this.#asyncDone(id, started, paceSlot, W_OK, id, value);
+          pushResult(this.#outbox, id, value, this.#port.sameThread === true);
         },
         (error: unknown) => {
+          this.#asyncSettled(id, started, paceSlot);
           measure?.report(this.#outbox, undefined);
-          this.#asyncDone(id, started, paceSlot, W_FAIL, id, encodeError(error));
+          this.#outbox.push(W_FAIL, id, encodeError(error));
         },
       );
       return true;
     }
     this.#leave(id, false);
     measure?.report(this.#outbox, result);
-    this.#outbox.push(W_OK, id, result);
+    pushResult(this.#outbox, id, result, this.#port.sameThread === true);
     return false;
   }
 
@@ -402,7 +406,7 @@ export class WorkerRuntime implements SignalSource {
    * runs more at once than the pool's concurrency allows.
    */
   #runChunk(id: number, fn: Function, items: unknown[], flags: number, started: number, paceSlot: number): boolean {
-    const list = flags & FLAG_SHARED ? (rehydrate(items) as unknown[]) : items;
+    const list = items;
     const star = (flags & FLAG_STAR) !== 0;
     const results = new Array<unknown>(list.length);
     const runFrom = (first: number): PromiseLike<unknown> | null => {
@@ -431,40 +435,46 @@ export class WorkerRuntime implements SignalSource {
         current.source = null;
       }
     };
-    const outcome = (error: unknown): unknown[] => {
-      if (error === undefined) return [W_CHUNK_OK, id, results];
-      const failure = error as ChunkItemError;
-      return [W_CHUNK_FAIL, id, failure.index, encodeError(failure.error)];
+    const pushOutcome = (error: unknown): void => {
+      if (error === undefined) pushChunkResults(this.#outbox, id, results, this.#port.sameThread === true);
+      else {
+        const failure = error as ChunkItemError;
+        this.#outbox.push(W_CHUNK_FAIL, id, failure.index, encodeError(failure.error));
+      }
+    };
+    const settled = (error: unknown): void => {
+      this.#asyncSettled(id, started, paceSlot);
+      pushOutcome(error);
     };
     let pending: PromiseLike<unknown> | null;
     this.#executing = id;
     try {
+      if (flags & FLAG_SHARED) rehydrateItems(list, (index, error) => new ChunkItemError(index, error));
       pending = runFrom(0);
     } catch (error) {
       this.#leave(id, false);
-      this.#outbox.push(...outcome(error));
+      pushOutcome(error);
       return false;
     }
     if (pending === null) {
       this.#leave(id, false);
-      this.#outbox.push(...outcome(undefined));
+      pushOutcome(undefined);
       return false;
     }
     this.#leave(id, true);
     pending.then(
-      () => this.#asyncDone(id, started, paceSlot, ...(outcome(undefined) as [number, number, unknown])),
-      (error: unknown) => this.#asyncDone(id, started, paceSlot, ...(outcome(error) as [number, number, unknown])),
+      () => settled(undefined),
+      (error: unknown) => settled(error),
     );
     return true;
   }
 
-  /** An async call settled: it frees its place (unless an abort already did) and its outcome is sent this turn. */
-  #asyncDone(id: number, started: number, paceSlot: number, tag: number, ...fields: unknown[]): void {
+  /** An async call settled: it frees its place (unless an abort already did); its outcome, pushed next, is sent this turn. */
+  #asyncSettled(id: number, started: number, paceSlot: number): void {
     this.#running.delete(id);
     const spent = performance.now() - started;
     this.#busyMs += spent;
     this.#learnPace(paceSlot, spent);
-    this.#outbox.push(tag, ...fields);
     this.#afterAsync();
   }
 
@@ -509,8 +519,9 @@ export class WorkerRuntime implements SignalSource {
         this.#port.send(frame);
       } catch (error) {
         const id = frame[1] as number;
-        const why = new SerializationError(-1, 'the result', `${(error as Error)?.message ?? String(error)}; return plain data from the task`, {
+        const why = new SerializationError(-1, 'result', `${(error as Error)?.message ?? String(error)}; return plain data from the task`, {
           cause: error,
+          result: true,
         });
         this.#port.send(tag === W_OK || tag === W_FAIL ? [W_FAIL, id, encodeError(why)] : [W_CHUNK_FAIL, id, 0, encodeError(why)]);
       }

@@ -1,4 +1,5 @@
 import { isMainThread } from 'node:worker_threads';
+import { classesChecked } from '../classes.js';
 import { TaskNotFoundError } from '../errors.js';
 import type { TaskDefinition } from '../protocol.js';
 import { registeredTask } from '../task.js';
@@ -17,6 +18,7 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
   let namespace: Record<string, unknown>;
   try {
     namespace = await importModule(module);
+    await classesChecked(); // see src/classes.ts
   } catch (error) {
     throw new TaskNotFoundError(module, label, `the module could not be loaded in the worker (${(error as Error)?.message ?? String(error)})`, {
       cause: error,

@@ -1,7 +1,7 @@
 // A pool's life: ready, close vs terminate, disposal, maxQueue, init,
 // recycling (maxTasksPerWorker), idle shrink, transfer.
 import { afterEach, describe, expect, it } from 'vitest';
-import { PoolClosedError, QueueFullError, TandemError, WorkerInitError } from 'tandem';
+import { InvalidOptionError, PoolClosedError, QueueFullError, TandemError, WorkerInitError } from 'tandem';
 import { allBackends, cleanup, eventually, failure, makePool, probe, rejection, thrown, workerBackends } from '../helpers.js';
 import { add, byteSum, echo, failingInit, gated, readEnv, readExecArgv, readGlobal, setGlobal, setGlobalBare, square, whoAmI } from '../fixtures/tasks.mjs';
 
@@ -135,10 +135,17 @@ describe.each(allBackends)('close and terminate (%s)', (backend) => {
     expect(await Promise.all([pool.run(readGlobal), pool.run(readGlobal), pool.run(readGlobal)])).toEqual([value, value, value]);
   });
 
-  it('transfer hands the bytes to the task', async () => {
+  it('transfer hands the bytes to the task (a process shares no memory: refused at submit)', async () => {
     const pool = makePool({ backend, size: 1 });
     const buffer = new Uint8Array([1, 2, 3, 4]).buffer;
-    expect(await pool.submit(byteSum, [buffer], { transfer: [buffer] })).toBe(10);
+    if (backend === 'process') {
+      const error = thrown(() => pool.submit(byteSum, [buffer], { transfer: [buffer] }));
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error.option).toBe('transfer');
+      expect(pool.stats().accepted).toBe(0);
+    } else {
+      expect(await pool.submit(byteSum, [buffer], { transfer: [buffer] })).toBe(10);
+    }
   });
 });
 

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidOptionError, Pool, TandemError } from 'tandem';
 import { allBackends, cleanup, failure, makePool, rejection, thrown } from '../helpers.js';
-import { echo, square } from '../fixtures/tasks.mjs';
+import { add, byteSum, echo, square } from '../fixtures/tasks.mjs';
 
 afterEach(cleanup);
 
@@ -39,6 +39,46 @@ describe('pool options', () => {
     const error = thrown(() => new Pool(options as never));
     expect(error.code).toBe('ERR_TANDEM_INVALID_OPTION');
     expect(error.option).toBe(option);
+  });
+
+  // Issue 8: values that used to pass the object checks or fall back to a default.
+  it.each([
+    [null, 'options'],
+    [[], 'options'],
+    [{ size: null }, 'size'],
+    [{ backend: null }, 'backend'],
+    [{ retries: null }, 'retries'],
+    [{ env: ['A=1'] }, 'env'],
+    [{ maxQueue: 0 }, 'maxQueue'],
+    [{ resourceLimits: [] }, 'resourceLimits'],
+    [{ resourceLimits: { maxOldGenerationSizeMb: 0 } }, 'resourceLimits.maxOldGenerationSizeMb'],
+    [{ resourceLimits: { stackSizeMb: 0 } }, 'resourceLimits.stackSizeMb'],
+  ])('new Pool(%j) throws InvalidOptionError naming %s', (options, option) => {
+    const error = thrown(() => new Pool(options as never));
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.option).toBe(option);
+    expect(error.suggestion).toBeUndefined();
+  });
+
+  it.each([
+    [{ sise: 2 }, 'sise', 'size'],
+    [{ maxqueue: 5 }, 'maxqueue', 'maxQueue'],
+    [{ concurrency: 4 }, 'concurrency', 'concurrencyPerWorker'],
+    [{ workers: 4 }, 'workers', 'size'],
+    [{ idleTimout: 100 }, 'idleTimout', 'idleTimeout'],
+    [{ resourceLimits: { maxOldGenerationSize: 64 } }, 'resourceLimits.maxOldGenerationSize', 'maxOldGenerationSizeMb'],
+  ])('new Pool(%j): the unknown key %s is an error that suggests %s', (options, option, suggestion) => {
+    const error = thrown(() => new Pool(options as never));
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.option).toBe(option);
+    expect(error.suggestion).toBe(suggestion);
+    expect(error.message).toContain(`'${suggestion}'`);
+  });
+
+  it('an unknown key with nothing close is still an error, without a suggestion', () => {
+    const error = thrown(() => new Pool({ colour: 'blue' } as never));
+    expect(error.option).toBe('colour');
+    expect(error.suggestion).toBeUndefined();
   });
 
   it('a wrong resource limit is named inside resourceLimits', () => {
@@ -101,5 +141,82 @@ describe.each(allBackends)('call options (%s)', (backend) => {
     const error = await failure(() => pool.imap(square, [1, 2], options as never));
     expect(error.code).toBe('ERR_TANDEM_INVALID_OPTION');
     expect(error.option).toBe(option);
+  });
+
+  // Issue 8: each call takes its own keys; anything else is a mistake to report, not to ignore.
+  it.each([
+    [{ timout: 5 }, 'timout', 'timeout'],
+    [{ priorty: 1 }, 'priorty', 'priority'],
+    [{ Timeout: 5 }, 'Timeout', 'timeout'],
+    [{ chunksize: 10 }, 'chunksize', undefined],
+    [{ ordered: false }, 'ordered', undefined],
+  ])('submit(task, args, %j): the key %s is refused (suggesting %s); nothing is queued', (options, option, suggestion) => {
+    const pool = makePool({ backend, size: 1 });
+    const error = thrown(() => pool.submit(echo, [1], options as never));
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.option).toBe(option);
+    expect(error.suggestion).toBe(suggestion);
+    expect(pool.stats().queued).toBe(0);
+  });
+
+  it.each([
+    [{ chunkSize: 10 }, 'chunkSize', 'chunksize'],
+    [{ timout: 5 }, 'timout', 'timeout'],
+    [{ star: true }, 'star', undefined],
+    [{ ordered: false }, 'ordered', undefined],
+    [{ transfer: [] }, 'transfer', undefined],
+  ])('map and starmap(task, items, %j): the key %s is refused (suggesting %s)', async (options, option, suggestion) => {
+    const pool = makePool({ backend, size: 1 });
+    for (const call of [() => pool.map(square, [1, 2], options as never), () => pool.starmap(add, [[1, 2]], options as never)]) {
+      const error = await rejection(call());
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error.option).toBe(option);
+      expect(error.suggestion).toBe(suggestion);
+    }
+    expect(pool.stats().queued).toBe(0);
+  });
+
+  it.each([
+    [{ orderd: false }, 'orderd', 'ordered'],
+    [{ chunkSize: 10 }, 'chunkSize', 'chunksize'],
+    [{ transfer: [] }, 'transfer', undefined],
+  ])('imap(task, items, %j): the key %s is refused (suggesting %s)', async (options, option, suggestion) => {
+    const pool = makePool({ backend, size: 1 });
+    const error = await failure(() => pool.imap(square, [1, 2], options as never));
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.option).toBe(option);
+    expect(error.suggestion).toBe(suggestion);
+  });
+
+  it('every documented call option is accepted by its call', async () => {
+    const pool = makePool({ backend, size: 1 });
+    const signal = new AbortController().signal;
+    const common = { signal, timeout: 10_000, priority: 1 };
+    expect(await pool.submit(echo, [1], { ...common, ...(backend === 'process' ? {} : { transfer: [] }) })).toBe(1);
+    expect(await pool.map(square, [1, 2], { ...common, chunksize: 1 })).toEqual([1, 4]);
+    const streamed: number[] = [];
+    for await (const value of pool.imap(square, [1, 2], { ...common, chunksize: 'auto', ordered: true })) streamed.push(value);
+    expect(streamed).toEqual([1, 4]);
+  });
+});
+
+describe('transfer where nothing can be moved', () => {
+  it('a process pool refuses transfer at submit, naming it; the buffer stays with the caller and nothing is queued', () => {
+    const pool = makePool({ backend: 'process', size: 1 });
+    const buffer = new ArrayBuffer(8);
+    const error = thrown(() => pool.submit(echo, [buffer], { transfer: [buffer] }));
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.option).toBe('transfer');
+    expect(buffer.byteLength).toBe(8);
+    expect(pool.stats().queued).toBe(0);
+  });
+
+  it('a thread pool moves what transfer lists (the check does not get in its way)', async () => {
+    const pool = makePool({ backend: 'thread', size: 1 });
+    const buffer = new Uint8Array([1, 2, 3]).buffer;
+    expect(await pool.run(byteSum, buffer)).toBe(6);
+    const moved = new Uint8Array([4, 5]).buffer;
+    expect(await pool.submit(byteSum, [moved], { transfer: [moved] })).toBe(9);
+    expect(moved.byteLength).toBe(0);
   });
 });
