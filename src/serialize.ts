@@ -95,16 +95,29 @@ export function pushResult(outbox: unknown[], id: number, value: unknown, sameTh
     outbox.push(W_OK, id, value);
     return;
   }
-  // Results are checked by the thread rule: what a process cannot take
-  // (shared memory) fails when it is sent, and is reported for that call alone.
-  const state = newState('thread', -1, true);
+  let sent: unknown;
   try {
-    check(value, 'result', state);
+    sent = encodeResult(value, sameThread);
   } catch (error) {
     outbox.push(W_FAIL, id, encodeError(error));
     return;
   }
-  outbox.push(W_OK, id, state.markers && !sameThread ? { [RESULT_ENVELOPE]: encode(value, new Map()) } : value);
+  outbox.push(W_OK, id, sent);
+}
+
+/**
+ * A result ready to cross back to the caller: checked, and wrapped in the
+ * envelope {@link decodeResult} opens when it holds instances of registered
+ * classes (or shareables). Throws SerializationError naming the part of the
+ * result that cannot be sent. `sameThread` (inline): checked only.
+ */
+export function encodeResult(value: unknown, sameThread = false): unknown {
+  if (isPrimitive(value)) return value;
+  // Results are checked by the thread rule: what a process cannot take
+  // (shared memory) fails when it is sent, and is reported for that call alone.
+  const state = newState('thread', -1, true);
+  check(value, 'result', state);
+  return state.markers && !sameThread ? { [RESULT_ENVELOPE]: encode(value, new Map()) } : value;
 }
 
 /** Worker side: the same for a chunk's results; an item that cannot be sent back fails the chunk at that item. */

@@ -21,7 +21,9 @@ import type { Redis } from 'ioredis';
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError, RedisUnavailableError, TaskError, WorkerCrashedError } from '../errors.js';
 import { Pool } from '../pool/pool.js';
-import { FLAG_SINGLE, FLAG_STAR, type RemoteError, W_CHUNK_FAIL, W_CHUNK_OK, W_FAIL, W_OK, encodeError } from '../protocol.js';
+import { encodeResult } from '../serialize.js';
+import { rehydrate } from '../worker/rehydrate.js';
+import { FLAG_SHARED, FLAG_SINGLE, FLAG_STAR, type RemoteError, W_CHUNK_FAIL, W_CHUNK_OK, W_FAIL, W_OK, encodeError } from '../protocol.js';
 import { markWorkerThread } from '../worker/current.js';
 import { connectRedis, loadBullmq } from './connect.js';
 import { TaskDirectory } from './names.js';
@@ -112,16 +114,17 @@ export async function runWorker(options: RedisWorkerOptions): Promise<RedisWorke
     }
     const callSignal = signal instanceof AbortSignal ? signal : undefined;
     try {
-      const payload = decodeValue(data.payload);
+      // Instances of registered classes travel as markers: rebuilt here, encoded again for the way back.
+      const payload = data.flags & FLAG_SHARED ? rehydrate(decodeValue(data.payload)) : decodeValue(data.payload);
       if (data.kind === 0) {
         const args = data.flags & FLAG_SINGLE ? [payload] : (payload as unknown[]);
         const value = await pool.submit(fn, args, { signal: callSignal });
-        await reply(data, [W_OK, data.id, value]);
+        await reply(data, [W_OK, data.id, encodeResult(value)]);
         summary.items++;
       } else {
         const items = payload as unknown[];
         const results = data.flags & FLAG_STAR ? await pool.starmap(fn, items as unknown[][], { signal: callSignal }) : await pool.map(fn, items, { signal: callSignal });
-        await reply(data, [W_CHUNK_OK, data.id, results]);
+        await reply(data, [W_CHUNK_OK, data.id, encodeResult(results)]);
         summary.items += items.length;
       }
       summary.jobs++;

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Pool, type PoolOptions } from 'tandem';
-import { add, describe as describeValue, explode, killHost, spin, square } from '../fixtures/redis-tasks.mjs';
+import { add, describe as describeValue, explode, killHost, scalePoint, spin, square } from '../fixtures/redis-tasks.mjs';
+import { Point } from '../fixtures/classes.mjs';
 import { notServed } from '../fixtures/redis-other-tasks.mjs';
 import { IDLE_CALLER, SELF_CALLER, type WorkerProcess, freePort, redisInstalled, runNode, startRedis, startWorker, stopAll, until } from './harness.js';
 
@@ -59,6 +60,14 @@ describe.skipIf(skip)("backend: 'redis' with two tandem workers", () => {
     expect(result.tags).toEqual(new Set(['a', 'b']));
     expect(result.big).toBe(2n ** 70n);
     expect(result.bytes).toEqual(new Uint8Array([1, 2, 3]));
+    await pool.close();
+  });
+
+  it('instances of registered classes cross to the hosts and back with their prototype', async () => {
+    const pool = makePool();
+    const scaled = await pool.run(scalePoint, new Point(3, 4), 2);
+    expect(scaled).toBeInstanceOf(Point);
+    expect(scaled.length()).toBe(10);
     await pool.close();
   });
 
