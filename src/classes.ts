@@ -124,7 +124,8 @@ export function registerClass<C extends Class>(moduleUrl: string, cls: C, name: 
  * Found by name, not identity, for the same reason the first registration wins.
  */
 function checkExport(registration: Registration): void {
-  const checking = new Promise<void>((resolve) => setImmediate(resolve).unref())
+  // Not unref'd: Deno never runs an unref'd immediate in a worker waiting on its port.
+  const checking = new Promise<void>((resolve) => setImmediate(resolve))
     .then(() => import(registration.module) as Promise<Record<string, unknown>>)
     .then(
       (namespace) => {
