@@ -78,6 +78,8 @@ export class PoolCounters {
     const h = this.#latency;
     const any = h.count > 0;
     const ms = (ns: number): number => (any && Number.isFinite(ns) ? ns / 1e6 : 0);
+    // Bun's histogram answers a percentile with its bucket's upper bound, which can pass the largest value recorded.
+    const pct = (p: number): number => Math.min(h.percentile(p), h.max);
     return {
       backend,
       size,
@@ -90,7 +92,7 @@ export class PoolCounters {
       failed: this.failed,
       cancelled: this.cancelled,
       utilisation: lifeMs > 0 ? Math.min(1, busyMs / lifeMs) : 0,
-      latency: { mean: ms(h.mean), p50: ms(h.percentile(50)), p90: ms(h.percentile(90)), p99: ms(h.percentile(99)), max: ms(h.max) },
+      latency: { mean: ms(h.mean), p50: ms(pct(50)), p90: ms(pct(90)), p99: ms(pct(99)), max: ms(h.max) },
     };
   }
 }
