@@ -173,7 +173,7 @@ export class AutoRouter implements Executor {
 
   /** A call that failed because threads cannot do what the task does runs again in a process, and so do the task's next calls. */
   #rerouted(fn: Function, profile: TaskProfile, job: Job, error: unknown): boolean {
-    if (!(error instanceof TaskError) || error.properties.code !== 'ERR_WORKER_UNSUPPORTED_OPERATION') return false;
+    if (!(error instanceof TaskError) || !threadsCannot(error)) return false;
     // Shared memory cannot go to a process; a chunk's items have their own collector.
     if (job.kind !== RUN || (job.flags & FLAG_SHARED) !== 0 || job.future === null) return false;
     profile.needsProcess(error.message);
@@ -185,4 +185,13 @@ export class AutoRouter implements Executor {
     scheduler.enqueue(again);
     return true;
   }
+}
+
+/**
+ * The task did what worker threads do not support (`process.chdir()`, …).
+ * Node and Deno say so by the error's code; Bun's stub throws a TypeError
+ * whose message alone says it.
+ */
+function threadsCannot(error: TaskError): boolean {
+  return error.properties.code === 'ERR_WORKER_UNSUPPORTED_OPERATION' || (error.remoteName === 'TypeError' && / not supported in workers/.test(error.message));
 }

@@ -64,6 +64,7 @@ import { current, type SignalSource } from './current.js';
 import { pushChunkResults, pushResult } from '../serialize.js';
 import { rehydrate, rehydrateItems } from './rehydrate.js';
 import { loadTask } from './task-loader.js';
+import { startLoopActivity } from './loop-activity.js';
 
 /** How the runtime speaks to its parent. */
 export interface RuntimePort {
@@ -538,12 +539,12 @@ export class WorkerRuntime implements SignalSource {
  */
 class Measurement {
   readonly #started = performance.now();
-  readonly #loop = performance.eventLoopUtilization();
+  readonly #loop = startLoopActivity();
   constructor(readonly id: number) {}
 
   report(outbox: unknown[], result: unknown): void {
     const wall = performance.now() - this.#started;
-    const active = Math.min(wall, performance.eventLoopUtilization(this.#loop).active);
+    const active = Math.min(wall, this.#loop.stop());
     let bytes = 0;
     try {
       bytes = result === undefined ? 0 : serialize(result).byteLength;
