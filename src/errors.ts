@@ -372,3 +372,21 @@ export class RedisUnavailableError extends TandemError {
     this.url = url;
   }
 }
+
+/**
+ * The JavaScript runtime running tandem (Bun or Deno) cannot do what an
+ * option asks, so tandem refuses it where it is asked for instead of letting
+ * it be silently ignored. The message names the runtime, what it lacks, and
+ * what to do instead; docs/runtimes.md lists every such case.
+ */
+export class UnsupportedRuntimeError extends TandemError {
+  /** The runtime and its version, e.g. `Bun 1.4.5`. */
+  readonly runtime: string;
+  /** What was asked for, e.g. `resourceLimits on worker threads`. */
+  readonly feature: string;
+  constructor(runtime: string, feature: string, why: string, instead: string) {
+    super('ERR_TANDEM_UNSUPPORTED_RUNTIME', `${feature} cannot work on ${runtime}: ${why}. ${instead}.`);
+    this.runtime = runtime;
+    this.feature = feature;
+  }
+}

@@ -8,6 +8,13 @@ import { join } from 'node:path';
 import { Pool, type PoolOptions } from 'tandem';
 import { ABORTED, GATE, RAN, SLOTS, STARTED, bump, read } from './fixtures/probe.mjs';
 
+/**
+ * The runtime running this test file (CI runs the suite under Node, Bun and
+ * Deno). Where one cannot host a behaviour, the test says so by name and
+ * test/runtimes/differences.test.ts asserts what that runtime does instead.
+ */
+export const runtime: 'node' | 'bun' | 'deno' = process.versions.bun ? 'bun' : process.versions.deno ? 'deno' : 'node';
+
 export type BackendName = 'thread' | 'process' | 'inline';
 /** Every backend: for behaviour that is the same wherever a task runs. */
 export const allBackends = ['thread', 'process', 'inline'] as const satisfies readonly BackendName[];

@@ -2,6 +2,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { BackendKind, ResourceLimits } from '../backends/backend.js';
 import { InvalidOptionError } from '../errors.js';
+import { checkResourceLimits } from '../runtimes.js';
 import type { Task } from '../task.js';
 
 /** Options of `new Pool(options)`. Every one is checked; a wrong one throws InvalidOptionError naming it. */
@@ -243,6 +244,7 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedOp
       // 0 MB is no heap or stack at all (and is silently ignored by the process backend): every limit is a size > 0.
       number(`resourceLimits.${key}`, value, 0, true);
     }
+    checkResourceLimits(backend as BackendKind | 'auto', isolate);
   }
   const env = options.env;
   if (env !== undefined && (!isRecord(env) || Object.values(env).some((v) => typeof v !== 'string'))) {

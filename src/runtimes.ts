@@ -1,0 +1,80 @@
+/**
+ * Which JavaScript runtime runs tandem — Node, Bun or Deno, all three through
+ * the same `node:` modules — and what each cannot do of what tandem's options
+ * ask. Where a runtime lacks something, the option is refused at
+ * `new Pool(...)` with UnsupportedRuntimeError instead of being silently
+ * ignored. docs/runtimes.md lists the same cases; test/runtimes asserts them.
+ */
+import type { BackendKind } from './backends/backend.js';
+import { UnsupportedRuntimeError } from './errors.js';
+
+export type RuntimeName = 'node' | 'bun' | 'deno';
+
+export interface RuntimeInfo {
+  name: RuntimeName;
+  /** The runtime's own version (Bun and Deno also claim a Node version in `process.versions.node`). */
+  version: string;
+  /** How messages name it, e.g. `Bun 1.4.5`. */
+  label: string;
+}
+
+function detect(): RuntimeInfo {
+  const versions = process.versions as Record<string, string | undefined>;
+  if (versions.bun !== undefined) return { name: 'bun', version: versions.bun, label: `Bun ${versions.bun}` };
+  if (versions.deno !== undefined) return { name: 'deno', version: versions.deno, label: `Deno ${versions.deno}` };
+  return { name: 'node', version: process.versions.node, label: `Node ${process.versions.node}` };
+}
+
+export const RUNTIME: RuntimeInfo = detect();
+
+/** Things an option can ask of the runtime that not every runtime does. */
+export type Feature = 'thread-heap-limits' | 'process-heap-limits';
+
+interface Gap {
+  feature: string;
+  why: string;
+  instead: string;
+}
+
+const GAPS: Record<RuntimeName, Partial<Record<Feature, Gap>>> = {
+  node: {},
+  bun: {
+    'thread-heap-limits': {
+      feature: 'resourceLimits on worker threads',
+      why: "Bun's Worker accepts the option but does not enforce it (oven-sh/bun#31411), so a thread could grow until the whole process runs out of memory",
+      instead: 'Leave resourceLimits out on Bun, or run the pool under Node or Deno (backend: \'process\')',
+    },
+    'process-heap-limits': {
+      feature: 'resourceLimits on child processes',
+      why: "tandem sets a process's limits with V8 heap flags, and Bun runs on JavaScriptCore, which has no such flags",
+      instead: 'Leave resourceLimits out on Bun, or run the pool under Node or Deno',
+    },
+  },
+  deno: {
+    'thread-heap-limits': {
+      feature: 'resourceLimits on worker threads',
+      why: 'a Deno worker thread that reaches its heap limit while running a call hangs instead of exiting, so the call would never settle',
+      instead: "Use backend: 'process' with the same resourceLimits, which Deno enforces",
+    },
+  },
+};
+
+/** Why this runtime cannot provide `feature`, or undefined when it can. */
+export function missing(feature: Feature, runtime: RuntimeName = RUNTIME.name): Gap | undefined {
+  return GAPS[runtime][feature];
+}
+
+/**
+ * Refuses pool options this runtime cannot honour: resourceLimits where the
+ * pool's workers would not be held to them. Called by the option checks of
+ * `new Pool`, after the limits themselves were found well formed.
+ */
+export function checkResourceLimits(backend: BackendKind | 'auto', isolate: boolean): void {
+  // auto runs a task on threads, or on processes with isolate (a task threads cannot run also moves to processes).
+  const features: Feature[] =
+    backend === 'thread' ? ['thread-heap-limits'] : backend === 'process' ? ['process-heap-limits'] : backend === 'auto' ? [isolate ? 'process-heap-limits' : 'thread-heap-limits', 'process-heap-limits'] : [];
+  for (const feature of features) {
+    const gap = missing(feature);
+    if (gap !== undefined) throw new UnsupportedRuntimeError(RUNTIME.label, gap.feature, gap.why, gap.instead);
+  }
+}
