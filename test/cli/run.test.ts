@@ -144,9 +144,10 @@ describe('tandem run, interrupted', () => {
     const run = startCli(['run', `${TASKS}#recordPid`, '--input', input, '--backend', 'process', '--workers', '2']);
     await run.waitForStdout((text) => text.includes('\n'));
     await waitUntil(() => readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).length >= 3, 'both workers run a never-ending call');
-    run.child.kill('SIGINT');
+    // process.kill, not child.kill: Deno's ChildProcess sends only its first signal.
+    process.kill(run.child.pid!, 'SIGINT');
     await run.waitForStderr((text) => text.includes('Ctrl-C again'));
-    run.child.kill('SIGINT');
+    process.kill(run.child.pid!, 'SIGINT');
     const { code } = await run.exited;
     expect(code).toBe(130);
     const lines = jsonLines(run.stdout());

@@ -14,7 +14,7 @@ export const SELF_CALLER = fileURLToPath(new URL('../fixtures/redis-self-caller.
 /** A caller that does not close its pool. */
 export const IDLE_CALLER = fileURLToPath(new URL('../fixtures/redis-idle-caller.mjs', import.meta.url));
 const FIXTURE_WORKER = fileURLToPath(new URL('../fixtures/redis-worker.mjs', import.meta.url));
-const BUILT_WORKER = `${root}dist/esm/redis/worker-main.js`;
+export const BUILT_WORKER = `${root}dist/esm/redis/worker-main.js`;
 
 /** The redis-server binary: from PATH unless TANDEM_TEST_REDIS_SERVER names another. */
 const REDIS_SERVER = process.env.TANDEM_TEST_REDIS_SERVER ?? 'redis-server';

@@ -2,16 +2,19 @@
 // standalone entry (src/redis/worker-main.ts). Needs no Redis: it checks usage
 // errors and the exit on an unreachable server.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerWorkerCommand } from '../../src/cli/worker-command.js';
-import { TASKS, freePort } from './harness.js';
+import { BUILT_WORKER, TASKS, freePort } from './harness.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 function run(args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/redis/worker-main.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The built entry where there is one (as `npm test` builds first): Bun and Deno ignore tsx's --import.
+  const entry = existsSync(BUILT_WORKER) ? [BUILT_WORKER] : ['--import', 'tsx', 'src/redis/worker-main.ts'];
+  const child = spawn(process.execPath, [...entry, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (data) => (output += data));
   child.stderr.on('data', (data) => (output += data));
