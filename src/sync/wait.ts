@@ -9,6 +9,10 @@
  * at the deadline. Callers always loop and re-check their condition, so a
  * spurious wake-up is harmless; that is what lets an aborted async wait wake
  * everyone on its word (see blockAsync) without breaking anyone.
+ *
+ * Every wait checks its `timeout` option (checkTimeout, validTimeout) before
+ * anything else, fast path included, so a bad timeout fails the same whether
+ * or not the wait would have had to wait.
  */
 import { isMainThread, threadId } from 'node:worker_threads';
 import { CancelledError, InvalidOptionError, MainThreadBlockingError } from '../errors.js';
@@ -39,13 +43,20 @@ export interface SyncWaitOptions {
 
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
-/** Absolute deadline (performance.now() clock) of a wait with `timeout`. */
+/** Whether `timeout` is a valid `timeout` option: absent, or a number of milliseconds >= 0 (Infinity too; NaN not). */
+export function validTimeout(timeout: unknown): boolean {
+  return timeout === undefined || (typeof timeout === 'number' && timeout >= 0);
+}
+
+/** Throws InvalidOptionError naming the `timeout` option unless validTimeout(timeout). */
+export function checkTimeout(timeout: unknown): void {
+  if (!validTimeout(timeout)) throw new InvalidOptionError('timeout', timeout, 'a number of milliseconds >= 0 (or Infinity)');
+}
+
+/** Absolute deadline (performance.now() clock) of a wait with `timeout`; checks it first. */
 export function deadlineOf(timeout: number | undefined): number {
-  if (timeout === undefined || timeout === Infinity) return Infinity;
-  if (typeof timeout !== 'number' || !(timeout >= 0)) {
-    throw new InvalidOptionError('timeout', timeout, 'a number of milliseconds >= 0 (or Infinity)');
-  }
-  return performance.now() + timeout;
+  checkTimeout(timeout);
+  return timeout === undefined || timeout === Infinity ? Infinity : performance.now() + timeout;
 }
 
 export function remaining(deadline: number): number {
