@@ -28,6 +28,7 @@ import {
   assertMayBlock,
   blockAsync,
   blockSync,
+  checkTimeout,
   deadlineOf,
   remaining,
   type SyncWaitOptions,
@@ -127,6 +128,7 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
 
   /** Puts `value`, waiting while the queue is full. Throws SyncTimeoutError past `timeout`, QueueClosedError once closed. */
   async put(value: T, options: AsyncWaitOptions = {}): Promise<void> {
+    checkTimeout(options.timeout);
     const length = this.#encode(value);
     if (this.#tryPut(encoder.bytes, length)) return;
     // The encoder's buffer is reused by the next put of this thread, which may run while this one waits.
@@ -148,6 +150,7 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
   /** Blocking form of put(), for workers. */
   putSync(value: T, options: SyncWaitOptions = {}): void {
     assertMayBlock('sharedQueue.putSync()');
+    checkTimeout(options.timeout);
     const length = this.#encode(value);
     const bytes = encoder.bytes;
     if (this.#tryPut(bytes, length)) return;
@@ -167,6 +170,7 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     // Not an async function: when a value is there, one resolved promise is all it costs.
     let value: T | typeof EMPTY | typeof CLOSED_AND_EMPTY;
     try {
+      checkTimeout(options.timeout);
       value = this.#take();
     } catch (error) {
       return Promise.reject(error);
@@ -178,6 +182,7 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
   /** Blocking form of get(), for workers. */
   getSync(options: SyncWaitOptions = {}): T {
     assertMayBlock('sharedQueue.getSync()');
+    checkTimeout(options.timeout);
     let value = this.#take();
     if (value === EMPTY) {
       const deadline = deadlineOf(options.timeout);

@@ -3,7 +3,7 @@ import { encodeShared, registerShareable, type Shareable, type SharedState } fro
 import { deadlockDetectionEnabled, setDeadlockDetection, type TrackedLock } from './deadlock.js';
 import { Acquirable } from './guard.js';
 import { GRAPH_ID, STATE, acquireWordAsync, acquireWordSync, ownerOf, releaseWord, tryAcquireWord } from './owner-word.js';
-import { IS_MAIN_THREAD, THREAD_TAG, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
+import { IS_MAIN_THREAD, THREAD_TAG, validTimeout, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
 export interface LockOptions {
   /** Name shown in deadlock reports and errors, e.g. `'accounts'`. @default `'Lock <n>'` */
@@ -64,13 +64,22 @@ export class Lock extends Acquirable implements Shareable, TrackedLock {
 
   acquire(options?: AsyncWaitOptions): Promise<boolean> {
     // Uncontended: one CAS and a promise shared by all such calls (bench/sync.mjs: "await acquire()").
-    if (Atomics.compareExchange(this.words, STATE, 0, THREAD_TAG) === 0) return ACQUIRED;
+    // A bad timeout goes the slow way, which rejects it.
+    if ((options === undefined || validTimeout(options.timeout)) && Atomics.compareExchange(this.words, STATE, 0, THREAD_TAG) === 0) {
+      return ACQUIRED;
+    }
     return acquireWordAsync(this, options?.timeout, options?.signal, 'lock');
   }
 
   acquireSync(options?: SyncWaitOptions): boolean {
     // The uncontended path inline, one CAS (bench/sync.mjs: "uncontended, worker").
-    if (!IS_MAIN_THREAD && Atomics.compareExchange(this.words, STATE, 0, THREAD_TAG) === 0) return true;
+    if (
+      !IS_MAIN_THREAD &&
+      (options === undefined || validTimeout(options.timeout)) &&
+      Atomics.compareExchange(this.words, STATE, 0, THREAD_TAG) === 0
+    ) {
+      return true;
+    }
     return acquireWordSync(this, options?.timeout, 'lock');
   }
 

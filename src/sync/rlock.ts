@@ -4,7 +4,7 @@ import type { TrackedLock } from './deadlock.js';
 import { Acquirable } from './guard.js';
 import type { LockOptions } from './lock.js';
 import { GRAPH_ID, STATE, acquireWordAsync, acquireWordSync, ownerOf, releaseWord, tryAcquireWord } from './owner-word.js';
-import { THREAD_TAG, assertMayBlock, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
+import { THREAD_TAG, assertMayBlock, checkTimeout, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
 const DEPTH = 2;
 const KIND = 'tandem.RLock';
@@ -48,6 +48,7 @@ export class RLock extends Acquirable implements Shareable, TrackedLock {
   }
 
   async acquire(options?: AsyncWaitOptions): Promise<boolean> {
+    checkTimeout(options?.timeout);
     if (this.#reenter()) return true;
     if (!(await acquireWordAsync(this, options?.timeout, options?.signal, 'rlock'))) return false;
     this.words[DEPTH] = 1;
@@ -56,6 +57,7 @@ export class RLock extends Acquirable implements Shareable, TrackedLock {
 
   acquireSync(options?: SyncWaitOptions): boolean {
     assertMayBlock(`rlock '${this.name}'.acquireSync()`);
+    checkTimeout(options?.timeout);
     if (this.#reenter()) return true;
     if (!acquireWordSync(this, options?.timeout, 'rlock')) return false;
     this.words[DEPTH] = 1;
