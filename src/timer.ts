@@ -22,4 +22,12 @@ export function setLongTimeout(callback: () => void, ms: number): () => void {
   return () => clearTimeout(timer);
 }
 
+/**
+ * A delay setTimeout takes as it is, for timers that re-arm themselves when
+ * they fire early (the pool's deadline heap and idle timers).
+ */
+export function timerDelay(ms: number): number {
+  return ms > MAX_TIMER_MS ? MAX_TIMER_MS : ms < 0 ? 0 : ms;
+}
+
 function noop(): void {}

@@ -1,5 +1,5 @@
 import type { Job } from './job.js';
-import { timerDelay } from './clock.js';
+import { timerDelay } from '../timer.js';
 
 /**
  * Timeouts of running jobs, kept in a min-heap behind a single timer: a
