@@ -3,9 +3,9 @@
 // that is given the rest of the input must all end as on a fixed backend.
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Pool, TaskError } from 'tandem';
+import { CancelledError, type Pool, TaskError } from 'tandem';
 import { type Probe, cleanup, eventually, makePool, probe, rejection, runScript, settles } from '../helpers.js';
-import { add, square } from '../fixtures/tasks.mjs';
+import { add, countRun, square } from '../fixtures/tasks.mjs';
 import { failOrGate } from '../fixtures/auto-tasks.mjs';
 
 afterEach(cleanup);
@@ -92,5 +92,20 @@ describe("backend: 'auto' with fewer items than its probe calls", () => {
     await eventually(() => pool.stats().failed === 2, 'both failing probes to fail');
     expect(await settles(rejection(iterator.next()), 'the second next()')).toBeInstanceOf(TaskError);
     expect(await iterator.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('an aborted signal fails map and imap at once, with nothing run', async () => {
+    const pool = makePool({ backend: 'auto', size: 1 });
+    const ran = probe('thread');
+    const controller = new AbortController();
+    controller.abort();
+    for (const n of [0, 2, 5]) {
+      const items = Array(n).fill(ran.arg);
+      expect(await settles(rejection(pool.map(countRun, items, { signal: controller.signal })), `map over ${n}`)).toBeInstanceOf(CancelledError);
+      expect(await settles(rejection(pool.imap(countRun, items, { signal: controller.signal }).next()), `imap over ${n}`)).toBeInstanceOf(CancelledError);
+    }
+    // A later call on the one worker runs after anything queued before it.
+    await pool.run(countRun, ran.arg);
+    expect(ran.ran()).toBe(1);
   });
 });
