@@ -4,11 +4,12 @@ import { createRedisBackend } from '../backends/redis.js';
 import { serialize } from 'node:v8';
 import { AutoRouter } from '../auto/router.js';
 import { PROBE_CALLS, type Explanation } from '../auto/profile.js';
-import { CancelledError, InvalidOptionError, PoolClosedError } from '../errors.js';
+import { CancelledError, InvalidOptionError, PoolClosedError, UnguardedPoolError } from '../errors.js';
 import { Future } from '../future.js';
 import { FLAG_MEASURE, FLAG_SHARED, FLAG_SINGLE } from '../protocol.js';
 import { checkArguments } from '../serialize.js';
 import { definitionOf } from '../task.js';
+import { loadingTaskModule } from '../worker/current.js';
 import { tickNow } from './clock.js';
 import { Job, RUN } from './job.js';
 import { ImapIterator, type MapContext, mapAll } from './mapping.js';
@@ -68,6 +69,9 @@ export class Pool implements AsyncDisposable {
   #closed = false;
 
   constructor(options?: PoolOptions) {
+    // A worker loading a task module whose top level starts a pool: each worker would start pools without end.
+    const loadingModule = loadingTaskModule();
+    if (loadingModule !== undefined) throw new UnguardedPoolError(loadingModule);
     const resolved = resolvePoolOptions(options);
     // With redis, BullMQ's attempts rerun a failed call (on whichever host is free); the pool must not rerun it again.
     this.#options = resolved.backend === 'redis' ? { ...resolved, retries: 0 } : resolved;
