@@ -224,6 +224,25 @@ export class WorkerInitError extends TandemError {
   }
 }
 
+/**
+ * A worker was importing a task module to find a task in it, and the module
+ * started a Pool at its top level: every worker that loads it would start a
+ * pool of its own, whose workers would do the same. The caller's call fails
+ * with this error. Put the module's top-level work behind `if (!isWorker())`;
+ * a task may still start a pool inside its body.
+ */
+export class UnguardedPoolError extends TandemError {
+  /** The task module the worker was loading (the pool was started by it or by a module it imports). */
+  readonly module: string;
+  constructor(module: string) {
+    super(
+      'ERR_TANDEM_UNGUARDED_POOL',
+      `${module} started a Pool while a worker was loading it to find a task (or a module it imports did): workers import task modules again, so every worker would start a pool of its own. Put the module's top-level work behind \`if (!isWorker()) { … }\` (isWorker comes from 'tandem'); a task may still start a pool inside its body.`,
+    );
+    this.module = module;
+  }
+}
+
 /** Short, safe rendering of a value for error messages. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);

@@ -1,6 +1,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { classesChecked } from '../classes.js';
 import { TaskNotFoundError } from '../errors.js';
+import { whileLoadingTaskModule } from './current.js';
 import type { TaskDefinition } from '../protocol.js';
 import { registeredTask } from '../task.js';
 import { SOURCE_HELPERS } from '../task-source.js';
@@ -20,6 +21,9 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
     namespace = await importModule(module);
     await classesChecked(); // see src/classes.ts
   } catch (error) {
+    // The module loaded but started a pool: that error says what to change, "not found" would not.
+    // (Matched by code: the module may have thrown it from another copy of tandem.)
+    if ((error as { code?: unknown } | null)?.code === 'ERR_TANDEM_UNGUARDED_POOL') throw error;
     throw new TaskNotFoundError(module, label, `the module could not be loaded in the worker (${(error as Error)?.message ?? String(error)})`, {
       cause: error,
     });
@@ -39,7 +43,7 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
 
 async function importModule(module: string): Promise<Record<string, unknown>> {
   if (!isMainThread) await inheritLoaders();
-  return (await import(module)) as Record<string, unknown>;
+  return (await whileLoadingTaskModule(module, () => import(module))) as Record<string, unknown>;
 }
 
 let inherited: Promise<void> | null = null;
