@@ -41,6 +41,7 @@ export class TaskProfile {
   placement: Placement | null = null;
   reason = 'not measured yet: its first calls run on threads and are timed';
   #share = 0;
+  readonly #probeShares: number[] = [];
   #wallMs = 0;
   #argBytes = 0;
   #resultBytes = 0;
@@ -67,7 +68,15 @@ export class TaskProfile {
     const share = wallMs > 0 ? Math.min(1, activeMs / wallMs) : 1;
     // Plain mean over the probe calls, then a moving average that can follow a change of behaviour.
     const weight = this.samples <= PROBE_CALLS ? 1 / this.samples : 0.25;
-    this.#share += (share - this.#share) * weight;
+    if (this.samples <= PROBE_CALLS) {
+      // The first decision takes the median share of the probes: one call that
+      // was slowed down (a cold worker, a machine busy with other work) does not
+      // decide the class of the task.
+      this.#probeShares.push(share);
+      this.#share = median(this.#probeShares);
+    } else {
+      this.#share += (share - this.#share) * weight;
+    }
     this.#wallMs += (wallMs - this.#wallMs) * weight;
     this.#resultBytes += (resultBytes - this.#resultBytes) * weight;
     if (this.samples < PROBE_CALLS) return false;
@@ -116,4 +125,10 @@ export class TaskProfile {
     this.placement = next;
     return true;
   }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

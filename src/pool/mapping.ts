@@ -28,6 +28,11 @@ export function autoChunk(length: number, context: MapContext): number {
   return Math.max(1, Math.min(MAX_AUTO_CHUNK, Math.ceil(length / (context.workers * 4))));
 }
 
+/** starmap: each item is the argument list of one call. */
+export function checkStarItem(item: unknown, index: number): void {
+  if (!Array.isArray(item)) throw new SerializationError(index, `items[${index}]`, 'starmap needs each item to be the array of arguments of one call');
+}
+
 /**
  * Checks items for the trip to a worker before any of them is queued, so a
  * bad one fails the call with nothing started; the list is copied only where
@@ -40,9 +45,7 @@ function checkItems(items: unknown[], context: MapContext, firstIndex: number, s
   let shared = false;
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
-    if (star && !Array.isArray(item)) {
-      throw new SerializationError(firstIndex + i, `items[${firstIndex + i}]`, 'starmap needs each item to be the array of arguments of one call');
-    }
+    if (star) checkStarItem(item, firstIndex + i);
     if (typeof item !== 'object' && typeof item !== 'function' && typeof item !== 'symbol') continue;
     const checked = checkValue(item, context.boundary, `items[${firstIndex + i}]`);
     if (checked.shared) shared = true;

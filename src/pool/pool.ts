@@ -12,7 +12,7 @@ import { loadingTaskModule } from '../worker/current.js';
 import { tickNow } from './clock.js';
 import type { Executor } from './executor.js';
 import { Job, RUN } from './job.js';
-import { ImapIterator, type MapContext, mapAll } from './mapping.js';
+import { ImapIterator, type MapContext, checkStarItem, mapAll } from './mapping.js';
 import {
   type CallOptions,
   type ImapOptions,
@@ -332,6 +332,8 @@ export class Pool implements AsyncDisposable {
     const probes: Future<unknown>[] = [];
     let first: unknown[];
     try {
+      // Like a fixed backend's starmap: a bad item fails the call before anything runs.
+      if (star) items.forEach(checkStarItem);
       const single = singleCallOptions(options);
       for (const item of items.slice(0, PROBE_CALLS)) probes.push(this.submit(task, (star ? item : [item]) as never, single));
       first = await Promise.all(probes);
