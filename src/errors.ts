@@ -61,13 +61,15 @@ export class WorkerCrashedError extends TandemError {
   readonly taskId: number | undefined;
   /**
    * What the pool knows of the call when its worker died: `running` (it had
-   * started and not finished), or `unknown` — the worker was killed with no
-   * last words while it held the call among short calls it runs back to back
-   * without reporting each: the call may have finished (its result, unsent,
-   * was lost), been running, or not have started. Undefined when the error is
-   * not about one call (a worker that could not start).
+   * started and not finished; `retries` run it again), `lost` (it had
+   * finished, but the worker died before sending its result), or `unknown` —
+   * a child process was killed with no last words while it held the call among
+   * short calls it runs back to back without reporting each: the call may have
+   * finished, been running, or not have started. `lost` and `unknown` calls
+   * are never run again (they may have run). Undefined when the error is not
+   * about one call (a worker that could not start).
    */
-  readonly callState: 'running' | 'unknown' | undefined;
+  readonly callState: 'running' | 'lost' | 'unknown' | undefined;
 
   constructor(info: {
     workerId: number;
@@ -75,7 +77,7 @@ export class WorkerCrashedError extends TandemError {
     signal: string | null;
     reason: CrashReason;
     taskId?: number;
-    callState?: 'running' | 'unknown';
+    callState?: 'running' | 'lost' | 'unknown';
     detail?: string;
     cause?: unknown;
     /** It died before serving: nothing was replaced, waiting calls were rejected. */
@@ -97,8 +99,10 @@ export class WorkerCrashedError extends TandemError {
         info.taskId === undefined
           ? ''
           : info.callState === 'unknown'
-            ? ` while it held call ${info.taskId}, which may have finished (its result, not yet sent, was lost) or not have started`
-            : ` while running call ${info.taskId}`
+            ? ` while it held call ${info.taskId}, which may have finished (its result, not yet sent, was lost) or not have started; it is not run again`
+            : info.callState === 'lost'
+              ? ` after call ${info.taskId} had finished but before its result was sent; the result is lost, and the call is not run again`
+              : ` while running call ${info.taskId}`
       }${info.detail ? `: ${info.detail}` : ''}; ${
         info.starting
           ? 'no worker could start, so the calls waiting for one were rejected; fix the cause (the pool tries again on the next call)'

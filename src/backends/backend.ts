@@ -60,6 +60,15 @@ export interface ExitInfo {
 
 export interface WorkerHandle {
   send(batch: Batch, transfer?: readonly TransferListItem[]): void;
+  /**
+   * Takes back call `ticket` (sent ahead, see src/worker/claims.ts) unless it
+   * has started, even while the worker is busy; `answer(true)`: it will never
+   * run. Answers at once (threads) or a little later (processes). Absent, the
+   * pool asks the worker itself (P_REVOKE), which answers when it next reads.
+   */
+  takeBack?(ticket: number, answer: (taken: boolean) => void): void;
+  /** After the worker exited: whether call `ticket` had started (threads, whose memory outlives them). */
+  hadStarted?(ticket: number): boolean;
   /** Stops the worker now; `exit` follows. */
   kill(): void;
   /** Whether this worker keeps the caller's process alive (it should only while it has work). */

@@ -5,6 +5,7 @@ import './shared-kinds.js';
 import { W_DYING } from '../protocol.js';
 import { WorkerRuntime } from './runtime.js';
 import { markWorkerThread } from './current.js';
+import { CLAIM_SLOTS, claimTakeBack } from './claims.js';
 
 markWorkerThread();
 
@@ -13,12 +14,19 @@ if (typeof process.send !== 'function') {
   process.exit(2);
 }
 
-const runtime = new WorkerRuntime({
-  send: (batch) => {
-    process.send!(batch);
+// The claim words are shared with the keeper thread below, which takes calls
+// back for the pool while this thread may be busy (src/worker/claims.ts).
+const sideFd = Number(process.argv.find((arg) => arg.startsWith('--tandem-side-fd='))?.split('=')[1] ?? NaN);
+const claims = Number.isInteger(sideFd) ? new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT) : null;
+const runtime = new WorkerRuntime(
+  {
+    send: (batch) => {
+      process.send!(batch);
+    },
+    exit: (code) => process.exit(code),
   },
-  exit: (code) => process.exit(code),
-});
+  claims,
+);
 process.on('message', (batch: unknown[]) => runtime.handle(batch));
 
 /**
@@ -54,25 +62,48 @@ process.on('SIGINT', () => {});
 process.on('disconnect', () => process.exit(0));
 
 /*
- * 'disconnect' needs a free event loop, and a task may hold it for minutes.
- * A small watchdog thread checks the parent id instead: when the parent dies
- * (even by SIGKILL) the child is re-parented, and the watchdog kills the
- * whole process from its own thread.
+ * The keeper thread. 'disconnect' needs a free event loop, and a task may hold
+ * it for minutes: the keeper checks the parent id instead, and when the parent
+ * dies (even by SIGKILL) the child is re-parented, and the keeper kills the
+ * whole process from its own thread. For the same reason it answers the
+ * pool's take-backs of calls sent ahead (the side pipe): it runs
+ * claimTakeBack's own source on the claim words it shares with this thread.
  */
-const watchdog = new Worker(
+const keeper = new Worker(
   `const { workerData } = require('node:worker_threads');
    setInterval(() => {
      if (process.ppid !== workerData.parent) process.kill(workerData.self, 'SIGKILL');
-   }, 500);`,
+   }, 500);
+   if (workerData.claims) {
+     const claims = new Int32Array(workerData.claims);
+     const takeBack = ${claimTakeBack.toString()};
+     const side = new (require('node:net').Socket)({ fd: workerData.sideFd, readable: true, writable: true });
+     side.on('error', () => {});
+     let partial = Buffer.alloc(0);
+     side.on('data', (chunk) => {
+       const data = partial.length > 0 ? Buffer.concat([partial, chunk]) : chunk;
+       const answers = [];
+       let at = 0;
+       for (; at + 8 <= data.length; at += 8) {
+         const ticket = data.readDoubleLE(at);
+         const answer = Buffer.allocUnsafe(16);
+         answer.writeDoubleLE(ticket, 0);
+         answer.writeDoubleLE(takeBack(claims, ticket) ? 1 : 0, 8);
+         answers.push(answer);
+       }
+       partial = data.subarray(at);
+       if (answers.length > 0) side.write(Buffer.concat(answers));
+     });
+   }`,
   {
     eval: true,
-    workerData: { parent: process.ppid, self: process.pid },
+    workerData: { parent: process.ppid, self: process.pid, claims, sideFd },
     resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
     stdout: false,
     stderr: false,
     env: {},
-    // Loaders the caller runs under (tsx) are not needed to watch a number.
+    // Loaders the caller runs under (tsx) are not needed to watch a number and swap words.
     execArgv: [],
   },
 );
-watchdog.unref();
+keeper.unref();

@@ -1,5 +1,5 @@
 // Entry file of a thread worker: wires the runtime to the parent port.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import './shared-kinds.js';
 import { W_DYING } from '../protocol.js';
 import { WorkerRuntime } from './runtime.js';
@@ -8,11 +8,14 @@ import { markWorkerThread } from './current.js';
 markWorkerThread();
 
 const port = parentPort!;
-const runtime = new WorkerRuntime({
-  send: (batch) => port.postMessage(batch),
-  // Ends only this thread, even if a task left timers or sockets open.
-  exit: (code) => process.exit(code),
-});
+const runtime = new WorkerRuntime(
+  {
+    send: (batch) => port.postMessage(batch),
+    // Ends only this thread, even if a task left timers or sockets open.
+    exit: (code) => process.exit(code),
+  },
+  (workerData as { claims?: SharedArrayBuffer } | null)?.claims ?? null,
+);
 port.on('message', (batch: unknown[]) => runtime.handle(batch));
 
 /**
