@@ -1,7 +1,7 @@
 // What the pool-core tests watch besides results: how often each future
 // settles, how many threads this process has, and deadlines on awaits (so a
 // hang fails its test with a message instead of the runner's timeout).
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Future, Pool } from 'tandem';
 import { add } from '../fixtures/tasks.mjs';
 
@@ -66,4 +66,31 @@ export class SettleLog {
   unsettled(): Future<unknown>[] {
     return [...this.#counts].filter(([future]) => !future.done()).map(([future]) => future);
   }
+}
+
+/** Pids of this process's live child processes (Linux; a zombie, dead but not reaped, is not live). */
+export function childPids(): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields after the command name: state, ppid, ...
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(ppid) === process.pid && state !== 'Z' && state !== 'X') children.push(Number(entry));
+  }
+  return children;
+}
+
+/** The pool's counters, checked to add up: every accepted call is in exactly one of them. */
+export function accounted(pool: Pool): number {
+  const { queued, running, completed, failed, cancelled } = pool.stats();
+  for (const [name, value] of Object.entries({ queued, running, completed, failed, cancelled })) {
+    if (!Number.isInteger(value) || value < 0) throw new Error(`stats().${name} is ${value}`);
+  }
+  return queued + running + completed + failed + cancelled;
 }
