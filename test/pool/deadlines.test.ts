@@ -63,6 +63,28 @@ describe.each(workerBackends)('timeouts (%s)', (backend) => {
   }, 60_000);
 });
 
+describe('arguments that fail when sent (thread)', () => {
+  it('two calls with a timeout that transfer the same buffer in one tick: neither runs on an emptied buffer; no stale deadline', async () => {
+    const pool = makePool({ backend: 'thread', size: 1 });
+    const worker = await pool.run(whoAmI);
+    expect(await pool.run(byteSum, new ArrayBuffer(1))).toBe(0);
+    const buffer = new Uint8Array([1, 2, 3]).buffer;
+    const first = pool.submit(byteSum, [buffer], { transfer: [buffer], timeout: 300 });
+    const second = pool.submit(byteSum, [buffer], { transfer: [buffer], timeout: 300 });
+    const outcomes = await Promise.allSettled([first, second]);
+    // The second call cannot have the buffer the first took: it fails, or it got a copy; never an empty buffer.
+    for (const outcome of outcomes) {
+      if (outcome.status === 'fulfilled') expect(outcome.value).toBe(6);
+      else expect(outcome.reason).toBeInstanceOf(SerializationError);
+    }
+    await letTimePass(1_000);
+    const failed = outcomes.filter((outcome) => outcome.status === 'rejected').length;
+    expect(pool.stats()).toMatchObject({ failed, running: 0, queued: 0, workers: 1 });
+    expect(await within(pool.run(whoAmI), 15_000, 'the call after them')).toBe(worker);
+    await within(pool.close(), 15_000, 'close()');
+  }, 60_000);
+});
+
 describe('huge timeouts', () => {
   it('a timeout and an idleTimeout of 1e10 ms print no TimeoutOverflowWarning', async () => {
     const script = fileURLToPath(new URL('../fixtures/huge-timeouts.mjs', import.meta.url));
