@@ -2,7 +2,7 @@
 // settles, how many threads this process has, and deadlines on awaits (so a
 // hang fails its test with a message instead of the runner's timeout).
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Future, Pool } from 'tandem';
+import { type Future, type Pool, WorkerCrashedError } from 'tandem';
 import { add } from '../fixtures/tasks.mjs';
 
 /** `promise`'s outcome, or a failure naming `what` once `ms` have passed: a deadline, never a speed assertion. */
@@ -93,4 +93,20 @@ export function accounted(pool: Pool): number {
     if (!Number.isInteger(value) || value < 0) throw new Error(`stats().${name} is ${value}`);
   }
   return queued + running + completed + failed + cancelled;
+}
+
+/**
+ * How many times a call that ended with WorkerCrashedError may have run, by the
+ * pool's crash rules (README "When things go wrong", src/pool/failure.ts), or
+ * null for any other outcome. An attempt whose worker died while it was
+ * `running` ran once and runs again within the retries, so a call that ends
+ * `running` ran 1 + retries times. An attempt whose result was `lost` had run
+ * once; one whose fate was `unknown` (a child process killed without last
+ * words while it held short calls) ran at most once; neither runs again.
+ */
+export function allowedRuns(outcome: Outcome, retries: number): { min: number; max: number } | null {
+  if (outcome.status !== 'rejected' || !(outcome.error instanceof WorkerCrashedError)) return null;
+  const state = outcome.error.callState;
+  if (state === 'running') return { min: 1 + retries, max: 1 + retries };
+  return { min: state === 'lost' ? 1 : 0, max: 1 + retries };
 }
