@@ -372,3 +372,33 @@ export class RedisUnavailableError extends TandemError {
     this.url = url;
   }
 }
+
+/**
+ * `backend: 'redis'` or `tandem worker` was used where BullMQ and its Redis
+ * client (ioredis) are not installed. tandem lists them as optional peer
+ * dependencies, so that a project using only the local backends installs
+ * without them; the message gives the command that adds them.
+ *
+ * @example
+ * ```ts
+ * try { new Pool({ backend: 'redis', redis: 'redis://127.0.0.1:6379', queue: 'q' }); }
+ * catch (err) {
+ *   if (err instanceof MissingDependencyError) console.error(err.installCommand); // npm install bullmq@6 ioredis@6
+ * }
+ * ```
+ */
+export class MissingDependencyError extends TandemError {
+  /** The packages that could not be found, e.g. `['bullmq', 'ioredis']`. */
+  readonly packages: readonly string[];
+  /** The npm command that installs them into the project that depends on tandem. */
+  readonly installCommand: string;
+  constructor(feature: string, packages: readonly { name: string; version: string }[]) {
+    const installCommand = `npm install ${packages.map((p) => `${p.name}@${p.version}`).join(' ')}`;
+    super(
+      'ERR_TANDEM_MISSING_DEPENDENCY',
+      `${feature} needs ${packages.map((p) => p.name).join(' and ')}, which ${packages.length === 1 ? 'is' : 'are'} not installed (tandem leaves them out so that the local backends install lean); add ${packages.length === 1 ? 'it' : 'them'} to the project that uses tandem: ${installCommand} (or the same with pnpm add, yarn add or bun add)`,
+    );
+    this.packages = packages.map((p) => p.name);
+    this.installCommand = installCommand;
+  }
+}

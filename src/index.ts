@@ -38,6 +38,7 @@ export {
   WaitTimeoutError,
   OutsideTaskError,
   RedisUnavailableError,
+  MissingDependencyError,
   type CrashReason,
 } from './errors.js';
 export { encodeShared, registerShareable, type Shareable, type SharedState } from './shareable.js';

@@ -25,7 +25,7 @@ import { encodeResult } from '../serialize.js';
 import { rehydrate } from '../worker/rehydrate.js';
 import { FLAG_SHARED, FLAG_SINGLE, FLAG_STAR, type RemoteError, W_CHUNK_FAIL, W_CHUNK_OK, W_FAIL, W_OK, encodeError } from '../protocol.js';
 import { markWorkerThread } from '../worker/current.js';
-import { connectRedis, loadBullmq } from './connect.js';
+import { connectRedis, loadBullmq, requireRedisPackages } from './connect.js';
 import { TaskDirectory } from './names.js';
 import { type JobData, REPLY_TTL_MS, type ReplyEntry, cancelChannel, decodeValue, encodeReply, isJobData, redactUrl } from './wire.js';
 
@@ -66,7 +66,8 @@ const REPLIED = Symbol('tandem.replied');
 /**
  * Runs a `tandem worker` until SIGTERM / SIGINT (or `signal`): then it takes no
  * more jobs, finishes those it holds, and resolves. Rejects with
- * RedisUnavailableError when Redis cannot be reached at start.
+ * RedisUnavailableError when Redis cannot be reached at start, and with
+ * MissingDependencyError when bullmq or ioredis is not installed.
  */
 export async function runWorker(options: RedisWorkerOptions): Promise<RedisWorkerSummary> {
   const log = options.log ?? ((line: string) => console.error(line));
@@ -75,6 +76,7 @@ export async function runWorker(options: RedisWorkerOptions): Promise<RedisWorke
   const size = options.size ?? availableParallelism();
   if (!Number.isInteger(size) || size < 1) throw new InvalidOptionError('size', size, 'a positive integer');
   if (options.tasks.length === 0) throw new InvalidOptionError('tasks', options.tasks, 'at least one module (--tasks ./dist/tasks.js)');
+  requireRedisPackages('tandem worker');
   // This process serves tasks: a task module's `if (!isWorker())` main code must not run here.
   markWorkerThread();
   const directory = await TaskDirectory.load(options.tasks);
