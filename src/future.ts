@@ -28,6 +28,7 @@ const noop = (): void => {};
  */
 export class Future<R> extends Promise<R> {
   // Derived promises (then/catch/finally) are plain Promises: they have no task behind them.
+  /** @internal */
   static override get [Symbol.species](): PromiseConstructor {
     return Promise;
   }
@@ -139,6 +140,15 @@ export class Future<R> extends Promise<R> {
     this.#finish();
   }
 
+  /**
+   * @internal How `console.log(future)` and `util.inspect` show it: its id and
+   * state, not the pool's record of the call (which would print the whole job).
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: { stylize?: (text: string, style: string) => string }): string {
+    const stylize = options?.stylize ?? ((text: string) => text);
+    return `Future { id: ${stylize(String(this.id), 'number')}, state: ${stylize(`'${this.#state}'`, 'string')} }`;
+  }
+
   #finish(): void {
     this.#owner = null;
     const callbacks = this.#callbacks;
@@ -171,6 +181,21 @@ export interface AsCompletedOptions {
 }
 
 /**
+ * What {@link asCompleted} returns: an async iterator of the futures
+ * themselves. (Typed by hand: with the lib's AsyncIterableIterator,
+ * TypeScript would type `for await (const f of …)` as the awaited value, not
+ * the future it really is.)
+ */
+export interface FutureIterator<F> {
+  /** The iterator itself, so that `for await` takes it. */
+  [Symbol.asyncIterator](): FutureIterator<F>;
+  /** The next future to settle; rejects with WaitTimeoutError when the timeout passes first. */
+  next(): Promise<IteratorResult<F, undefined>>;
+  /** Stops iterating (a `break` out of `for await` calls it); the futures go on. */
+  return(): Promise<IteratorResult<F, undefined>>;
+}
+
+/**
  * Yields the futures in the order they complete (fulfilled, rejected or
  * cancelled), like Python's `as_completed`. Each yielded future has settled:
  * `await` it for its value or error.
@@ -183,18 +208,6 @@ export interface AsCompletedOptions {
  * }
  * ```
  */
-/**
- * What {@link asCompleted} returns: an async iterator of the futures
- * themselves. (Typed by hand: with the lib's AsyncIterableIterator,
- * TypeScript would type `for await (const f of …)` as the awaited value, not
- * the future it really is.)
- */
-export interface FutureIterator<F> {
-  [Symbol.asyncIterator](): FutureIterator<F>;
-  next(): Promise<IteratorResult<F, undefined>>;
-  return(): Promise<IteratorResult<F, undefined>>;
-}
-
 export function asCompleted<F extends Future<unknown>>(futures: Iterable<F>, options: AsCompletedOptions = {}): FutureIterator<F> {
   const all = [...new Set(futures)];
   const timeout = checkTimeout(options.timeout, 'asCompleted');
@@ -256,7 +269,12 @@ export interface WaitOptions {
  * for (const f of pending) f.cancel();
  * ```
  */
-export function wait<F extends Future<unknown>>(futures: Iterable<F>, options: WaitOptions = {}): Promise<{ done: Set<F>; pending: Set<F> }> {
+export function wait<F extends Future<unknown>>(futures: Iterable<F>, options: WaitOptions = {}): Promise<{
+  /** The futures that have settled. */
+  done: Set<F>;
+  /** The others. */
+  pending: Set<F>;
+}> {
   const all = [...new Set(futures)];
   const returnWhen = options.returnWhen ?? 'all';
   if (returnWhen !== 'all' && returnWhen !== 'first-completed' && returnWhen !== 'first-error') {

@@ -4,42 +4,20 @@
 // backends run from ESM and CommonJS, the types check without the Redis
 // packages, and `backend: 'redis'` and `tandem worker` fail with the command
 // that installs them.
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_PACKAGES } from '../../src/redis/connect.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const DEADLINE_MS = 240_000;
+import { DEADLINE_MS, ok as okIn, root, run as runIn, typecheck } from './helpers.js';
 
 /** npm config that tells where the user's cache and registry are; the rest of npm's `npm test` environment (its local prefix above all) must not reach the inner npm. */
 const KEEP = new Set(['npm_config_cache', 'npm_config_registry', 'npm_config_cafile', 'npm_config_userconfig', 'npm_config_globalconfig']);
 const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_') || KEEP.has(key.toLowerCase())));
 env.NODE_OPTIONS = '';
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(file: string, args: string[], cwd: string): Promise<Ran> {
-  return new Promise((resolve) => {
-    execFile(file, args, { cwd, env, timeout: DEADLINE_MS, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function ok(file: string, args: string[], cwd: string): Promise<Ran> {
-  const ran = await run(file, args, cwd);
-  if (ran.code !== 0) throw new Error(`${file} ${args.join(' ')} exited ${ran.code}:\n${ran.stdout}\n${ran.stderr}`);
-  return ran;
-}
+const run = (file: string, args: string[], cwd: string) => runIn(file, args, { cwd, env });
+const ok = (file: string, args: string[], cwd: string) => okIn(file, args, { cwd, env });
 
 const TASKS_MJS = `import { task } from 'tandem';
 export const double = task(import.meta.url, (x) => x * 2);
@@ -174,9 +152,7 @@ describe('a project that depends only on tandem', () => {
     // The user's own @types/node, as the README asks TypeScript users to install.
     mkdirSync(join(project, 'node_modules', '@types'), { recursive: true });
     symlinkSync(join(root, 'node_modules', '@types', 'node'), join(project, 'node_modules', '@types', 'node'), 'dir');
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const flags = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2023,esnext.disposable', '--types', 'node'];
-    await ok(process.execPath, [tsc, ...flags, 'main.ts'], project);
+    await typecheck(['main.ts'], project);
   }, DEADLINE_MS);
 });
 
