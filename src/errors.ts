@@ -21,6 +21,7 @@ export class TandemError extends Error {
     this.code = code;
   }
 
+  /** The class name, e.g. `TaskError`, as stack traces and `console.log` show it. */
   override get name(): string {
     return this.constructor.name;
   }
@@ -52,8 +53,11 @@ export type CrashReason = 'exit' | 'uncaught' | 'out-of-memory' | 'killed' | 'st
  * memory or was killed). Only the tasks it was running fail; the pool replaces it.
  */
 export class WorkerCrashedError extends TandemError {
+  /** The worker's exit code, or null when a signal or a thread termination stopped it. */
   readonly exitCode: number | null;
+  /** The signal that killed a process worker (`'SIGKILL'`), or null. */
   readonly signal: string | null;
+  /** Why it stopped: see {@link CrashReason}. */
   readonly reason: CrashReason;
   /** Id of the worker that died. */
   readonly workerId: number;
@@ -117,6 +121,7 @@ export class WorkerCrashedError extends TandemError {
 
 /** The task ran longer than its `timeout`; the worker running it was stopped and replaced. */
 export class TaskTimeoutError extends TandemError {
+  /** The call's `timeout`, in milliseconds. */
   readonly timeout: number;
   constructor(timeout: number, taskId: number) {
     super(
@@ -143,6 +148,7 @@ export class PoolClosedError extends TandemError {
 
 /** More tasks were queued than the pool option `maxQueue` allows. Nothing already accepted is lost. */
 export class QueueFullError extends TandemError {
+  /** The pool's `maxQueue` option. */
   readonly maxQueue: number;
   constructor(maxQueue: number) {
     super(
@@ -173,7 +179,9 @@ export class SerializationError extends TandemError {
 
 /** The worker could not find the task: the module does not export it, or could not be loaded. */
 export class TaskNotFoundError extends TandemError {
+  /** URL of the module the worker looked in. */
   readonly module: string;
+  /** The export it looked for. */
   readonly exportName: string;
   constructor(module: string, exportName: string, detail: string, options?: { cause?: unknown }) {
     super('ERR_TANDEM_TASK_NOT_FOUND', `task '${exportName}' not found in ${module}: ${detail}`, options);
@@ -187,6 +195,7 @@ export class TaskNotFoundError extends TandemError {
  * (a misspelt key is an error, not a silently ignored one).
  */
 export class InvalidOptionError extends TandemError {
+  /** The option, as its key is written (`'resourceLimits.stackSizeMb'` for a nested one). */
   readonly option: string;
   /** For a key that is not an option: the option it most likely meant (`'timeout'` for `'timout'`), when one is close. */
   readonly suggestion: string | undefined;
@@ -237,6 +246,7 @@ export function describeValue(value: unknown): string {
 
 /** `asCompleted` ran out of time with futures still pending. */
 export class WaitTimeoutError extends TandemError {
+  /** Futures still pending when the time ran out. */
   readonly pending: number;
   constructor(timeout: number, pending: number) {
     super('ERR_TANDEM_WAIT_TIMEOUT', `${pending} future(s) were still pending after ${timeout} ms; cancel them or wait longer`);
@@ -302,6 +312,7 @@ export class LockNotHeldError extends TandemError {
 
 /** A BoundedSemaphore was released more times than it was acquired. */
 export class SemaphoreOverReleaseError extends TandemError {
+  /** The semaphore's initial value, which its permits may not exceed. */
   readonly bound: number;
   constructor(bound: number) {
     super(
@@ -321,6 +332,7 @@ export class BrokenBarrierError extends TandemError {
 
 /** A wait that cannot report a timeout by its return value (a guard, withLock, a SharedQueue put/get) ran out of time. */
 export class SyncTimeoutError extends TandemError {
+  /** The wait's `timeout`, in milliseconds. */
   readonly timeout: number;
   constructor(what: string, timeout: number) {
     super('ERR_TANDEM_SYNC_TIMEOUT', `${what} timed out after ${timeout} ms; retry, give it a longer timeout, or check which thread holds it`);

@@ -29,6 +29,7 @@ import { connectRedis, loadBullmq, requireRedisPackages } from './connect.js';
 import { TaskDirectory } from './names.js';
 import { type JobData, REPLY_TTL_MS, type ReplyEntry, cancelChannel, decodeValue, encodeReply, isJobData, redactUrl } from './wire.js';
 
+/** Options of {@link runWorker}: those of `tandem worker`, plus hooks for a program that embeds it. */
 export interface RedisWorkerOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS). */
   redis: string;
@@ -54,9 +55,13 @@ export interface RedisWorkerOptions {
   handleSignals?: boolean;
 }
 
+/** What {@link runWorker} resolves with once it has drained. */
 export interface RedisWorkerSummary {
+  /** Jobs that succeeded (a job is one call or one chunk of a map). */
   jobs: number;
+  /** Calls and map items that succeeded. */
   items: number;
+  /** Jobs that failed for good. */
   failed: number;
 }
 

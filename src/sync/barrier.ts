@@ -8,6 +8,7 @@ const PARTIES = 2;
 const KIND = 'tandem.Barrier';
 let adopting: SharedArrayBuffer | null = null;
 
+/** Options of {@link Barrier}. */
 export interface BarrierOptions {
   /**
    * Called by the last thread to arrive, before the others are released. It
@@ -40,6 +41,7 @@ export class Barrier implements Shareable {
     this.#action = options.action;
   }
 
+  /** Threads that must arrive for a round to pass. */
   get parties(): number {
     return this.#words[PARTIES];
   }
@@ -49,6 +51,7 @@ export class Barrier implements Shareable {
     return Atomics.load(this.#words, COUNT);
   }
 
+  /** Whether the barrier is broken (see {@link Barrier.abort}); waits fail until reset(). */
   get broken(): boolean {
     return (Atomics.load(this.#words, PHASE) & 1) === 1;
   }

@@ -16,14 +16,17 @@ export class Event implements Shareable {
     this.#words = new Int32Array(adopting ?? new SharedArrayBuffer(4));
   }
 
+  /** Whether the flag is set. */
   isSet(): boolean {
     return Atomics.load(this.#words, FLAG) === 1;
   }
 
+  /** Sets the flag and wakes every waiter. */
   set(): void {
     if (Atomics.exchange(this.#words, FLAG, 1) === 0) Atomics.notify(this.#words, FLAG);
   }
 
+  /** Clears the flag: waits block again until the next set(). */
   clear(): void {
     Atomics.store(this.#words, FLAG, 0);
   }
