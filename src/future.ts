@@ -29,6 +29,7 @@ const noop = (): void => {};
  */
 export class Future<R> extends Promise<R> {
   // Derived promises (then/catch/finally) are plain Promises: they have no task behind them.
+  /** @internal */
   static override get [Symbol.species](): PromiseConstructor {
     return Promise;
   }
@@ -152,6 +153,15 @@ export class Future<R> extends Promise<R> {
     this.#finish();
   }
 
+  /**
+   * @internal How `console.log(future)` and `util.inspect` show it: its id and
+   * state, not the pool's record of the call (which would print the whole job).
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: { stylize?: (text: string, style: string) => string }): string {
+    const stylize = options?.stylize ?? ((text: string) => text);
+    return `Future { id: ${stylize(String(this.id), 'number')}, state: ${stylize(`'${this.#state}'`, 'string')} }`;
+  }
+
   #finish(): void {
     this.#owner = null;
     const callbacks = this.#callbacks;
@@ -192,8 +202,11 @@ export interface AsCompletedOptions {
  * the future it really is.)
  */
 export interface FutureIterator<F> {
+  /** The iterator itself, so that `for await` takes it. */
   [Symbol.asyncIterator](): FutureIterator<F>;
+  /** The next future to settle; rejects with WaitTimeoutError when the timeout passes first. */
   next(): Promise<IteratorResult<F, undefined>>;
+  /** Stops iterating (a `break` out of `for await` calls it); the futures go on. */
   return(): Promise<IteratorResult<F, undefined>>;
 }
 
@@ -278,7 +291,12 @@ export interface WaitOptions {
  * for (const f of pending) f.cancel();
  * ```
  */
-export function wait<F extends Future<unknown>>(futures: Iterable<F>, options: WaitOptions = {}): Promise<{ done: Set<F>; pending: Set<F> }> {
+export function wait<F extends Future<unknown>>(futures: Iterable<F>, options: WaitOptions = {}): Promise<{
+  /** The futures that have settled. */
+  done: Set<F>;
+  /** The others. */
+  pending: Set<F>;
+}> {
   const all = [...new Set(futures)];
   const returnWhen = options.returnWhen ?? 'all';
   if (returnWhen !== 'all' && returnWhen !== 'first-completed' && returnWhen !== 'first-error') {

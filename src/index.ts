@@ -15,7 +15,7 @@
 export { Pool } from './pool/pool.js';
 export type { PoolOptions, CallOptions, MapOptions, ImapOptions } from './pool/options.js';
 export type { PoolStats } from './pool/stats.js';
-export type { Explanation } from './auto/profile.js';
+export type { Explanation, Placement } from './auto/profile.js';
 export type { BackendKind, ResourceLimits } from './backends/backend.js';
 export { task, type Task } from './task.js';
 export { registerClass } from './classes.js';
@@ -39,6 +39,7 @@ export {
   OutsideTaskError,
   RedisUnavailableError,
   UnguardedPoolError,
+  MissingDependencyError,
   type CrashReason,
 } from './errors.js';
 export { encodeShared, registerShareable, type Shareable, type SharedState } from './shareable.js';

@@ -7,6 +7,8 @@ import { freeVariables } from './task-source.js';
 /**
  * A function a worker can run. It is the plain function itself (call it
  * locally as usual); `task()` only records where a worker finds it again.
+ *
+ * @typeParam F The function's own type.
  */
 export type Task<F extends (...args: any[]) => unknown = (...args: any[]) => unknown> = F;
 
@@ -36,6 +38,7 @@ const registry: Map<string, Function[]> = (globals[REGISTRY_KEY] ??= new Map());
  * finds the function among its exports.
  *
  * @param moduleUrl `import.meta.url` in an ES module, `__filename` in CommonJS.
+ * @typeParam F The function's own type, kept as it is.
  * @example
  * ```ts
  * // tasks.ts

@@ -1,10 +1,12 @@
-/**
+/*
  * What the auto backend knows of one task: the measured share of its wall
  * time during which the worker's event loop was busy. A task that computes
  * keeps the loop busy (share near 1) and wants another core; a task that
  * waits on I/O or timers leaves it idle (share near 0) and wants many calls in
  * flight on one event loop, where a thread would only add copying.
  */
+
+/** Where `backend: 'auto'` runs a task's calls: this event loop, worker threads, or child processes. */
 export type Placement = 'inline' | 'thread' | 'process';
 
 /** Calls measured before the first decision. */
@@ -27,8 +29,9 @@ export interface Explanation {
   cpuShare: number;
   /** Mean wall time of a measured call, ms. */
   meanWallMs: number;
-  /** Mean serialized size of a call's arguments and of its result, bytes. */
+  /** Mean serialized size of a call's arguments, bytes. */
   meanArgBytes: number;
+  /** Mean serialized size of a call's result, bytes. */
   meanResultBytes: number;
   /** Decisions that moved the task to another backend after the first. */
   changes: number;

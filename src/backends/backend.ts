@@ -29,6 +29,7 @@ export interface Backend {
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle;
 }
 
+/** Where a pool runs calls (besides `'auto'`, which picks among the first three per task). */
 export type BackendKind = 'thread' | 'process' | 'inline' | 'redis';
 
 export interface SpawnSpec {
@@ -38,10 +39,19 @@ export interface SpawnSpec {
   execArgv: string[] | undefined;
 }
 
+/**
+ * Heap limits of each worker, in MB: a worker past them dies with `reason:
+ * 'out-of-memory'` and is replaced. Threads get them as Worker resourceLimits,
+ * processes as V8 flags (`--max-old-space-size`, …).
+ */
 export interface ResourceLimits {
+  /** The main heap. */
   maxOldGenerationSizeMb?: number;
+  /** The heap of recently created objects. */
   maxYoungGenerationSizeMb?: number;
+  /** Memory for generated code. */
   codeRangeSizeMb?: number;
+  /** The thread's stack. */
   stackSizeMb?: number;
 }
 

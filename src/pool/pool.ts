@@ -191,6 +191,7 @@ export class Pool implements AsyncDisposable {
    * ```ts
    * const squares = await pool.map(square, [1, 2, 3]); // [1, 4, 9]
    * ```
+   * @typeParam F The task: a function of one argument, the item.
    */
   map<F extends (item: any) => unknown>(task: F, items: Iterable<Parameters<F>[0]>, options: MapOptions = NO_OPTIONS): Promise<Result<F>[]> {
     return this.#map(task, items, false, options) as Promise<Result<F>[]>;
@@ -219,6 +220,7 @@ export class Pool implements AsyncDisposable {
    *   console.log(hash);
    * }
    * ```
+   * @typeParam F The task: a function of one argument, the item.
    */
   imap<F extends (item: any) => unknown>(
     task: F,

@@ -69,6 +69,7 @@ function spinWhileEmpty(words: Int32Array): void {
 }
 const CLOSED_AND_EMPTY = Symbol('closed');
 
+/** Options of {@link SharedQueue}. */
 export interface SharedQueueOptions {
   /** Bytes of serialized values the queue can hold at once (each value also takes 4). @default 65536 */
   byteLength?: number;
@@ -122,6 +123,7 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     return Atomics.load(this.#words, COUNT);
   }
 
+  /** Whether close() was called: no more values go in. */
   get closed(): boolean {
     return Atomics.load(this.#words, CLOSED) === 1;
   }
@@ -199,7 +201,12 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
   }
 
   /** Takes the oldest value if there is one, without waiting. */
-  tryGet(): { value: T } | undefined {
+  tryGet():
+    | {
+        /** The value taken. */
+        value: T;
+      }
+    | undefined {
     const value = this.#take();
     return value === EMPTY || value === CLOSED_AND_EMPTY ? undefined : { value };
   }

@@ -59,6 +59,8 @@ interface Ticket {
   expected: number;
 }
 
+
+/** Options of {@link Barrier}. */
 export interface BarrierOptions {
   /**
    * Called by the last thread to arrive, before the others are released. It
@@ -100,6 +102,7 @@ export class Barrier implements Shareable {
     this.#action = options.action;
   }
 
+  /** Threads that must arrive for a round to pass. */
   get parties(): number {
     return this.#words[PARTIES];
   }
@@ -109,6 +112,7 @@ export class Barrier implements Shareable {
     return Atomics.load(this.#words, COUNT);
   }
 
+  /** Whether the barrier is broken (see {@link Barrier.abort}); waits fail until reset(). */
   get broken(): boolean {
     return Atomics.load(this.#words, BROKEN) === 1;
   }

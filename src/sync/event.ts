@@ -30,10 +30,12 @@ export class Event implements Shareable {
     this.#words = new Int32Array(adopting ?? new SharedArrayBuffer(4));
   }
 
+  /** Whether the flag is set. */
   isSet(): boolean {
     return (Atomics.load(this.#words, STATE) & FLAG) === FLAG;
   }
 
+  /** Sets the flag and wakes every waiter. */
   set(): void {
     const words = this.#words;
     for (let seen = Atomics.load(words, STATE); (seen & FLAG) === 0; seen = Atomics.load(words, STATE)) {
@@ -45,6 +47,7 @@ export class Event implements Shareable {
     }
   }
 
+  /** Clears the flag: waits block again until the next set(). */
   clear(): void {
     Atomics.and(this.#words, STATE, ~FLAG);
   }

@@ -1,6 +1,6 @@
 import { LockNotHeldError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
-import { deadlockDetectionEnabled, setDeadlockDetection, type TrackedLock } from './deadlock.js';
+import { deadlockDetectionEnabled, setDeadlockDetection } from './deadlock.js';
 import { Acquirable } from './guard.js';
 import { GRAPH_ID, STATE, acquireWordAsync, acquireWordSync, ownerOf, releaseWord, tryAcquireWord } from './owner-word.js';
 import { IS_MAIN_THREAD, THREAD_TAG, validTimeout, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
@@ -28,8 +28,10 @@ let adopting: SharedArrayBuffer | null = null;
  * await lock.withLock(() => audit());           // main thread: never blocks the event loop
  * ```
  */
-export class Lock extends Acquirable implements Shareable, TrackedLock {
+export class Lock extends Acquirable implements Shareable {
   readonly name: string;
+  // What the deadlock detector reads (a TrackedLock). Not declared with `implements`:
+  // these members leave the public types, where the class would then not satisfy it.
   /** @internal */ readonly words: Int32Array;
   /** @internal */ readonly stateIndex = STATE;
   /** @internal */ readonly idIndex = GRAPH_ID;
@@ -53,6 +55,7 @@ export class Lock extends Acquirable implements Shareable, TrackedLock {
   static get deadlockDetection(): boolean {
     return deadlockDetectionEnabled();
   }
+  /** Turns deadlock detection on or off for every thread, as {@link setDeadlockDetection} does. */
   static set deadlockDetection(enabled: boolean) {
     setDeadlockDetection(enabled);
   }

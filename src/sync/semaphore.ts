@@ -16,6 +16,7 @@ const VALUE = 0;
 const WAITING = 1; // threads sleeping on VALUE: release skips the notify when there are none
 const BOUND = 2; // -1: unbounded
 
+/** Options of {@link Semaphore} and {@link BoundedSemaphore}. */
 export interface SemaphoreOptions {
   /** Name shown in errors. @default `'Semaphore <n>'` */
   name?: string;
