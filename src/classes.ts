@@ -11,10 +11,10 @@
  * registry does, so the ESM and CommonJS builds of tandem loaded in one
  * thread (and a task module's own import of tandem) see the same classes.
  */
-import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InvalidOptionError, SerializationError } from './errors.js';
+import { requireFrom } from './location.js';
 
 /** The key of the marker object that stands for a registered class instance in a message. */
 export const CLASS_MARKER = '__tandemClass__';
@@ -125,7 +125,7 @@ export function registerClass<C extends Class>(moduleUrl: string, cls: C, name: 
  */
 function checkExport(registration: Registration): void {
   const checking = new Promise<void>((resolve) => setImmediate(resolve).unref())
-    .then(() => import(registration.module) as Promise<Record<string, unknown>>)
+    .then(() => import(/* webpackIgnore: true */ registration.module) as Promise<Record<string, unknown>>)
     .then(
       (namespace) => {
         const found = exportOf(namespace, registration.name);
@@ -202,7 +202,7 @@ function load(module: string, name: string, path: string): Record<string, unknow
   if (namespace === undefined) {
     try {
       const file = fileURLToPath(module);
-      namespace = createRequire(file)(file) as Record<string, unknown>;
+      namespace = requireFrom(file)(file) as Record<string, unknown>;
     } catch (error) {
       namespace = error instanceof Error ? error : new Error(String(error));
     }

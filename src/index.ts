@@ -35,6 +35,7 @@ export {
   InvalidOptionError,
   InvalidTaskError,
   WorkerInitError,
+  WorkerEntryError,
   WaitTimeoutError,
   OutsideTaskError,
   RedisUnavailableError,

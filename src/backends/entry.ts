@@ -1,12 +1,17 @@
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { WorkerEntryError } from '../errors.js';
+import { codeFile, entryExtension } from '../location.js';
 
 /**
  * Path of the worker entry file of this build. The entries are built next to
  * the package root module (dist/esm/worker/*.js, dist/cjs/worker/*.cjs), so
- * they are found relative to this module's own URL and extension.
+ * they are found beside the file this code was loaded from.
  */
 export function workerEntry(kind: 'thread' | 'process'): string {
-  const here = import.meta.url;
-  const extension = here.endsWith('.cjs') ? '.cjs' : '.js';
-  return fileURLToPath(new URL(`./worker/${kind}-entry${extension}`, here));
+  if (codeFile === null) {
+    throw new WorkerEntryError(
+      `tandem cannot start a ${kind} worker: this JavaScript runtime does not say which file tandem's code was loaded from (V8 call sites name none), so tandem cannot find its worker entry; use backend 'inline', or run under Node.js`,
+    );
+  }
+  return join(dirname(codeFile), 'worker', `${kind}-entry${entryExtension(codeFile)}`);
 }

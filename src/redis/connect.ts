@@ -1,13 +1,16 @@
-import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
 import { RedisUnavailableError } from '../errors.js';
+import { requireBesideTandem } from '../location.js';
 import { redactUrl } from './wire.js';
 
 /**
  * BullMQ and its Redis client are loaded on first use only, so that users of
- * the local backends never load them (nor need them installed to start).
+ * the local backends never load them (nor need them installed to start, nor
+ * in a bundle: a bundler does not follow this require).
  */
-const load = createRequire(import.meta.url);
+function load(name: 'bullmq' | 'ioredis'): unknown {
+  return requireBesideTandem()(name);
+}
 
 export function loadBullmq(): typeof import('bullmq') {
   return load('bullmq') as typeof import('bullmq');

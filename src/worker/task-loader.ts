@@ -39,7 +39,8 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
 
 async function importModule(module: string): Promise<Record<string, unknown>> {
   if (!isMainThread) await inheritLoaders();
-  return (await import(module)) as Record<string, unknown>;
+  // Node's own import(), which bundlers must leave alone: the module is a file beside the program.
+  return (await import(/* webpackIgnore: true */ module)) as Record<string, unknown>;
 }
 
 let inherited: Promise<void> | null = null;
@@ -62,7 +63,7 @@ function inheritLoaders(): Promise<void> {
       try {
         // Resolved at run time from the caller's own tsx, never bundled.
         const tsxApi = `${spec.split('/')[0]}/esm/api`;
-        const api = (await import(tsxApi)) as { register(): unknown };
+        const api = (await import(/* webpackIgnore: true */ tsxApi)) as { register(): unknown };
         api.register();
       } catch {
         // Without it a .ts module fails to load, and that error names the file.
