@@ -13,10 +13,11 @@ export const processBackend: Backend = {
   preemptible: true,
   boundary: 'process',
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle {
-    const child = fork(workerEntry('process'), [], {
+    const entry = workerEntry('process');
+    const child = fork(entry.file, [], {
       serialization: 'advanced',
       execArgv: [...(spec.execArgv ?? inheritableExecArgv()), ...limitFlags(spec.resourceLimits)],
-      env: { ...process.env, ...spec.env },
+      env: { ...process.env, ...spec.env, ...entry.env },
       // stdin stays the caller's alone (a CLI may read its input from it); stderr
       // is read to tell an out-of-memory death from other aborts, then passed on.
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],

@@ -10,7 +10,9 @@ export const threadBackend: Backend = {
   preemptible: true,
   boundary: 'thread',
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle {
-    const worker = new Worker(workerEntry('thread'), {
+    const entry = workerEntry('thread');
+    const worker = new Worker(entry.file, {
+      workerData: entry.workerData,
       resourceLimits: spec.resourceLimits,
       env: spec.env ? { ...process.env, ...spec.env } : undefined,
       // Unset, a thread inherits the caller's execArgv (so tsx keeps working).
