@@ -256,6 +256,20 @@ export class UnguardedPoolError extends TandemError {
   }
 }
 
+/**
+ * A thread or process worker cannot be started here: tandem cannot tell which
+ * file to start it from, or this is a worker started from an app's bundle,
+ * which starts no workers of its own (the bundle's main code, left out of the
+ * `isWorker()` guard, would otherwise start them without end). A pool reports
+ * it as the cause of the WorkerCrashedError of the calls that waited for the
+ * worker.
+ */
+export class WorkerEntryError extends TandemError {
+  constructor(detail: string) {
+    super('ERR_TANDEM_WORKER_ENTRY', detail);
+  }
+}
+
 /** Short, safe rendering of a value for error messages. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);

@@ -12,6 +12,8 @@
  * console.log(await pool.map(fib, [30, 31, 32]));
  * ```
  */
+// When this program is an app's bundle started as a worker, it serves before the app's own code runs.
+import './worker/bundle-entry.js';
 export { Pool } from './pool/pool.js';
 export type { PoolOptions, CallOptions, MapOptions, ImapOptions } from './pool/options.js';
 export type { PoolStats } from './pool/stats.js';
@@ -35,6 +37,7 @@ export {
   InvalidOptionError,
   InvalidTaskError,
   WorkerInitError,
+  WorkerEntryError,
   WaitTimeoutError,
   OutsideTaskError,
   RedisUnavailableError,

@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Backend, ExitInfo, ResourceLimits, SpawnSpec, WorkerEvents, WorkerHandle } from './backend.js';
 import { workerEntry } from './entry.js';
+import { SIDE_FD_ENV } from '../worker/claims.js';
 
 /**
  * Workers are child processes: own memory, own heap limit, a crash cannot
@@ -14,10 +15,11 @@ export const processBackend: Backend = {
   preemptible: true,
   boundary: 'process',
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle {
-    const child = fork(workerEntry('process'), [SIDE_FD_ARG], {
+    const entry = workerEntry('process');
+    const child = fork(entry.file, [], {
       serialization: 'advanced',
       execArgv: [...(spec.execArgv ?? inheritableExecArgv()), ...limitFlags(spec.resourceLimits)],
-      env: { ...process.env, ...spec.env },
+      env: { ...process.env, ...spec.env, ...entry.env, [SIDE_FD_ENV]: String(SIDE_FD) },
       // stdin stays the caller's alone (a CLI may read its input from it); stderr
       // is read to tell an out-of-memory death from other aborts, then passed on;
       // fd 4 is the side pipe to the child's keeper thread (takeBack below).
@@ -75,9 +77,8 @@ export const processBackend: Backend = {
   },
 };
 
-/** The side pipe's descriptor in the child, and how the child learns it is there. */
+/** The side pipe's descriptor in the child (it learns it from SIDE_FD_ENV). */
 const SIDE_FD = 4;
-export const SIDE_FD_ARG = `--tandem-side-fd=${SIDE_FD}`;
 
 /**
  * Take-back requests to a child's keeper thread and its answers, over the side

@@ -14,8 +14,9 @@ export const threadBackend: Backend = {
     // The pool shares the claim words with the thread: it takes calls back itself.
     const claims = new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT);
     const words = new Int32Array(claims);
-    const worker = new Worker(workerEntry('thread'), {
-      workerData: { claims },
+    const entry = workerEntry('thread');
+    const worker = new Worker(entry.file, {
+      workerData: { ...entry.workerData, claims },
       resourceLimits: spec.resourceLimits,
       env: spec.env ? { ...process.env, ...spec.env } : undefined,
       // Unset, a thread inherits the caller's execArgv (so tsx keeps working).

@@ -1,14 +1,17 @@
-import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
 import { MissingDependencyError, RedisUnavailableError } from '../errors.js';
+import { requireBesideTandem } from '../location.js';
 import { redactUrl } from './wire.js';
 
 /**
  * BullMQ and its Redis client are optional peer dependencies, loaded on first
- * use only: users of the local backends neither install nor load them. Type
- * imports of them must stay out of the public declarations for the same reason.
+ * use only: users of the local backends neither install nor load them (nor, in
+ * a bundle, carry them: a bundler does not follow this require). Type imports
+ * of them must stay out of the public declarations for the same reason.
  */
-const load = createRequire(import.meta.url);
+function load(name: 'bullmq' | 'ioredis'): unknown {
+  return requireBesideTandem()(name);
+}
 
 /** The packages the redis backend needs, with the major version package.json's peerDependencies allow. */
 export const REDIS_PACKAGES: readonly { name: string; version: string }[] = [
@@ -29,7 +32,7 @@ export function requireRedisPackages(feature: string): void {
 
 function installed(name: string): boolean {
   try {
-    load.resolve(name);
+    requireBesideTandem().resolve(name);
     return true;
   } catch (error) {
     // Anything but "not found" (a broken install, say) is left for the import itself to report as it is.

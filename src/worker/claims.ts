@@ -21,6 +21,13 @@
  * process keeper thread runs their source as it is.
  */
 
+/**
+ * The environment variable by which a pool tells a child process the file
+ * descriptor of the side pipe to its keeper thread (removed by the child
+ * before any task module loads).
+ */
+export const SIDE_FD_ENV = 'TANDEM_SIDE_FD';
+
 /** Words per worker: more than the calls one worker may hold at once (the pool keeps below half of it). */
 export const CLAIM_SLOTS = 1 << 14;
 
