@@ -10,11 +10,15 @@
  * The tables live on `globalThis` under registered symbols, as the task
  * registry does, so the ESM and CommonJS builds of tandem loaded in one
  * thread (and a task module's own import of tandem) see the same classes.
+ *
+ * In an app's bundle with tandem inside, every class is the bundle's and
+ * need not be exported: a worker started from the bundle registered it again
+ * while the bundle loaded (see src/worker/bundle-entry.ts).
  */
-import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InvalidOptionError, SerializationError } from './errors.js';
+import { appBundleUrl, requireFrom } from './location.js';
 
 /** The key of the marker object that stands for a registered class instance in a message. */
 export const CLASS_MARKER = '__tandemClass__';
@@ -91,7 +95,8 @@ type Class = abstract new (...args: any[]) => unknown;
  * ```
  */
 export function registerClass<C extends Class>(moduleUrl: string, cls: C, name: string = cls?.name): C {
-  const module = normalizeModule(moduleUrl);
+  const bundle = appBundleUrl();
+  const module = bundle ?? normalizeModule(moduleUrl);
   if (typeof cls !== 'function' || cls.prototype === null || typeof cls.prototype !== 'object') {
     throw new InvalidOptionError('cls', cls, 'a class (the second argument of registerClass)');
   }
@@ -106,13 +111,19 @@ export function registerClass<C extends Class>(moduleUrl: string, cls: C, name: 
       `a class whose instances keep their data in their own properties; ${cls.name || name} extends ${builtIn}, whose contents would not travel (wrap one instead of extending it)`,
     );
   }
+  if (bundle !== null) {
+    // Two of the bundle's modules may each have a class of this name; both
+    // sides of a bundle register them in the same order, so numbering them agrees.
+    const base = name;
+    for (let n = 2; (tables.byName.get(`${module}#${name}`)?.cls ?? cls) !== cls; n++) name = `${base}~${n}`;
+  }
   const registration: Registration = { module, name, cls, exported: undefined, exportNames: [] };
   tables.byPrototype.set(cls.prototype as object, registration);
   // The first wins: a module evaluated twice (a test runner that transforms
   // it beside Node's own copy) keeps rebuilding the instances its importer sees.
   const key = `${module}#${name}`;
   if (!tables.byName.has(key)) tables.byName.set(key, registration);
-  checkExport(registration);
+  if (bundle === null) checkExport(registration);
   return cls;
 }
 
@@ -126,7 +137,7 @@ export function registerClass<C extends Class>(moduleUrl: string, cls: C, name: 
 function checkExport(registration: Registration): void {
   // Not unref'd: Deno never runs an unref'd immediate in a worker waiting on its port.
   const checking = new Promise<void>((resolve) => setImmediate(resolve))
-    .then(() => import(registration.module) as Promise<Record<string, unknown>>)
+    .then(() => import(/* webpackIgnore: true */ registration.module) as Promise<Record<string, unknown>>)
     .then(
       (namespace) => {
         const found = exportOf(namespace, registration.name);
@@ -203,7 +214,7 @@ function load(module: string, name: string, path: string): Record<string, unknow
   if (namespace === undefined) {
     try {
       const file = fileURLToPath(module);
-      namespace = createRequire(file)(file) as Record<string, unknown>;
+      namespace = requireFrom(file)(file) as Record<string, unknown>;
     } catch (error) {
       namespace = error instanceof Error ? error : new Error(String(error));
     }

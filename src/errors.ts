@@ -21,6 +21,7 @@ export class TandemError extends Error {
     this.code = code;
   }
 
+  /** The class name, e.g. `TaskError`, as stack traces and `console.log` show it. */
   override get name(): string {
     return this.constructor.name;
   }
@@ -52,8 +53,11 @@ export type CrashReason = 'exit' | 'uncaught' | 'out-of-memory' | 'killed' | 'st
  * memory or was killed). Only the tasks it was running fail; the pool replaces it.
  */
 export class WorkerCrashedError extends TandemError {
+  /** The worker's exit code, or null when a signal or a thread termination stopped it. */
   readonly exitCode: number | null;
+  /** The signal that killed a process worker (`'SIGKILL'`), or null. */
   readonly signal: string | null;
+  /** Why it stopped: see {@link CrashReason}. */
   readonly reason: CrashReason;
   /** Id of the worker that died. */
   readonly workerId: number;
@@ -61,13 +65,15 @@ export class WorkerCrashedError extends TandemError {
   readonly taskId: number | undefined;
   /**
    * What the pool knows of the call when its worker died: `running` (it had
-   * started and not finished), or `unknown` — the worker was killed with no
-   * last words while it held the call among short calls it runs back to back
-   * without reporting each: the call may have finished (its result, unsent,
-   * was lost), been running, or not have started. Undefined when the error is
-   * not about one call (a worker that could not start).
+   * started and not finished; `retries` run it again), `lost` (it had
+   * finished, but the worker died before sending its result), or `unknown` —
+   * a child process was killed with no last words while it held the call among
+   * short calls it runs back to back without reporting each: the call may have
+   * finished, been running, or not have started. `lost` and `unknown` calls
+   * are never run again (they may have run). Undefined when the error is not
+   * about one call (a worker that could not start).
    */
-  readonly callState: 'running' | 'unknown' | undefined;
+  readonly callState: 'running' | 'lost' | 'unknown' | undefined;
 
   constructor(info: {
     workerId: number;
@@ -75,7 +81,7 @@ export class WorkerCrashedError extends TandemError {
     signal: string | null;
     reason: CrashReason;
     taskId?: number;
-    callState?: 'running' | 'unknown';
+    callState?: 'running' | 'lost' | 'unknown';
     detail?: string;
     cause?: unknown;
     /** It died before serving: nothing was replaced, waiting calls were rejected. */
@@ -97,8 +103,10 @@ export class WorkerCrashedError extends TandemError {
         info.taskId === undefined
           ? ''
           : info.callState === 'unknown'
-            ? ` while it held call ${info.taskId}, which may have finished (its result, not yet sent, was lost) or not have started`
-            : ` while running call ${info.taskId}`
+            ? ` while it held call ${info.taskId}, which may have finished (its result, not yet sent, was lost) or not have started; it is not run again`
+            : info.callState === 'lost'
+              ? ` after call ${info.taskId} had finished but before its result was sent; the result is lost, and the call is not run again`
+              : ` while running call ${info.taskId}`
       }${info.detail ? `: ${info.detail}` : ''}; ${
         info.starting
           ? 'no worker could start, so the calls waiting for one were rejected; fix the cause (the pool tries again on the next call)'
@@ -117,6 +125,7 @@ export class WorkerCrashedError extends TandemError {
 
 /** The task ran longer than its `timeout`; the worker running it was stopped and replaced. */
 export class TaskTimeoutError extends TandemError {
+  /** The call's `timeout`, in milliseconds. */
   readonly timeout: number;
   constructor(timeout: number, taskId: number) {
     super(
@@ -143,6 +152,7 @@ export class PoolClosedError extends TandemError {
 
 /** More tasks were queued than the pool option `maxQueue` allows. Nothing already accepted is lost. */
 export class QueueFullError extends TandemError {
+  /** The pool's `maxQueue` option. */
   readonly maxQueue: number;
   constructor(maxQueue: number) {
     super(
@@ -173,7 +183,9 @@ export class SerializationError extends TandemError {
 
 /** The worker could not find the task: the module does not export it, or could not be loaded. */
 export class TaskNotFoundError extends TandemError {
+  /** URL of the module the worker looked in. */
   readonly module: string;
+  /** The export it looked for. */
   readonly exportName: string;
   constructor(module: string, exportName: string, detail: string, options?: { cause?: unknown }) {
     super('ERR_TANDEM_TASK_NOT_FOUND', `task '${exportName}' not found in ${module}: ${detail}`, options);
@@ -187,6 +199,7 @@ export class TaskNotFoundError extends TandemError {
  * (a misspelt key is an error, not a silently ignored one).
  */
 export class InvalidOptionError extends TandemError {
+  /** The option, as its key is written (`'resourceLimits.stackSizeMb'` for a nested one). */
   readonly option: string;
   /** For a key that is not an option: the option it most likely meant (`'timeout'` for `'timout'`), when one is close. */
   readonly suggestion: string | undefined;
@@ -224,6 +237,39 @@ export class WorkerInitError extends TandemError {
   }
 }
 
+/**
+ * A worker was importing a task module to find a task in it, and the module
+ * started a Pool at its top level: every worker that loads it would start a
+ * pool of its own, whose workers would do the same. The caller's call fails
+ * with this error. Put the module's top-level work behind `if (!isWorker())`;
+ * a task may still start a pool inside its body.
+ */
+export class UnguardedPoolError extends TandemError {
+  /** The task module the worker was loading (the pool was started by it or by a module it imports). */
+  readonly module: string;
+  constructor(module: string) {
+    super(
+      'ERR_TANDEM_UNGUARDED_POOL',
+      `${module} started a Pool while a worker was loading it to find a task (or a module it imports did): workers import task modules again, so every worker would start a pool of its own. Put the module's top-level work behind \`if (!isWorker()) { … }\` (isWorker comes from 'tandem'); a task may still start a pool inside its body.`,
+    );
+    this.module = module;
+  }
+}
+
+/**
+ * A thread or process worker cannot be started here: tandem cannot tell which
+ * file to start it from, or this is a worker started from an app's bundle,
+ * which starts no workers of its own (the bundle's main code, left out of the
+ * `isWorker()` guard, would otherwise start them without end). A pool reports
+ * it as the cause of the WorkerCrashedError of the calls that waited for the
+ * worker.
+ */
+export class WorkerEntryError extends TandemError {
+  constructor(detail: string) {
+    super('ERR_TANDEM_WORKER_ENTRY', detail);
+  }
+}
+
 /** Short, safe rendering of a value for error messages. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
@@ -237,6 +283,7 @@ export function describeValue(value: unknown): string {
 
 /** `asCompleted` ran out of time with futures still pending. */
 export class WaitTimeoutError extends TandemError {
+  /** Futures still pending when the time ran out. */
   readonly pending: number;
   constructor(timeout: number, pending: number) {
     super('ERR_TANDEM_WAIT_TIMEOUT', `${pending} future(s) were still pending after ${timeout} ms; cancel them or wait longer`);
@@ -302,6 +349,7 @@ export class LockNotHeldError extends TandemError {
 
 /** A BoundedSemaphore was released more times than it was acquired. */
 export class SemaphoreOverReleaseError extends TandemError {
+  /** The semaphore's initial value, which its permits may not exceed. */
   readonly bound: number;
   constructor(bound: number) {
     super(
@@ -321,6 +369,7 @@ export class BrokenBarrierError extends TandemError {
 
 /** A wait that cannot report a timeout by its return value (a guard, withLock, a SharedQueue put/get) ran out of time. */
 export class SyncTimeoutError extends TandemError {
+  /** The wait's `timeout`, in milliseconds. */
   readonly timeout: number;
   constructor(what: string, timeout: number) {
     super('ERR_TANDEM_SYNC_TIMEOUT', `${what} timed out after ${timeout} ms; retry, give it a longer timeout, or check which thread holds it`);
@@ -370,6 +419,36 @@ export class RedisUnavailableError extends TandemError {
       options,
     );
     this.url = url;
+  }
+}
+
+/**
+ * `backend: 'redis'` or `tandem worker` was used where BullMQ and its Redis
+ * client (ioredis) are not installed. tandem lists them as optional peer
+ * dependencies, so that a project using only the local backends installs
+ * without them; the message gives the command that adds them.
+ *
+ * @example
+ * ```ts
+ * try { new Pool({ backend: 'redis', redis: 'redis://127.0.0.1:6379', queue: 'q' }); }
+ * catch (err) {
+ *   if (err instanceof MissingDependencyError) console.error(err.installCommand); // npm install bullmq@6 ioredis@6
+ * }
+ * ```
+ */
+export class MissingDependencyError extends TandemError {
+  /** The packages that could not be found, e.g. `['bullmq', 'ioredis']`. */
+  readonly packages: readonly string[];
+  /** The npm command that installs them into the project that depends on tandem. */
+  readonly installCommand: string;
+  constructor(feature: string, packages: readonly { name: string; version: string }[]) {
+    const installCommand = `npm install ${packages.map((p) => `${p.name}@${p.version}`).join(' ')}`;
+    super(
+      'ERR_TANDEM_MISSING_DEPENDENCY',
+      `${feature} needs ${packages.map((p) => p.name).join(' and ')}, which ${packages.length === 1 ? 'is' : 'are'} not installed (tandem leaves them out so that the local backends install lean); add ${packages.length === 1 ? 'it' : 'them'} to the project that uses tandem: ${installCommand} (or the same with pnpm add, yarn add or bun add)`,
+    );
+    this.packages = packages.map((p) => p.name);
+    this.installCommand = installCommand;
   }
 }
 

@@ -1,4 +1,5 @@
 import { CancelledError, InvalidOptionError, TandemError, WaitTimeoutError } from './errors.js';
+import { setLongTimeout } from './timer.js';
 
 /** Where a future is in its life. */
 export type FutureState = 'pending' | 'running' | 'fulfilled' | 'rejected' | 'cancelled';
@@ -28,6 +29,7 @@ const noop = (): void => {};
  */
 export class Future<R> extends Promise<R> {
   // Derived promises (then/catch/finally) are plain Promises: they have no task behind them.
+  /** @internal */
   static override get [Symbol.species](): PromiseConstructor {
     return Promise;
   }
@@ -84,13 +86,25 @@ export class Future<R> extends Promise<R> {
     return true;
   }
 
-  /** Calls `callback` with this future once it settles (at once if it has). */
+  /**
+   * Calls `callback` with this future once it settles, or at once (before
+   * returning) if it has. Callbacks run in the order they were added.
+   *
+   * A callback that throws never throws at the caller and never stops the
+   * other callbacks: its error is reported as an uncaught exception (on a
+   * microtask, so `process.on('uncaughtException')` sees it), the same way
+   * whether the future had settled when the callback was added or not.
+   * Python logs and ignores such errors; tandem does not let them pass unseen.
+   *
+   * @example
+   * ```ts
+   * const f = pool.submit(fib, [30]);
+   * f.addDoneCallback((done) => console.log(done.id, done.state));
+   * ```
+   */
   addDoneCallback(callback: DoneCallback<R>): void {
-    if (this.done()) {
-      callback(this);
-      return;
-    }
-    (this.#callbacks ??= []).push(callback);
+    if (this.done()) runCallback(callback, this);
+    else (this.#callbacks ??= []).push(callback);
   }
 
   /** @internal */
@@ -139,21 +153,32 @@ export class Future<R> extends Promise<R> {
     this.#finish();
   }
 
+  /**
+   * @internal How `console.log(future)` and `util.inspect` show it: its id and
+   * state, not the pool's record of the call (which would print the whole job).
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: { stylize?: (text: string, style: string) => string }): string {
+    const stylize = options?.stylize ?? ((text: string) => text);
+    return `Future { id: ${stylize(String(this.id), 'number')}, state: ${stylize(`'${this.#state}'`, 'string')} }`;
+  }
+
   #finish(): void {
     this.#owner = null;
     const callbacks = this.#callbacks;
     if (callbacks === null) return;
     this.#callbacks = null;
-    for (const callback of callbacks) {
-      try {
-        callback(this);
-      } catch (error) {
-        // A failing callback must not stop the others; report it like an uncaught error.
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
+    for (const callback of callbacks) runCallback(callback, this);
+  }
+}
+
+/** Runs a done callback; if it throws, reports the error as an uncaught exception instead of throwing here. */
+function runCallback<R>(callback: DoneCallback<R>, future: Future<R>): void {
+  try {
+    callback(future);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
   }
 }
 
@@ -171,9 +196,25 @@ export interface AsCompletedOptions {
 }
 
 /**
+ * What {@link asCompleted} returns: an async iterator of the futures
+ * themselves. (Typed by hand: with the lib's AsyncIterableIterator,
+ * TypeScript would type `for await (const f of …)` as the awaited value, not
+ * the future it really is.)
+ */
+export interface FutureIterator<F> {
+  /** The iterator itself, so that `for await` takes it. */
+  [Symbol.asyncIterator](): FutureIterator<F>;
+  /** The next future to settle; rejects with WaitTimeoutError when the timeout passes first. */
+  next(): Promise<IteratorResult<F, undefined>>;
+  /** Stops iterating (a `break` out of `for await` calls it); the futures go on. */
+  return(): Promise<IteratorResult<F, undefined>>;
+}
+
+/**
  * Yields the futures in the order they complete (fulfilled, rejected or
  * cancelled), like Python's `as_completed`. Each yielded future has settled:
- * `await` it for its value or error.
+ * `await` it for its value or error. Futures already done at the call come
+ * first, in the order given.
  *
  * @example
  * ```ts
@@ -183,18 +224,6 @@ export interface AsCompletedOptions {
  * }
  * ```
  */
-/**
- * What {@link asCompleted} returns: an async iterator of the futures
- * themselves. (Typed by hand: with the lib's AsyncIterableIterator,
- * TypeScript would type `for await (const f of …)` as the awaited value, not
- * the future it really is.)
- */
-export interface FutureIterator<F> {
-  [Symbol.asyncIterator](): FutureIterator<F>;
-  next(): Promise<IteratorResult<F, undefined>>;
-  return(): Promise<IteratorResult<F, undefined>>;
-}
-
 export function asCompleted<F extends Future<unknown>>(futures: Iterable<F>, options: AsCompletedOptions = {}): FutureIterator<F> {
   const all = [...new Set(futures)];
   const timeout = checkTimeout(options.timeout, 'asCompleted');
@@ -220,12 +249,12 @@ export function asCompleted<F extends Future<unknown>>(futures: Iterable<F>, opt
         }
         const left = deadline - performance.now();
         if (left <= 0) throw new WaitTimeoutError(timeout!, all.length - yielded);
-        let timer: NodeJS.Timeout | undefined;
+        let cancelTimer: (() => void) | undefined;
         await new Promise<void>((resolve) => {
           wake = resolve;
-          if (left !== Infinity) timer = setTimeout(resolve, left);
+          cancelTimer = setLongTimeout(resolve, left);
         });
-        if (timer) clearTimeout(timer);
+        cancelTimer!();
         wake = null;
       }
       return { done: true, value: undefined };
@@ -240,7 +269,12 @@ export function asCompleted<F extends Future<unknown>>(futures: Iterable<F>, opt
 
 /** Options of {@link wait}. */
 export interface WaitOptions {
-  /** When to return: every future done (default), the first one done, or the first one rejected. */
+  /**
+   * When to return: every future done (default), the first one done, or the
+   * first one rejected (`'first-error'`, Python's FIRST_EXCEPTION: a
+   * cancelled future does not count as an error; with none rejected it waits
+   * for all).
+   */
   returnWhen?: 'all' | 'first-completed' | 'first-error';
   /** Milliseconds to wait at most; on timeout, returns what is done so far (it does not throw). */
   timeout?: number;
@@ -248,7 +282,8 @@ export interface WaitOptions {
 
 /**
  * Waits for futures like Python's `concurrent.futures.wait` and splits them
- * into `done` and `pending`.
+ * into `done` and `pending`. Futures already done at the call are all in
+ * `done`; if they already meet `returnWhen`, it returns without waiting.
  *
  * @example
  * ```ts
@@ -256,39 +291,44 @@ export interface WaitOptions {
  * for (const f of pending) f.cancel();
  * ```
  */
-export function wait<F extends Future<unknown>>(futures: Iterable<F>, options: WaitOptions = {}): Promise<{ done: Set<F>; pending: Set<F> }> {
+export function wait<F extends Future<unknown>>(futures: Iterable<F>, options: WaitOptions = {}): Promise<{
+  /** The futures that have settled. */
+  done: Set<F>;
+  /** The others. */
+  pending: Set<F>;
+}> {
   const all = [...new Set(futures)];
   const returnWhen = options.returnWhen ?? 'all';
   if (returnWhen !== 'all' && returnWhen !== 'first-completed' && returnWhen !== 'first-error') {
     throw new InvalidOptionError('returnWhen', returnWhen, "'all', 'first-completed' or 'first-error'");
   }
   const timeout = checkTimeout(options.timeout, 'wait');
+  const done = new Set<F>();
+  const pending = new Set<F>();
+  for (const future of all) (future.done() ? done : pending).add(future);
+  const enough = (): boolean =>
+    pending.size === 0 ||
+    (returnWhen === 'first-completed' && done.size > 0) ||
+    (returnWhen === 'first-error' && [...done].some((future) => future.state === 'rejected'));
+  if (enough()) return Promise.resolve({ done, pending });
   return new Promise((resolve) => {
-    const done = new Set<F>();
-    const pending = new Set(all);
-    let timer: NodeJS.Timeout | undefined;
+    let cancelTimer: (() => void) | undefined;
     let finished = false;
     const finish = (): void => {
       if (finished) return;
       finished = true;
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
       resolve({ done: new Set(done), pending: new Set(pending) });
     };
     const onDone = (future: F): void => {
       if (finished) return;
       pending.delete(future);
       done.add(future);
-      if (
-        pending.size === 0 ||
-        returnWhen === 'first-completed' ||
-        (returnWhen === 'first-error' && future.state !== 'fulfilled')
-      ) {
-        finish();
-      }
+      if (pending.size === 0 || returnWhen === 'first-completed' || (returnWhen === 'first-error' && future.state === 'rejected')) finish();
     };
-    if (all.length === 0) return finish();
-    for (const future of all) future.addDoneCallback(() => onDone(future));
-    if (!finished && timeout !== undefined) timer = setTimeout(finish, timeout);
+    // All of these are pending: no callback runs during this loop.
+    for (const future of pending) future.addDoneCallback(() => onDone(future));
+    if (timeout !== undefined) cancelTimer = setLongTimeout(finish, timeout);
   });
 }
 

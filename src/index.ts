@@ -12,10 +12,12 @@
  * console.log(await pool.map(fib, [30, 31, 32]));
  * ```
  */
+// When this program is an app's bundle started as a worker, it serves before the app's own code runs.
+import './worker/bundle-entry.js';
 export { Pool } from './pool/pool.js';
 export type { PoolOptions, CallOptions, MapOptions, ImapOptions } from './pool/options.js';
 export type { PoolStats } from './pool/stats.js';
-export type { Explanation } from './auto/profile.js';
+export type { Explanation, Placement } from './auto/profile.js';
 export type { BackendKind, ResourceLimits } from './backends/backend.js';
 export { task, type Task } from './task.js';
 export { registerClass } from './classes.js';
@@ -35,9 +37,12 @@ export {
   InvalidOptionError,
   InvalidTaskError,
   WorkerInitError,
+  WorkerEntryError,
   WaitTimeoutError,
   OutsideTaskError,
   RedisUnavailableError,
+  UnguardedPoolError,
+  MissingDependencyError,
   UnsupportedRuntimeError,
   type CrashReason,
 } from './errors.js';

@@ -12,12 +12,16 @@
  * Parent → worker frames                       fields
  *   P_HELLO    first frame a worker receives  {@link HelloData}
  *   P_DEFINE   bind a small integer key       key, TaskDefinition
- *   P_RUN      run one call                   id, key, args[], flags
- *   P_CHUNK    run a task over many items     id, key, items[], flags
+ *   P_RUN      run one call                   id, key, args[], flags, ticket
+ *   P_CHUNK    run a task over many items     id, key, items[], flags, ticket
+ *              (ticket: the call's number in the order this worker receives calls;
+ *              see src/worker/claims.ts)
  *   P_ABORT    cancel a call                  id, release (1: the pool gave up on it,
  *                                             free its place now — inline timeouts)
  *   P_REVOKE   give back a call sent ahead    id (answered by W_REVOKED if it had not
- *              that has not started           started; otherwise it runs and answers)
+ *              that has not started           started; otherwise it runs and answers).
+ *                                             Workers with claims (threads, processes)
+ *                                             are taken back through them instead.
  *   P_SHUTDOWN finish what is held, then exit (none)
  *
  * Worker → parent frames
@@ -72,8 +76,8 @@ export const W_PACE = 22;
 export const FRAME_FIELDS: Readonly<Record<number, number>> = {
   [P_HELLO]: 1,
   [P_DEFINE]: 2,
-  [P_RUN]: 4,
-  [P_CHUNK]: 4,
+  [P_RUN]: 5,
+  [P_CHUNK]: 5,
   [P_ABORT]: 2,
   [P_SHUTDOWN]: 0,
   [P_REVOKE]: 1,
@@ -90,6 +94,11 @@ export const FRAME_FIELDS: Readonly<Record<number, number>> = {
   [W_REVOKED]: 1,
   [W_PACE]: 3,
 };
+
+/**
+ * The pool may take back a call sent ahead at any moment through its claim
+ * word (src/worker/claims.ts); a call taken back is never answered.
+ */
 
 /** Flag bits of P_RUN / P_CHUNK. */
 export const FLAG_SHARED = 1; // args hold markers to rehydrate (shared objects, registered class instances)

@@ -1,4 +1,4 @@
-import { CancelledError, SerializationError, TaskError, TaskNotFoundError } from './errors.js';
+import { CancelledError, SerializationError, TaskError, TaskNotFoundError, UnguardedPoolError } from './errors.js';
 import { type RemoteError, decodeCause } from './protocol.js';
 
 /**
@@ -15,6 +15,8 @@ export function remoteToError(remote: RemoteError): Error {
         Object.assign(new TaskNotFoundError(String(props.module), String(props.exportName), ''), { message: remote.message }),
         remote,
       );
+    case 'ERR_TANDEM_UNGUARDED_POOL':
+      return withRemoteStack(Object.assign(new UnguardedPoolError(String(props.module)), { message: remote.message }), remote);
     case 'ERR_TANDEM_SERIALIZATION':
       return withRemoteStack(Object.assign(new SerializationError(-1, String(props.path), ''), { message: remote.message }), remote);
     case 'ERR_TANDEM_CANCELLED':

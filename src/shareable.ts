@@ -14,16 +14,20 @@
  */
 import { SerializationError } from './errors.js';
 
+/** The method a {@link Shareable} implements to say how it crosses to a thread worker. */
 export const encodeShared: unique symbol = Symbol.for('tandem.shareable.encode') as never;
 
 /** What a shareable object hands to the pool: its kind and its cloneable state. */
 export interface SharedState {
+  /** The name its decoder was registered under with {@link registerShareable}. */
   kind: string;
+  /** What the decoder rebuilds it from: structured-cloneable, normally holding its SharedArrayBuffer. */
   state: unknown;
 }
 
 /** An object that can be passed, live, to thread workers. */
 export interface Shareable {
+  /** Its kind and state, from which the worker rebuilds it over the same memory. */
   [encodeShared](): SharedState;
 }
 

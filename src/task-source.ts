@@ -1,4 +1,5 @@
-import { createRequire } from 'node:module';
+import { InvalidTaskError } from './errors.js';
+import { requireBesideTandem } from './location.js';
 
 /**
  * Finds the variables a function's source uses without declaring them and that
@@ -6,7 +7,8 @@ import { createRequire } from 'node:module';
  * have once its source is rebuilt in a worker.
  *
  * The parser and the scope analyser are loaded on first use only: a program
- * that passes tasks (the common case) never pays for them.
+ * that passes tasks (the common case) never pays for them, and a bundler does
+ * not put them in an app's bundle.
  */
 
 // Helpers that compilers insert around functions (esbuild/tsx keepNames); the
@@ -24,8 +26,14 @@ let libraries: { acorn: ParserLib; scope: ScopeLib } | undefined;
 
 function load(): { acorn: ParserLib; scope: ScopeLib } {
   if (!libraries) {
-    const require = createRequire(import.meta.url);
-    libraries = { acorn: require('acorn') as ParserLib, scope: require('eslint-scope') as ScopeLib };
+    const require = requireBesideTandem();
+    try {
+      libraries = { acorn: require('acorn') as ParserLib, scope: require('eslint-scope') as ScopeLib };
+    } catch (error) {
+      throw new InvalidTaskError(
+        `a plain function (not declared with task()) is sent as source once the packages acorn and eslint-scope have checked that it captures nothing, and they cannot be loaded here (${(error as Error)?.message?.split('\n')[0]}); in an app bundled without its node_modules, declare the function with task(import.meta.url, fn), or install acorn and eslint-scope beside the bundle`,
+      );
+    }
   }
   return libraries;
 }

@@ -1,12 +1,15 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InvalidTaskError } from './errors.js';
+import { describeValue, InvalidTaskError } from './errors.js';
+import { appBundleUrl } from './location.js';
 import type { TaskDefinition } from './protocol.js';
 import { freeVariables } from './task-source.js';
 
 /**
  * A function a worker can run. It is the plain function itself (call it
  * locally as usual); `task()` only records where a worker finds it again.
+ *
+ * @typeParam F The function's own type.
  */
 export type Task<F extends (...args: any[]) => unknown = (...args: any[]) => unknown> = F;
 
@@ -23,6 +26,12 @@ const INFO = Symbol.for('tandem.task.info');
  * the index finds the very function even when it has no name (an arrow passed
  * straight to `task()` has none). The table lives on `globalThis` so the ESM
  * and CommonJS builds of tandem, loaded side by side, share it.
+ *
+ * When tandem is bundled into an app, every task is the bundle's, whatever
+ * URL it was given (a bundler may have emptied `import.meta.url` or frozen it
+ * to a path on the build machine): the list is the bundle's, in the order
+ * the bundle declares its tasks, and a worker started from the bundle
+ * (src/worker/bundle-entry.ts) declares them again in that order.
  */
 const REGISTRY_KEY = Symbol.for('tandem.task.registry');
 const globals = globalThis as unknown as Record<symbol, Map<string, Function[]> | undefined>;
@@ -33,9 +42,13 @@ const registry: Map<string, Function[]> = (globals[REGISTRY_KEY] ??= new Map());
  * itself, so it stays an ordinary local function with its types intact.
  *
  * The task must be exported from that module: a worker imports the module and
- * finds the function among its exports.
+ * finds the function among its exports. In an app bundled into one file with
+ * tandem inside (docs/bundling.md), the worker starts from the bundle and
+ * finds the task by the order of the bundle's `task()` calls instead: there a
+ * task need not be exported, and `moduleUrl` is not used.
  *
  * @param moduleUrl `import.meta.url` in an ES module, `__filename` in CommonJS.
+ * @typeParam F The function's own type, kept as it is.
  * @example
  * ```ts
  * // tasks.ts
@@ -49,7 +62,7 @@ export function task<F extends (...args: any[]) => unknown>(moduleUrl: string, f
   if (typeof fn !== 'function') {
     throw new InvalidTaskError(`task(moduleUrl, fn) needs a function as its second argument; got ${typeof fn}`);
   }
-  const module = normalizeModuleUrl(moduleUrl);
+  const module = appBundleUrl() ?? normalizeModuleUrl(moduleUrl);
   const existing = (fn as unknown as Record<symbol, TaskInfo | undefined>)[INFO];
   if (existing) {
     if (existing.module === module) return fn;
@@ -70,14 +83,24 @@ function normalizeModuleUrl(moduleUrl: unknown): string {
     if (moduleUrl.startsWith('file:')) return new URL(moduleUrl).href;
     if (isAbsolute(moduleUrl)) return pathToFileURL(moduleUrl).href;
   }
+  // A bundler that writes CommonJS empties import.meta, so the user did pass import.meta.url.
+  const emptied =
+    moduleUrl === undefined
+      ? ' (undefined is what import.meta.url becomes when a bundler turns an ES module into CommonJS: bundle tandem into the same file, where tasks need no URL, or output an ES module; see docs/bundling.md)'
+      : '';
   throw new InvalidTaskError(
-    `task(moduleUrl, fn) needs the URL or path of the module that exports the task: pass import.meta.url (ES modules) or __filename (CommonJS); got ${JSON.stringify(moduleUrl)}`,
+    `task(moduleUrl, fn) needs the URL or path of the module that exports the task: pass import.meta.url (ES modules) or __filename (CommonJS); got ${describeValue(moduleUrl)}${emptied}`,
   );
 }
 
 /** The task that `module` declared at `index` (in this thread), if it was loaded. */
 export function registeredTask(module: string, index: number): Function | undefined {
   return registry.get(module)?.[index];
+}
+
+/** How many tasks `module` declared (in this thread). */
+export function declaredTaskCount(module: string): number {
+  return registry.get(module)?.length ?? 0;
 }
 
 const sourceChecked = new WeakMap<Function, TaskDefinition>();

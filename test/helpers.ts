@@ -2,6 +2,7 @@
 // removes whatever a test did, probes (latches) and polling with a deadline.
 // Nothing here sleeps to synchronise: tests wait for a condition, with a
 // generous deadline, never for a fixed time.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,4 +168,79 @@ function safeJson(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/** How a script run by {@link runScript} ended. */
+export interface ScriptRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `node script` in a process group of its own and waits for it to exit,
+ * as a user's program would. A script that has not exited after `deadlineMs`
+ * hangs: its whole group (every worker process it started) is killed and the
+ * returned promise rejects saying so. A script that exits but leaves
+ * processes of its group running is killed the same way and rejects too.
+ */
+export async function runScript(script: string, options: { env?: Record<string, string>; deadlineMs?: number } = {}): Promise<ScriptRun> {
+  const deadlineMs = options.deadlineMs ?? 30_000;
+  const child = spawn(process.execPath, [script], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // No NODE_OPTIONS from the test runner (vitest's loaders) leaks into the script.
+    env: { ...process.env, NODE_OPTIONS: '', ...options.env },
+  });
+  const group = child.pid!;
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const killGroup = (): boolean => {
+    try {
+      process.kill(-group, 'SIGKILL');
+      return true;
+    } catch {
+      return false; // no process of the group is left
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | null>((resolve) => {
+      child.once('close', (code, signal) => resolve({ code, signal }));
+      timer = setTimeout(() => resolve(null), deadlineMs);
+    });
+    if (ended === null) {
+      killGroup();
+      throw new Error(`${script} did not exit within ${deadlineMs} ms: it hangs (killed; stdout: ${stdout.slice(-500)}; stderr: ${stderr.slice(-500)})`);
+    }
+    // Processes of the group that outlived the script would be left behind.
+    await eventually(() => !groupAlive(group), `the worker processes of ${script} to exit`, 10_000).catch((error: Error) => {
+      killGroup();
+      throw error;
+    });
+    return { ...ended, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function groupAlive(group: number): boolean {
+  try {
+    process.kill(-group, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Rejects with a clear message when `promise` has not settled after `deadlineMs` (a hang), else settles as it does. */
+export function settles<T>(promise: Promise<T>, what: string, deadlineMs = 15_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${deadlineMs} ms: it hangs`)), deadlineMs);
+  });
+  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
 }

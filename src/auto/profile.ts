@@ -1,10 +1,12 @@
-/**
+/*
  * What the auto backend knows of one task: the measured share of its wall
  * time during which the worker's event loop was busy. A task that computes
  * keeps the loop busy (share near 1) and wants another core; a task that
  * waits on I/O or timers leaves it idle (share near 0) and wants many calls in
  * flight on one event loop, where a thread would only add copying.
  */
+
+/** Where `backend: 'auto'` runs a task's calls: this event loop, worker threads, or child processes. */
 export type Placement = 'inline' | 'thread' | 'process';
 
 /** Calls measured before the first decision. */
@@ -27,8 +29,9 @@ export interface Explanation {
   cpuShare: number;
   /** Mean wall time of a measured call, ms. */
   meanWallMs: number;
-  /** Mean serialized size of a call's arguments and of its result, bytes. */
+  /** Mean serialized size of a call's arguments, bytes. */
   meanArgBytes: number;
+  /** Mean serialized size of a call's result, bytes. */
   meanResultBytes: number;
   /** Decisions that moved the task to another backend after the first. */
   changes: number;
@@ -41,6 +44,7 @@ export class TaskProfile {
   placement: Placement | null = null;
   reason = 'not measured yet: its first calls run on threads and are timed';
   #share = 0;
+  readonly #probeShares: number[] = [];
   #wallMs = 0;
   #argBytes = 0;
   #resultBytes = 0;
@@ -67,7 +71,15 @@ export class TaskProfile {
     const share = wallMs > 0 ? Math.min(1, activeMs / wallMs) : 1;
     // Plain mean over the probe calls, then a moving average that can follow a change of behaviour.
     const weight = this.samples <= PROBE_CALLS ? 1 / this.samples : 0.25;
-    this.#share += (share - this.#share) * weight;
+    if (this.samples <= PROBE_CALLS) {
+      // The first decision takes the median share of the probes: one call that
+      // was slowed down (a cold worker, a machine busy with other work) does not
+      // decide the class of the task.
+      this.#probeShares.push(share);
+      this.#share = median(this.#probeShares);
+    } else {
+      this.#share += (share - this.#share) * weight;
+    }
     this.#wallMs += (wallMs - this.#wallMs) * weight;
     this.#resultBytes += (resultBytes - this.#resultBytes) * weight;
     if (this.samples < PROBE_CALLS) return false;
@@ -116,4 +128,10 @@ export class TaskProfile {
     this.placement = next;
     return true;
   }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

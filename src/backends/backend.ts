@@ -29,6 +29,7 @@ export interface Backend {
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle;
 }
 
+/** Where a pool runs calls (besides `'auto'`, which picks among the first three per task). */
 export type BackendKind = 'thread' | 'process' | 'inline' | 'redis';
 
 export interface SpawnSpec {
@@ -38,10 +39,19 @@ export interface SpawnSpec {
   execArgv: string[] | undefined;
 }
 
+/**
+ * Heap limits of each worker, in MB: a worker past them dies with `reason:
+ * 'out-of-memory'` and is replaced. Threads get them as Worker resourceLimits,
+ * processes as V8 flags (`--max-old-space-size`, …).
+ */
 export interface ResourceLimits {
+  /** The main heap. */
   maxOldGenerationSizeMb?: number;
+  /** The heap of recently created objects. */
   maxYoungGenerationSizeMb?: number;
+  /** Memory for generated code. */
   codeRangeSizeMb?: number;
+  /** The thread's stack. */
   stackSizeMb?: number;
 }
 
@@ -60,6 +70,15 @@ export interface ExitInfo {
 
 export interface WorkerHandle {
   send(batch: Batch, transfer?: readonly TransferListItem[]): void;
+  /**
+   * Takes back call `ticket` (sent ahead, see src/worker/claims.ts) unless it
+   * has started, even while the worker is busy; `answer(true)`: it will never
+   * run. Answers at once (threads) or a little later (processes). Absent, the
+   * pool asks the worker itself (P_REVOKE), which answers when it next reads.
+   */
+  takeBack?(ticket: number, answer: (taken: boolean) => void): void;
+  /** After the worker exited: whether call `ticket` had started (threads, whose memory outlives them). */
+  hadStarted?(ticket: number): boolean;
   /** Stops the worker now; `exit` follows. */
   kill(): void;
   /** Whether this worker keeps the caller's process alive (it should only while it has work). */

@@ -1,6 +1,8 @@
 import { fork } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { Backend, ExitInfo, ResourceLimits, SpawnSpec, WorkerEvents, WorkerHandle } from './backend.js';
 import { workerEntry } from './entry.js';
+import { SIDE_FD_ENV } from '../worker/claims.js';
 
 /**
  * Workers are child processes: own memory, own heap limit, a crash cannot
@@ -13,14 +15,18 @@ export const processBackend: Backend = {
   preemptible: true,
   boundary: 'process',
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle {
-    const child = fork(workerEntry('process'), [], {
+    const entry = workerEntry('process');
+    const child = fork(entry.file, [], {
       serialization: 'advanced',
       execArgv: [...(spec.execArgv ?? inheritableExecArgv()), ...limitFlags(spec.resourceLimits)],
-      env: { ...process.env, ...spec.env },
+      env: { ...process.env, ...spec.env, ...entry.env, [SIDE_FD_ENV]: String(SIDE_FD) },
       // stdin stays the caller's alone (a CLI may read its input from it); stderr
-      // is read to tell an out-of-memory death from other aborts, then passed on.
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      // is read to tell an out-of-memory death from other aborts, then passed on;
+      // fd 4 is the side pipe to the child's keeper thread (takeBack below).
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc', 'pipe'],
     });
+    const side = child.stdio[SIDE_FD] as Socket;
+    const takeBacks = new SideAnswers(side);
     let outOfMemory = false;
     let lastError = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -50,6 +56,8 @@ export const processBackend: Backend = {
         killed = true;
         child.kill('SIGKILL');
       },
+      // The child's main thread may be deep in a long call: its keeper thread answers instead.
+      takeBack: (ticket, answer) => takeBacks.ask(ticket, answer),
       setRef: (ref) => {
         // The child, its channel and its stderr pipe each hold the event loop.
         const channel = child.channel as { ref?(): void; unref?(): void } | null | undefined;
@@ -57,15 +65,57 @@ export const processBackend: Backend = {
           child.ref();
           channel?.ref?.();
           (child.stderr as { ref?(): void } | null)?.ref?.();
+          side.ref();
         } else {
           child.unref();
           channel?.unref?.();
           (child.stderr as { unref?(): void } | null)?.unref?.();
+          side.unref();
         }
       },
     };
   },
 };
+
+/** The side pipe's descriptor in the child (it learns it from SIDE_FD_ENV). */
+const SIDE_FD = 4;
+
+/**
+ * Take-back requests to a child's keeper thread and its answers, over the side
+ * pipe: a request is the ticket (float64), an answer the ticket and 1 (taken)
+ * or 0 (it had started). See src/worker/process-entry.ts for the other end.
+ */
+class SideAnswers {
+  readonly #side: Socket;
+  readonly #waiting = new Map<number, (taken: boolean) => void>();
+  #partial: Buffer = Buffer.alloc(0);
+
+  constructor(side: Socket) {
+    this.#side = side;
+    side.on('data', (chunk: Buffer) => this.#read(chunk));
+    // A child that dies takes its answers with it; its exit settles its calls.
+    side.on('error', () => {});
+  }
+
+  ask(ticket: number, answer: (taken: boolean) => void): void {
+    this.#waiting.set(ticket, answer);
+    const request = Buffer.allocUnsafe(8);
+    request.writeDoubleLE(ticket, 0);
+    if (!this.#side.destroyed) this.#side.write(request);
+  }
+
+  #read(chunk: Buffer): void {
+    const data = this.#partial.length > 0 ? Buffer.concat([this.#partial, chunk]) : chunk;
+    let at = 0;
+    for (; at + 16 <= data.length; at += 16) {
+      const ticket = data.readDoubleLE(at);
+      const answer = this.#waiting.get(ticket);
+      this.#waiting.delete(ticket);
+      answer?.(data.readDoubleLE(at + 8) === 1);
+    }
+    this.#partial = data.subarray(at);
+  }
+}
 
 /** The caller's execArgv minus debugger flags (a second process cannot bind the same inspector port). */
 function inheritableExecArgv(): string[] {

@@ -34,7 +34,7 @@ import {
   W_READY,
   encodeError,
 } from '../protocol.js';
-import { connectRedis, loadBullmq, refSocket } from '../redis/connect.js';
+import { connectRedis, loadBullmq, refSocket, requireRedisPackages } from '../redis/connect.js';
 import { portableName, refusedSource } from '../redis/names.js';
 import { FAILED_JOB_AGE_S, type JobData, WIRE_VERSION, cancelChannel, decodeReply, encodeValue, replyKey } from '../redis/wire.js';
 import type { Backend, ExitInfo, WorkerEvents, WorkerHandle } from './backend.js';
@@ -60,6 +60,7 @@ function within(work: Promise<unknown>, ms: number): Promise<void> {
 }
 
 export function createRedisBackend(config: RedisConfig): Backend {
+  requireRedisPackages("backend: 'redis'");
   return {
     kind: 'redis',
     // Hosts do not report when a job starts: a timeout counts from when the call is sent.

@@ -2,6 +2,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { Worker } from 'node:worker_threads';
 import type { Backend, ExitInfo, SpawnSpec, WorkerEvents, WorkerHandle } from './backend.js';
 import { workerEntry } from './entry.js';
+import { CLAIM_SLOTS, claimStarted, claimTakeBack } from '../worker/claims.js';
 
 /** Workers are `worker_threads`: one process, shared memory, cheap messages. */
 export const threadBackend: Backend = {
@@ -10,7 +11,12 @@ export const threadBackend: Backend = {
   preemptible: true,
   boundary: 'thread',
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle {
-    const worker = new Worker(workerEntry('thread'), {
+    // The pool shares the claim words with the thread: it takes calls back itself.
+    const claims = new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT);
+    const words = new Int32Array(claims);
+    const entry = workerEntry('thread');
+    const worker = new Worker(entry.file, {
+      workerData: { ...entry.workerData, claims },
       resourceLimits: spec.resourceLimits,
       env: spec.env ? { ...process.env, ...spec.env } : undefined,
       // Unset, a thread inherits the caller's execArgv (so tsx keeps working).
@@ -36,6 +42,8 @@ export const threadBackend: Backend = {
         void worker.terminate();
       },
       setRef: (ref) => (ref ? worker.ref() : worker.unref()),
+      takeBack: (ticket, answer) => answer(claimTakeBack(words, ticket)),
+      hadStarted: (ticket) => claimStarted(words, ticket),
     };
   },
 };

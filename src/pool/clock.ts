@@ -17,14 +17,3 @@ export function tickNow(): number {
   return cached;
 }
 
-/**
- * The longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days); a longer
- * one fires at once with a TimeoutOverflowWarning. Timers that may be longer
- * are armed for at most this and re-armed when they fire early.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** A delay setTimeout accepts as it is. */
-export function timerDelay(ms: number): number {
-  return ms > MAX_TIMER_MS ? MAX_TIMER_MS : ms < 0 ? 0 : ms;
-}

@@ -1,5 +1,11 @@
 import type { Job } from './job.js';
-import { timerDelay } from './clock.js';
+import { timerDelay } from '../timer.js';
+
+/** A job's deadline (performance.now() time) in the heap. */
+interface Entry {
+  at: number;
+  job: Job;
+}
 
 /**
  * Timeouts of running jobs, kept in a min-heap behind a single timer: a
@@ -7,11 +13,6 @@ import { timerDelay } from './clock.js';
  * Entries of jobs that finished in time are dropped when they surface: an
  * entry holds only while its job is still on a worker with that very deadline.
  */
-interface Entry {
-  at: number;
-  job: Job;
-}
-
 export class Deadlines {
   #heap: Entry[] = [];
   #timer: NodeJS.Timeout | null = null;

@@ -15,6 +15,7 @@
  * free place and nothing is queued for it.
  */
 import { KIND_CHUNK, KIND_RUN } from '../protocol.js';
+import { CLAIM_SLOTS } from '../worker/claims.js';
 import { CHUNK, type Job } from './job.js';
 import type { Worker } from './worker.js';
 
@@ -23,6 +24,8 @@ import type { Worker } from './worker.js';
 // (bench "submit 100k trivial": 64 → 256 took threads from ~360k to ~410k/s).
 const PIPELINE_MS = 2;
 const MAX_DEPTH = 256;
+// A worker never holds so many calls that two of them share a claim word.
+const MAX_HELD = CLAIM_SLOTS / 2;
 
 export class Dispatch {
   /** Per task key × kind: its workers last said its calls are short. */
@@ -55,13 +58,13 @@ export class Dispatch {
   choose(job: Job, workers: readonly Worker[], canGrow: boolean): Worker | null {
     let best: Worker | null = null;
     for (const worker of workers) {
-      if (!worker.accepts(worker.places)) continue;
+      if (!worker.accepts(Math.min(worker.places, MAX_HELD))) continue;
       if (best === null || worker.load < best.load) best = worker;
     }
     if (job.exclusive) return best !== null && best.load === 0 ? best : null;
     if (best !== null || canGrow || !this.isShort(job)) return best;
     for (const worker of workers) {
-      if (!worker.accepts(worker.places * (1 + this.#ahead))) continue;
+      if (!worker.accepts(Math.min(worker.places * (1 + this.#ahead), MAX_HELD))) continue;
       if (best === null || worker.load < best.load) best = worker;
     }
     return best;

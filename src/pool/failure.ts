@@ -10,9 +10,12 @@
  * it has not answered was running, and every call sent after it had not
  * started. A worker that dies of an uncaught error or a task's process.exit()
  * says which calls were running (its last words, after its results), which is
- * exact for any concurrency. Only a worker killed without last words (SIGKILL,
- * out of memory) while it held short, unannounced calls leaves their fate
- * unknown — and the error says so.
+ * exact for any concurrency. A thread's claim words (src/worker/claims.ts)
+ * outlive it, so for threads which calls had started is known exactly, even
+ * after a kill. Only a child process killed without last words (SIGKILL, out
+ * of memory) while it held short, unannounced calls leaves their fate unknown
+ * — and the error says so. A call whose fate is not "running" is never run
+ * again: it may have run already.
  */
 import type { ExitInfo } from '../backends/backend.js';
 import { WorkerCrashedError } from '../errors.js';
@@ -25,18 +28,33 @@ export interface Fates {
   running: Job[];
   /** Never started: back to the head of the queue, no retry spent. */
   unstarted: Job[];
-  /** Cannot be told apart: fail (or run again within retries), saying so. */
+  /** Had finished, but the worker died before sending the result: fail, saying so; never run again. */
+  lost: Job[];
+  /** Cannot be told apart: fail, saying so; never run again (it may have run). */
   unknown: Job[];
 }
 
 /** Sorts the calls a dead worker held (in the order it received them). */
 export function fatesOf(worker: Worker, jobs: readonly Job[]): Fates {
-  const fates: Fates = { running: [], unstarted: [], unknown: [] };
+  const fates: Fates = { running: [], unstarted: [], lost: [], unknown: [] };
   const words = worker.lastWords;
   if (words !== null) {
     // Its results were sent before these words: whatever it held and was not running had not started.
     const running = new Set(words.running);
     for (const job of jobs) (running.has(job.id) ? fates.running : fates.unstarted).push(job);
+    return fates;
+  }
+  const hadStarted = worker.handle.hadStarted;
+  if (hadStarted !== undefined) {
+    // A thread's claim words outlive it: which calls started is known exactly.
+    const started = jobs.filter((job) => job.started || hadStarted(job.seq));
+    for (const job of jobs) if (!started.includes(job)) fates.unstarted.push(job);
+    if (worker.places > 1) fates.running.push(...started);
+    else {
+      // One call at a time: the last one started was running; any started before it had finished.
+      const last = worker.timedOut === null ? started.at(-1) : undefined;
+      for (const job of started) (job === last ? fates.running : fates.lost).push(job);
+    }
     return fates;
   }
   if (worker.places === 1) {
@@ -56,7 +74,7 @@ export function fatesOf(worker: Worker, jobs: readonly Job[]): Fates {
 }
 
 /** The error of a call its worker died with. */
-export function crashError(worker: Worker, info: ExitInfo, job: Job, state: 'running' | 'unknown'): WorkerCrashedError {
+export function crashError(worker: Worker, info: ExitInfo, job: Job, state: 'running' | 'lost' | 'unknown'): WorkerCrashedError {
   const words = worker.lastWords;
   const stoppedForTimeout = worker.stopCause === 'timeout';
   return new WorkerCrashedError({

@@ -28,6 +28,11 @@ export function autoChunk(length: number, context: MapContext): number {
   return Math.max(1, Math.min(MAX_AUTO_CHUNK, Math.ceil(length / (context.workers * 4))));
 }
 
+/** starmap: each item is the argument list of one call. */
+export function checkStarItem(item: unknown, index: number): void {
+  if (!Array.isArray(item)) throw new SerializationError(index, `items[${index}]`, 'starmap needs each item to be the array of arguments of one call');
+}
+
 /**
  * Checks items for the trip to a worker before any of them is queued, so a
  * bad one fails the call with nothing started; the list is copied only where
@@ -40,9 +45,7 @@ function checkItems(items: unknown[], context: MapContext, firstIndex: number, s
   let shared = false;
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
-    if (star && !Array.isArray(item)) {
-      throw new SerializationError(firstIndex + i, `items[${firstIndex + i}]`, 'starmap needs each item to be the array of arguments of one call');
-    }
+    if (star) checkStarItem(item, firstIndex + i);
     if (typeof item !== 'object' && typeof item !== 'function' && typeof item !== 'symbol') continue;
     const checked = checkValue(item, context.boundary, `items[${firstIndex + i}]`);
     if (checked.shared) shared = true;
@@ -63,7 +66,8 @@ function newChunkJob(context: MapContext, key: number, items: unknown[], flags: 
 /** Runs `map` / `starmap` over a whole input; resolves with results in input order. */
 export function mapAll(context: MapContext, key: number, input: Iterable<unknown>, star: boolean, options: MapOptions): Promise<unknown[]> {
   const list = Array.isArray(input) ? input : Array.from(input);
-  if (list.length === 0) return Promise.resolve([]);
+  // An aborted signal fails the call even with nothing to run, as it fails imap.
+  if (list.length === 0 && options.signal?.aborted !== true) return Promise.resolve([]);
   const { items, shared } = checkItems(list, context, 0, star);
   const size = options.chunksize === undefined || options.chunksize === 'auto' ? autoChunk(items.length, context) : options.chunksize;
   const chunks = Math.ceil(items.length / size);
@@ -116,7 +120,7 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, JobOwner {
   readonly #context: MapContext;
   readonly #key: number;
   readonly #options: ImapOptions;
-  readonly #source: Source;
+  #source: Source;
   readonly #ordered: boolean;
   readonly #fixedChunk: number | null;
   readonly #window: number;
@@ -147,9 +151,18 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, JobOwner {
     this.#fixedChunk =
       options.chunksize !== undefined && options.chunksize !== 'auto' ? options.chunksize : known !== null ? autoChunk(known, context) : null;
     this.#window = Math.max(2, context.workers * 2);
-    const asyncIterable = (input as AsyncIterable<unknown>)[Symbol.asyncIterator];
-    this.#source = typeof asyncIterable === 'function' ? asyncIterable.call(input) : (input as Iterable<unknown>)[Symbol.iterator]();
-    options.signal?.addEventListener('abort', this.#onAbort, { once: true });
+    try {
+      const asyncIterable = (input as AsyncIterable<unknown>)[Symbol.asyncIterator];
+      this.#source = typeof asyncIterable === 'function' ? asyncIterable.call(input) : (input as Iterable<unknown>)[Symbol.iterator]();
+    } catch (error) {
+      // Like every other failure of the input, it comes out of next().
+      this.#source = EMPTY;
+      this.#sourceDone = true;
+      this.#error = { error };
+      return;
+    }
+    if (options.signal?.aborted) this.#onAbort();
+    else options.signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   [Symbol.asyncIterator](): this {
@@ -173,8 +186,10 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, JobOwner {
         await this.return();
         return { done: true, value: undefined };
       }
+      // Armed before pulling: a pull that fails at once (a sync input that throws) wakes it too.
+      const woken = new Promise<void>((resolve) => (this.#wake = resolve));
       void this.#pull();
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      await woken;
     }
   }
 
@@ -258,28 +273,44 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, JobOwner {
   async #pull(): Promise<void> {
     if (this.#pulling || this.#stopped) return;
     this.#pulling = true;
+    const wasDone = this.#sourceDone;
     try {
       while (!this.#sourceDone && !this.#stopped && this.#error === null && this.#failure === null && this.#running.size + this.#ready.size + (this.#values.length > 0 ? 1 : 0) < this.#window) {
         const size = this.#fixedChunk ?? this.#chunk;
         const items: unknown[] = [];
+        let broken: { error: unknown } | null = null;
         while (items.length < size) {
-          const step = await this.#source.next();
-          if (step.done) {
+          try {
+            const step = await this.#source.next();
+            if (step.done) {
+              this.#sourceDone = true;
+              break;
+            }
+            items.push(step.value);
+          } catch (error) {
+            // An iterator whose next() threw is finished: like for-of, do not close it.
             this.#sourceDone = true;
+            broken = { error };
             break;
           }
-          items.push(step.value);
         }
-        if (this.#stopped || items.length === 0) break;
-        this.#submit(items);
+        if (this.#stopped) break;
+        // Ordered, the items pulled before the failure still run and are read before its error.
+        if (items.length > 0 && (broken === null || this.#ordered)) this.#submit(items);
+        if (broken !== null) {
+          this.#failAt(this.#sequence, broken.error);
+          break;
+        }
+        if (items.length === 0) break;
       }
     } catch (error) {
-      // The input itself failed: after everything pulled before it.
-      this.#sourceDone = true;
+      // An item could not be sent or the pool closed; the input is still open, and return() closes it.
       this.#failAt(this.#sequence, error);
     } finally {
       this.#pulling = false;
-      this.#signal();
+      // The end of the input may be what a reader waits for (a failure signalled already). Waking
+      // a reader when nothing changed would only spin it: it waits for a chunk instead.
+      if (!wasDone && this.#sourceDone) this.#signal();
     }
   }
 
@@ -297,3 +328,5 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, JobOwner {
 }
 
 const NOTHING = Symbol('nothing');
+/** The source of an imap whose input failed to give an iterator. */
+const EMPTY: Iterator<unknown> = { next: () => ({ done: true, value: undefined }) };

@@ -70,7 +70,14 @@ export interface PoolOptions {
    * calls waiting for a worker reject with WorkerInitError.
    * @example new Pool({ init: { task: connect, args: ['postgres://…'] } })
    */
-  init?: Task | { task: Task; args?: unknown[] };
+  init?:
+    | Task
+    | {
+        /** The task each new worker runs once. */
+        task: Task;
+        /** Its arguments. @default [] */
+        args?: unknown[];
+      };
   /** Heap and stack limits per worker, each in MB and > 0 (threads: Worker resourceLimits; processes: V8 flags). */
   resourceLimits?: ResourceLimits;
   /**

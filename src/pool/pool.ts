@@ -3,15 +3,16 @@ import { LOCAL_BACKENDS } from '../backends/local.js';
 import { createRedisBackend } from '../backends/redis.js';
 import { AutoRouter } from '../auto/router.js';
 import { PROBE_CALLS, type Explanation } from '../auto/profile.js';
-import { CancelledError, InvalidOptionError, PoolClosedError } from '../errors.js';
+import { CancelledError, InvalidOptionError, PoolClosedError, UnguardedPoolError } from '../errors.js';
 import { Future } from '../future.js';
 import { FLAG_MEASURE, FLAG_SHARED, FLAG_SINGLE } from '../protocol.js';
 import { checkArguments } from '../serialize.js';
 import { definitionOf } from '../task.js';
+import { loadingTaskModule } from '../worker/current.js';
 import { tickNow } from './clock.js';
 import type { Executor } from './executor.js';
 import { Job, RUN } from './job.js';
-import { ImapIterator, type MapContext, mapAll } from './mapping.js';
+import { ImapIterator, type MapContext, checkStarItem, mapAll } from './mapping.js';
 import {
   type CallOptions,
   type ImapOptions,
@@ -39,6 +40,7 @@ function allPrimitive(args: unknown[]): boolean {
 }
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
+const ignore = (): void => {};
 let nextCallId = 1;
 
 /**
@@ -67,6 +69,9 @@ export class Pool implements AsyncDisposable {
   #closed = false;
 
   constructor(options?: PoolOptions) {
+    // A worker loading a task module whose top level starts a pool: each worker would start pools without end.
+    const loadingModule = loadingTaskModule();
+    if (loadingModule !== undefined) throw new UnguardedPoolError(loadingModule);
     const resolved = resolvePoolOptions(options);
     // With redis, BullMQ's attempts rerun a failed call (on whichever host is free); the pool must not rerun it again.
     this.#options = resolved.backend === 'redis' ? { ...resolved, retries: 0 } : resolved;
@@ -186,6 +191,7 @@ export class Pool implements AsyncDisposable {
    * ```ts
    * const squares = await pool.map(square, [1, 2, 3]); // [1, 4, 9]
    * ```
+   * @typeParam F The task: a function of one argument, the item.
    */
   map<F extends (item: any) => unknown>(task: F, items: Iterable<Parameters<F>[0]>, options: MapOptions = NO_OPTIONS): Promise<Result<F>[]> {
     return this.#map(task, items, false, options) as Promise<Result<F>[]>;
@@ -214,6 +220,7 @@ export class Pool implements AsyncDisposable {
    *   console.log(hash);
    * }
    * ```
+   * @typeParam F The task: a function of one argument, the item.
    */
   imap<F extends (item: any) => unknown>(
     task: F,
@@ -225,10 +232,11 @@ export class Pool implements AsyncDisposable {
     if (items === null || typeof items !== 'object' || !(Symbol.iterator in items || Symbol.asyncIterator in items)) {
       throw new InvalidOptionError('items', items, 'an iterable or async iterable');
     }
-    if (this.#executor.isUndecided(task)) return this.#probeThenImap(task, items, options) as AsyncIterableIterator<Result<F>>;
-    const context = this.#contextFor(task);
-    const key = context.scheduler.keyOf(task);
-    return new ImapIterator(context, key, items, options) as AsyncIterableIterator<Result<F>>;
+    // An aborted signal needs no probes: the iterator fails at its first next() with nothing run.
+    if (this.#executor.isUndecided(task) && options.signal?.aborted !== true) {
+      return this.#probeThenImap(task, items, options) as AsyncIterableIterator<Result<F>>;
+    }
+    return this.#imapIterator(task, items, options) as AsyncIterableIterator<Result<F>>;
   }
 
   /**
@@ -303,7 +311,7 @@ export class Pool implements AsyncDisposable {
       if (items === null || typeof items !== 'object' || !(Symbol.iterator in items)) {
         throw new InvalidOptionError('items', items, 'an iterable (use imap for an async iterable)');
       }
-      if (this.#executor.isUndecided(task)) return this.#probeThenMap(task, Array.from(items), star, options);
+      if (this.#executor.isUndecided(task) && options.signal?.aborted !== true) return this.#probeThenMap(task, Array.from(items), star, options);
       const context = this.#contextFor(task);
       return mapAll(context, context.scheduler.keyOf(task), items, star, options);
     } catch (error) {
@@ -311,37 +319,81 @@ export class Pool implements AsyncDisposable {
     }
   }
 
-  /** auto: the first items run as measured single calls, then the rest goes where they say. */
-  async #probeThenMap(task: AnyFunction, items: unknown[], star: boolean, options: MapOptions): Promise<unknown[]> {
-    const head = items.slice(0, PROBE_CALLS);
-    const single = singleCallOptions(options);
-    const probes = head.map((item) => this.submit(task, (star ? item : [item]) as never, single));
-    const first = await Promise.all(probes);
-    const rest = await this.#map(task, items.slice(PROBE_CALLS), star, options);
-    return first.concat(rest);
+  #imapIterator(task: AnyFunction, items: Iterable<unknown> | AsyncIterable<unknown>, options: ImapOptions): ImapIterator {
+    const context = this.#contextFor(task);
+    return new ImapIterator(context, context.scheduler.keyOf(task), items, options);
   }
 
+  /**
+   * auto: the first PROBE_CALLS items run as measured single calls; the rest
+   * goes, in chunks, where their measurement placed the task. The rest never
+   * probes again: with fewer items than probes, or a task still undecided
+   * after them (its next calls will probe), it runs where the probes ran.
+   */
+  async #probeThenMap(task: AnyFunction, items: unknown[], star: boolean, options: MapOptions): Promise<unknown[]> {
+    const probes: Future<unknown>[] = [];
+    let first: unknown[];
+    try {
+      // Like a fixed backend's starmap: a bad item fails the call before anything runs.
+      if (star) items.forEach(checkStarItem);
+      const single = singleCallOptions(options);
+      for (const item of items.slice(0, PROBE_CALLS)) probes.push(this.submit(task, (star ? item : [item]) as never, single));
+      first = await Promise.all(probes);
+    } catch (error) {
+      // As in any map, the first failure cancels the rest.
+      for (const probe of probes) probe.cancel();
+      throw error;
+    }
+    if (items.length <= PROBE_CALLS) return first;
+    const context = this.#contextFor(task);
+    return first.concat(await mapAll(context, context.scheduler.keyOf(task), items.slice(PROBE_CALLS), star, options));
+  }
+
+  /** auto: imap's first items run as measured single calls, yielded in order; the rest streams through an ImapIterator. */
   async *#probeThenImap(task: AnyFunction, items: Iterable<unknown> | AsyncIterable<unknown>, options: ImapOptions): AsyncGenerator<unknown> {
     const source: Iterator<unknown> | AsyncIterator<unknown> =
       Symbol.asyncIterator in items ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
-    let finished = false;
+    /** Whether closing the source is still ours to do. */
+    let open = true;
+    const probes: Future<unknown>[] = [];
     try {
-      const probes = [];
+      let broken: { error: unknown } | null = null;
       while (probes.length < PROBE_CALLS) {
-        const step = await source.next();
-        if (step.done) {
-          finished = true;
+        let step: IteratorResult<unknown>;
+        try {
+          step = await source.next();
+        } catch (error) {
+          // An iterator whose next() threw is finished: like for-of, do not close it.
+          open = false;
+          broken = { error };
           break;
         }
-        probes.push(this.submit(task, [step.value] as never, singleCallOptions(options)));
+        if (step.done) {
+          open = false;
+          break;
+        }
+        try {
+          const probe = this.submit(task, [step.value] as never, singleCallOptions(options));
+          // Its failure is thrown when reading reaches it, not reported earlier as unhandled.
+          probe.catch(ignore);
+          probes.push(probe);
+        } catch (error) {
+          // An item that cannot be sent: the source is still open, and is closed below.
+          broken = { error };
+          break;
+        }
       }
+      // Like imap over chunks: the items pulled before a failure are yielded before its error.
       for (const probe of probes) yield await probe;
-      if (finished) return;
-      const rest: AsyncIterable<unknown> = { [Symbol.asyncIterator]: () => source as AsyncIterator<unknown> };
-      finished = true; // the inner imap closes the source from here on
-      yield* this.imap(task, rest, options);
+      if (broken !== null) throw broken.error;
+      if (!open) return;
+      const rest = this.#imapIterator(task, { [Symbol.asyncIterator]: () => source as AsyncIterator<unknown> }, options);
+      open = false; // the ImapIterator closes the source from here on
+      yield* rest;
     } finally {
-      if (!finished) await source.return?.();
+      // A failed probe, an error or a consumer that left: the probes still running are not needed.
+      for (const probe of probes) probe.cancel();
+      if (open) await source.return?.();
     }
   }
 }

@@ -51,7 +51,8 @@ import { collectThreadGlobals } from '../shareable.js';
 import { definitionOf } from '../task.js';
 import { checkArguments, decodeResult } from '../serialize.js';
 import { remoteToError } from '../remote-error.js';
-import { timerDelay, tickNow } from './clock.js';
+import { tickNow } from './clock.js';
+import { timerDelay } from '../timer.js';
 import { Deadlines } from './deadlines.js';
 import { Dispatch } from './dispatch.js';
 import type { Executor, Lane } from './executor.js';
@@ -92,6 +93,8 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
   #terminated = false;
   /** A worker may be reserved for a measured call (see #placeMeasured). */
   #reserving = false;
+  /** Inside #takeBack: answers that come at once are pumped after the loop. */
+  #takingBack = false;
   #startBroken = false;
   #onIdle: (() => void)[] = [];
   #onReady: { resolve: () => void; reject: (error: unknown) => void }[] = [];
@@ -175,12 +178,25 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
     job.cancelled = true;
     this.#counters.cancelled++;
     if ((job.exclusive ? this.#aside : this.#queue).remove(job)) job.place = DONE;
-    else if (job.worker !== null) this.#outbox.push(job.worker, P_ABORT, job.id, 0);
+    else if (job.worker !== null) this.#stopOnWorker(job);
     else job.place = DONE; // not queued yet (its signal had aborted already)
     this.#detach(job);
     if (job.future !== null) job.future.settleCancelled(reason);
     else job.owner.jobFailed(job, reason);
     this.#maybeFinishClose();
+  }
+
+  /**
+   * A cancelled call on a worker: one sent ahead that has not started is taken
+   * back (it never runs); one that runs is told to stop (its signal aborts).
+   */
+  #stopOnWorker(job: Job): void {
+    if (job.revoking) return; // the answer to the take-back under way decides (#tookBack)
+    if (!job.started && job.worker!.handle.takeBack !== undefined) {
+      this.#askBack(job);
+      return;
+    }
+    this.#outbox.push(job.worker!, P_ABORT, job.id, 0);
   }
 
   /** Starts `size` workers and resolves once all serve. */
@@ -269,7 +285,7 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
     }
     if (job.transfer !== undefined && job.transfer.length > 0) (worker.transfer ??= []).push(...job.transfer);
     // The hottest line of the pool: pushed field by field, no frame array per call.
-    worker.outbox.push(job.kind === RUN ? P_RUN : P_CHUNK, job.id, job.key, job.payload, job.timeout > 0 ? job.flags | FLAG_REPORT_START : job.flags);
+    worker.outbox.push(job.kind === RUN ? P_RUN : P_CHUNK, job.id, job.key, job.payload, job.timeout > 0 ? job.flags | FLAG_REPORT_START : job.flags, job.seq);
     this.#outbox.touched(worker);
     // Like Python's executors: a call handed to a worker can no longer be taken back by cancel() alone.
     job.future?.markRunning();
@@ -278,10 +294,50 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
 
   /** Calls sent ahead to a busy worker come back when a worker elsewhere has a free place. */
   #takeBack(): void {
-    for (const job of this.#dispatch.toTakeBack(this.#workers)) {
-      job.revoking = true;
-      this.#outbox.push(job.worker!, P_REVOKE, job.id);
+    const jobs = this.#dispatch.toTakeBack(this.#workers);
+    if (jobs.length === 0) return;
+    this.#takingBack = true;
+    let requeued = false;
+    for (const job of jobs) requeued = this.#askBack(job) || requeued;
+    this.#takingBack = false;
+    // Threads answer at once: what came back goes to the free places now.
+    if (requeued) this.#pump();
+  }
+
+  /**
+   * Asks a call's worker to give it back: through its claim word if the backend
+   * has one (exact, even while the worker is busy), else by message. True if it
+   * came back at once.
+   */
+  #askBack(job: Job): boolean {
+    const worker = job.worker!;
+    job.revoking = true;
+    const handle = worker.handle;
+    if (handle.takeBack === undefined) {
+      this.#outbox.push(worker, P_REVOKE, job.id);
+      return false;
     }
+    let now = false;
+    handle.takeBack(job.seq, (taken) => {
+      now = this.#tookBack(worker, job, taken);
+    });
+    return now;
+  }
+
+  /** The answer to a take-back; true if the call came back to the queue. */
+  #tookBack(worker: Worker, job: Job, taken: boolean): boolean {
+    if (job.worker !== worker) return false; // settled meanwhile (its worker died)
+    job.revoking = false;
+    if (!taken) {
+      // It had started: it runs. A cancel that waited for this answer goes to the worker now.
+      job.started = true;
+      if (job.cancelled) this.#outbox.push(worker, P_ABORT, job.id, 0);
+      return false;
+    }
+    worker.release(job);
+    if (!job.cancelled) this.#requeue(job);
+    if (!this.#takingBack) this.#afterRelease(worker);
+    return !job.cancelled;
   }
 
   /** A frame that could not be serialized even alone: fail its call only. */
@@ -486,9 +542,14 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
       const job = fates.unstarted[i]!;
       if (!job.cancelled) this.#requeue(job);
     }
-    const failed = [...fates.running.map((job) => [job, 'running'] as const), ...fates.unknown.map((job) => [job, 'unknown'] as const)];
+    const failed = [
+      ...fates.running.map((job) => [job, 'running'] as const),
+      ...fates.lost.map((job) => [job, 'lost'] as const),
+      ...fates.unknown.map((job) => [job, 'unknown'] as const),
+    ];
     failed.sort((a, b) => b[0].seq - a[0].seq);
-    for (const [job, state] of failed) if (!job.cancelled) this.#fail(job, crashError(worker, info, job, state), true);
+    // Only a call known to have been running runs again: the others may have run already.
+    for (const [job, state] of failed) if (!job.cancelled) this.#fail(job, crashError(worker, info, job, state), state === 'running');
     if (wasStarting && worker.stopCause === null) {
       this.#startFailed(
         new WorkerCrashedError({

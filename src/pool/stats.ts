@@ -3,7 +3,9 @@ import type { Worker } from './worker.js';
 
 /** What `pool.stats()` reports. */
 export interface PoolStats {
+  /** The pool's backend (`'auto'` for an auto pool). */
   backend: string;
+  /** The pool's `size`: most workers at once. */
   size: number;
   /**
    * Workers that exist: starting, serving, or stopping. A worker stopped for a
@@ -22,14 +24,27 @@ export interface PoolStats {
   queued: number;
   /** Calls running on a worker: at most `concurrencyPerWorker` per worker. */
   running: number;
+  /** Calls that fulfilled. */
   completed: number;
   /** Calls that failed for good (after their retries). */
   failed: number;
+  /** Calls cancelled (by `cancel()`, their signal, or `terminate()` while queued). */
   cancelled: number;
   /** Share of worker time spent running tasks since the pool started, 0..1. */
   utilisation: number;
   /** Milliseconds from submit to result, over completed calls. */
-  latency: { mean: number; p50: number; p90: number; p99: number; max: number };
+  latency: {
+    /** Arithmetic mean. */
+    mean: number;
+    /** Median. */
+    p50: number;
+    /** 90th percentile. */
+    p90: number;
+    /** 99th percentile. */
+    p99: number;
+    /** Slowest. */
+    max: number;
+  };
 }
 
 /**

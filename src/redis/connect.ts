@@ -1,13 +1,44 @@
-import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
-import { RedisUnavailableError } from '../errors.js';
+import { MissingDependencyError, RedisUnavailableError } from '../errors.js';
+import { requireBesideTandem } from '../location.js';
 import { redactUrl } from './wire.js';
 
 /**
- * BullMQ and its Redis client are loaded on first use only, so that users of
- * the local backends never load them (nor need them installed to start).
+ * BullMQ and its Redis client are optional peer dependencies, loaded on first
+ * use only: users of the local backends neither install nor load them (nor, in
+ * a bundle, carry them: a bundler does not follow this require). Type imports
+ * of them must stay out of the public declarations for the same reason.
  */
-const load = createRequire(import.meta.url);
+function load(name: 'bullmq' | 'ioredis'): unknown {
+  return requireBesideTandem()(name);
+}
+
+/** The packages the redis backend needs, with the major version package.json's peerDependencies allow. */
+export const REDIS_PACKAGES: readonly { name: string; version: string }[] = [
+  { name: 'bullmq', version: '6' },
+  { name: 'ioredis', version: '6' },
+];
+
+/**
+ * Throws MissingDependencyError, with the command that installs them, unless
+ * BullMQ and ioredis can be found from here. Called where the redis backend is
+ * chosen, so that the error comes at `new Pool` or at the start of `tandem
+ * worker`, not from a call that has already been accepted.
+ */
+export function requireRedisPackages(feature: string): void {
+  const missing = REDIS_PACKAGES.filter((p) => !installed(p.name));
+  if (missing.length > 0) throw new MissingDependencyError(feature, missing);
+}
+
+function installed(name: string): boolean {
+  try {
+    requireBesideTandem().resolve(name);
+    return true;
+  } catch (error) {
+    // Anything but "not found" (a broken install, say) is left for the import itself to report as it is.
+    return (error as { code?: unknown })?.code !== 'MODULE_NOT_FOUND';
+  }
+}
 
 export function loadBullmq(): typeof import('bullmq') {
   return load('bullmq') as typeof import('bullmq');

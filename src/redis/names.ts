@@ -50,7 +50,7 @@ export async function portableName(definition: TaskDefinition): Promise<string> 
   const path = portablePath(definition.module);
   let timer: NodeJS.Timeout | undefined;
   const namespace = await Promise.race([
-    import(definition.module) as Promise<Record<string, unknown>>,
+    import(/* webpackIgnore: true */ definition.module) as Promise<Record<string, unknown>>,
     new Promise<null>((resolve) => {
       timer = setTimeout(resolve, IMPORT_GRACE_MS, null);
     }),
@@ -97,7 +97,7 @@ export class TaskDirectory {
       const url = pathToFileURL(resolve(file)).href;
       let namespace: Record<string, unknown>;
       try {
-        namespace = (await import(url)) as Record<string, unknown>;
+        namespace = (await import(/* webpackIgnore: true */ url)) as Record<string, unknown>;
       } catch (error) {
         throw new InvalidOptionError('tasks', file, `a module that loads (importing it failed: ${(error as Error)?.message ?? String(error)})`);
       }
@@ -116,7 +116,7 @@ export class TaskDirectory {
     if (this.#tasks.has(byIndex)) return;
     this.#tasks.set(byIndex, fn);
     // Already loaded (it declared the task), so this import does not run anything again.
-    const own = (await import(location.module)) as Record<string, unknown>;
+    const own = (await import(/* webpackIgnore: true */ location.module)) as Record<string, unknown>;
     let named = false;
     for (const [name, value] of exportsOf(own)) {
       if (value !== fn) continue;

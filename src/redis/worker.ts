@@ -25,10 +25,11 @@ import { encodeResult } from '../serialize.js';
 import { rehydrate } from '../worker/rehydrate.js';
 import { FLAG_SHARED, FLAG_SINGLE, FLAG_STAR, type RemoteError, W_CHUNK_FAIL, W_CHUNK_OK, W_FAIL, W_OK, encodeError } from '../protocol.js';
 import { markWorkerThread } from '../worker/current.js';
-import { connectRedis, loadBullmq } from './connect.js';
+import { connectRedis, loadBullmq, requireRedisPackages } from './connect.js';
 import { TaskDirectory } from './names.js';
 import { type JobData, REPLY_TTL_MS, type ReplyEntry, cancelChannel, decodeValue, encodeReply, isJobData, redactUrl } from './wire.js';
 
+/** Options of {@link runWorker}: those of `tandem worker`, plus hooks for a program that embeds it. */
 export interface RedisWorkerOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS). */
   redis: string;
@@ -54,9 +55,13 @@ export interface RedisWorkerOptions {
   handleSignals?: boolean;
 }
 
+/** What {@link runWorker} resolves with once it has drained. */
 export interface RedisWorkerSummary {
+  /** Jobs that succeeded (a job is one call or one chunk of a map). */
   jobs: number;
+  /** Calls and map items that succeeded. */
   items: number;
+  /** Jobs that failed for good. */
   failed: number;
 }
 
@@ -66,7 +71,8 @@ const REPLIED = Symbol('tandem.replied');
 /**
  * Runs a `tandem worker` until SIGTERM / SIGINT (or `signal`): then it takes no
  * more jobs, finishes those it holds, and resolves. Rejects with
- * RedisUnavailableError when Redis cannot be reached at start.
+ * RedisUnavailableError when Redis cannot be reached at start, and with
+ * MissingDependencyError when bullmq or ioredis is not installed.
  */
 export async function runWorker(options: RedisWorkerOptions): Promise<RedisWorkerSummary> {
   const log = options.log ?? ((line: string) => console.error(line));
@@ -75,6 +81,7 @@ export async function runWorker(options: RedisWorkerOptions): Promise<RedisWorke
   const size = options.size ?? availableParallelism();
   if (!Number.isInteger(size) || size < 1) throw new InvalidOptionError('size', size, 'a positive integer');
   if (options.tasks.length === 0) throw new InvalidOptionError('tasks', options.tasks, 'at least one module (--tasks ./dist/tasks.js)');
+  requireRedisPackages('tandem worker');
   // This process serves tasks: a task module's `if (!isWorker())` main code must not run here.
   markWorkerThread();
   const directory = await TaskDirectory.load(options.tasks);

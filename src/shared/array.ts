@@ -32,6 +32,7 @@ export class SharedArray<T extends SharedNumberType = SharedNumberType> implemen
     if (!adopting && typeof values !== 'number') (this.#cells.view as unknown as { set(v: ArrayLike<ElementOf<T>>): void }).set(values);
   }
 
+  /** The element type it was made with. */
   get type(): T {
     return this.#cells.type;
   }
@@ -41,14 +42,17 @@ export class SharedArray<T extends SharedNumberType = SharedNumberType> implemen
     return this.#cells.view;
   }
 
+  /** Number of elements (fixed). */
   get length(): number {
     return this.#cells.view.length;
   }
 
+  /** Reads an element atomically. */
   load(index: number): ElementOf<T> {
     return this.#cells.load(this.#check(index));
   }
 
+  /** Writes an element atomically. */
   store(index: number, value: ElementOf<T>): void {
     this.#cells.store(this.#check(index), value);
   }
@@ -58,10 +62,12 @@ export class SharedArray<T extends SharedNumberType = SharedNumberType> implemen
     return this.#cells.add(this.#check(index), delta);
   }
 
+  /** Writes an element atomically; returns its value before. */
   exchange(index: number, value: ElementOf<T>): ElementOf<T> {
     return this.#cells.exchange(this.#check(index), value);
   }
 
+  /** Writes `replacement` only if the element equals `expected`, atomically; returns its value before. */
   compareExchange(index: number, expected: ElementOf<T>, replacement: ElementOf<T>): ElementOf<T> {
     return this.#cells.compareExchange(this.#check(index), expected, replacement);
   }
@@ -71,6 +77,7 @@ export class SharedArray<T extends SharedNumberType = SharedNumberType> implemen
     return Array.from(this.#cells.view as unknown as ArrayLike<ElementOf<T>>);
   }
 
+  /** The elements, each read atomically, in index order. */
   *[Symbol.iterator](): Iterator<ElementOf<T>> {
     for (let i = 0; i < this.length; i++) yield this.#cells.load(i);
   }

@@ -7,7 +7,37 @@
  */
 import { InvalidOptionError } from '../errors.js';
 
-const CONSTRUCTORS = {
+/** The typed array over a SharedArray's memory, for each element type (see {@link SharedArray.view}). */
+export interface SharedViews {
+  /** Signed 8-bit integers. */
+  int8: Int8Array;
+  /** Unsigned 8-bit integers. */
+  uint8: Uint8Array;
+  /** Signed 16-bit integers. */
+  int16: Int16Array;
+  /** Unsigned 16-bit integers. */
+  uint16: Uint16Array;
+  /** Signed 32-bit integers. */
+  int32: Int32Array;
+  /** Unsigned 32-bit integers. */
+  uint32: Uint32Array;
+  /** Signed 64-bit integers, as bigint. */
+  bigint64: BigInt64Array;
+  /** Unsigned 64-bit integers, as bigint. */
+  biguint64: BigUint64Array;
+  /** 64-bit floats (updated atomically through their bit pattern). */
+  float64: Float64Array;
+}
+
+/** Element types of SharedValue and SharedArray. */
+export type SharedNumberType = keyof SharedViews;
+/** The JavaScript type of an element: bigint for the 64-bit integer types, number otherwise. */
+export type ElementOf<T extends SharedNumberType> = T extends 'bigint64' | 'biguint64' ? bigint : number;
+/** The typed array of an element type, e.g. Int32Array for 'int32'. */
+export type ViewOf<T extends SharedNumberType> = SharedViews[T];
+
+// Typed by hand, not `typeof CONSTRUCTORS`: the public types then name the element types themselves.
+const CONSTRUCTORS: { readonly [K in SharedNumberType]: { new (buffer: SharedArrayBuffer): SharedViews[K]; readonly BYTES_PER_ELEMENT: number } } = {
   int8: Int8Array,
   uint8: Uint8Array,
   int16: Int16Array,
@@ -17,14 +47,7 @@ const CONSTRUCTORS = {
   bigint64: BigInt64Array,
   biguint64: BigUint64Array,
   float64: Float64Array,
-} as const;
-
-/** Element types of SharedValue and SharedArray. */
-export type SharedNumberType = keyof typeof CONSTRUCTORS;
-/** The JavaScript type of an element: bigint for the 64-bit integer types, number otherwise. */
-export type ElementOf<T extends SharedNumberType> = T extends 'bigint64' | 'biguint64' ? bigint : number;
-/** The typed array of an element type, e.g. Int32Array for 'int32'. */
-export type ViewOf<T extends SharedNumberType> = InstanceType<(typeof CONSTRUCTORS)[T]>;
+};
 
 type IntegerArray = Int32Array; // Atomics' signatures, for every integer array (cast)
 
@@ -57,8 +80,8 @@ export class Cells<T extends SharedNumberType> {
   constructor(type: T, buffer: SharedArrayBuffer) {
     checkType(type);
     this.type = type;
-    const Constructor = CONSTRUCTORS[type];
-    this.view = new (Constructor as unknown as new (buffer: SharedArrayBuffer) => ViewOf<T>)(buffer);
+    const Constructor = CONSTRUCTORS[type] as new (buffer: SharedArrayBuffer) => ViewOf<T>;
+    this.view = new Constructor(buffer);
     this.#bits = type === 'float64' ? new BigInt64Array(buffer as unknown as ArrayBuffer) : null;
     this.#ints = this.view as unknown as IntegerArray;
   }

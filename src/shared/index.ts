@@ -5,5 +5,5 @@
 export { SharedValue } from './value.js';
 export { SharedArray } from './array.js';
 export { SharedQueue, type SharedQueueOptions } from './queue.js';
-export type { SharedNumberType, ElementOf, ViewOf } from './cells.js';
+export type { SharedNumberType, ElementOf, ViewOf, SharedViews } from './cells.js';
 export { QueueClosedError } from '../errors.js';

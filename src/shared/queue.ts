@@ -28,6 +28,7 @@ import {
   assertMayBlock,
   blockAsync,
   blockSync,
+  checkTimeout,
   deadlineOf,
   remaining,
   type SyncWaitOptions,
@@ -68,6 +69,7 @@ function spinWhileEmpty(words: Int32Array): void {
 }
 const CLOSED_AND_EMPTY = Symbol('closed');
 
+/** Options of {@link SharedQueue}. */
 export interface SharedQueueOptions {
   /** Bytes of serialized values the queue can hold at once (each value also takes 4). @default 65536 */
   byteLength?: number;
@@ -121,12 +123,14 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     return Atomics.load(this.#words, COUNT);
   }
 
+  /** Whether close() was called: no more values go in. */
   get closed(): boolean {
     return Atomics.load(this.#words, CLOSED) === 1;
   }
 
   /** Puts `value`, waiting while the queue is full. Throws SyncTimeoutError past `timeout`, QueueClosedError once closed. */
   async put(value: T, options: AsyncWaitOptions = {}): Promise<void> {
+    checkTimeout(options.timeout);
     const length = this.#encode(value);
     if (this.#tryPut(encoder.bytes, length)) return;
     // The encoder's buffer is reused by the next put of this thread, which may run while this one waits.
@@ -148,6 +152,7 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
   /** Blocking form of put(), for workers. */
   putSync(value: T, options: SyncWaitOptions = {}): void {
     assertMayBlock('sharedQueue.putSync()');
+    checkTimeout(options.timeout);
     const length = this.#encode(value);
     const bytes = encoder.bytes;
     if (this.#tryPut(bytes, length)) return;
@@ -167,6 +172,7 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     // Not an async function: when a value is there, one resolved promise is all it costs.
     let value: T | typeof EMPTY | typeof CLOSED_AND_EMPTY;
     try {
+      checkTimeout(options.timeout);
       value = this.#take();
     } catch (error) {
       return Promise.reject(error);
@@ -178,6 +184,7 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
   /** Blocking form of get(), for workers. */
   getSync(options: SyncWaitOptions = {}): T {
     assertMayBlock('sharedQueue.getSync()');
+    checkTimeout(options.timeout);
     let value = this.#take();
     if (value === EMPTY) {
       const deadline = deadlineOf(options.timeout);
@@ -194,7 +201,12 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
   }
 
   /** Takes the oldest value if there is one, without waiting. */
-  tryGet(): { value: T } | undefined {
+  tryGet():
+    | {
+        /** The value taken. */
+        value: T;
+      }
+    | undefined {
     const value = this.#take();
     return value === EMPTY || value === CLOSED_AND_EMPTY ? undefined : { value };
   }

@@ -25,6 +25,7 @@ export class SharedValue<T extends SharedNumberType = SharedNumberType> implemen
     if (!adopting && initial !== undefined) this.#cells.store(0, initial);
   }
 
+  /** The element type it was made with. */
   get type(): T {
     return this.#cells.type;
   }
@@ -33,6 +34,7 @@ export class SharedValue<T extends SharedNumberType = SharedNumberType> implemen
   get value(): ElementOf<T> {
     return this.#cells.load(0);
   }
+  /** Stores atomically. */
   set value(value: ElementOf<T>) {
     this.#cells.store(0, value);
   }

@@ -33,6 +33,7 @@ let adopting: SharedArrayBuffer | null = null;
  * ```
  */
 export class Condition extends Acquirable implements Shareable {
+  /** The lock the condition's waits release and re-acquire. */
   readonly lock: Lock | RLock;
   readonly #words: Int32Array;
 
@@ -58,6 +59,7 @@ export class Condition extends Acquirable implements Shareable {
     return this.lock.acquireSync(options);
   }
 
+  /** Releases {@link Condition.lock}. */
   release(): void {
     this.lock.release();
   }

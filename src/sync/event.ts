@@ -1,13 +1,27 @@
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
 import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
-const FLAG = 0;
+// One word: generation << 1 | flag. set() raises the flag and starts a new
+// generation; clear() only lowers the flag. A waiter remembers the word it
+// saw: any change means a set() happened since, even one that clear() undid
+// before the waiter woke, and then it returns true, as Python's does.
+const STATE = 0;
+const FLAG = 1;
 const KIND = 'tandem.Event';
 let adopting: SharedArrayBuffer | null = null;
 
 /**
  * A flag in shared memory that threads wait for (Python's `threading.Event`):
- * set() wakes every waiter, clear() makes waits block again.
+ * set() wakes every waiter, clear() makes waits block again. A wait returns
+ * true if the flag was set at any moment while it waited, even when clear()
+ * followed at once.
+ *
+ * @example
+ * ```ts
+ * const ready = new Event();
+ * const worker = pool.run(warmUp, ready);          // the task calls ready.set()
+ * if (!(await ready.wait({ timeout: 5_000 }))) throw new Error('warm-up took too long');
+ * ```
  */
 export class Event implements Shareable {
   readonly #words: Int32Array;
@@ -16,24 +30,37 @@ export class Event implements Shareable {
     this.#words = new Int32Array(adopting ?? new SharedArrayBuffer(4));
   }
 
+  /** Whether the flag is set. */
   isSet(): boolean {
-    return Atomics.load(this.#words, FLAG) === 1;
+    return (Atomics.load(this.#words, STATE) & FLAG) === FLAG;
   }
 
+  /** Sets the flag and wakes every waiter. */
   set(): void {
-    if (Atomics.exchange(this.#words, FLAG, 1) === 0) Atomics.notify(this.#words, FLAG);
+    const words = this.#words;
+    for (let seen = Atomics.load(words, STATE); (seen & FLAG) === 0; seen = Atomics.load(words, STATE)) {
+      // The next generation, flag raised (`|` wraps the generation within the int32 word).
+      if (Atomics.compareExchange(words, STATE, seen, (seen + 2) | FLAG) === seen) {
+        Atomics.notify(words, STATE);
+        return;
+      }
+    }
   }
 
+  /** Clears the flag: waits block again until the next set(). */
   clear(): void {
-    Atomics.store(this.#words, FLAG, 0);
+    Atomics.and(this.#words, STATE, ~FLAG);
   }
 
   /** Waits until the flag is set; resolves false if `timeout` passed first. */
   async wait(options: AsyncWaitOptions = {}): Promise<boolean> {
     const deadline = deadlineOf(options.timeout);
-    while (!this.isSet()) {
+    const words = this.#words;
+    const seen = Atomics.load(words, STATE);
+    if ((seen & FLAG) === FLAG) return true;
+    while (Atomics.load(words, STATE) === seen) {
       if (remaining(deadline) <= 0) return false;
-      await blockAsync(this.#words, FLAG, 0, deadline, options.signal, 'waiting for an Event');
+      await blockAsync(words, STATE, seen, deadline, options.signal, 'waiting for an Event');
     }
     return true;
   }
@@ -41,11 +68,13 @@ export class Event implements Shareable {
   /** Blocking form of wait(), for workers. */
   waitSync(options: SyncWaitOptions = {}): boolean {
     assertMayBlock('event.waitSync()');
-    if (this.isSet()) return true;
     const deadline = deadlineOf(options.timeout);
-    while (!this.isSet()) {
+    const words = this.#words;
+    const seen = Atomics.load(words, STATE);
+    if ((seen & FLAG) === FLAG) return true;
+    while (Atomics.load(words, STATE) === seen) {
       if (remaining(deadline) <= 0) return false;
-      blockSync(this.#words, FLAG, 0, deadline);
+      blockSync(words, STATE, seen, deadline);
     }
     return true;
   }

@@ -23,10 +23,12 @@ export class Guard implements Disposable, AsyncDisposable {
     release?.();
   }
 
+  /** Releases at the end of a `using` scope. */
   [Symbol.dispose](): void {
     this.release();
   }
 
+  /** Releases at the end of an `await using` scope. */
   [Symbol.asyncDispose](): Promise<void> {
     this.release();
     return Promise.resolve();

@@ -1,9 +1,9 @@
 import { LockNotHeldError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
-import { deadlockDetectionEnabled, setDeadlockDetection, type TrackedLock } from './deadlock.js';
+import { deadlockDetectionEnabled, setDeadlockDetection } from './deadlock.js';
 import { Acquirable } from './guard.js';
 import { GRAPH_ID, STATE, acquireWordAsync, acquireWordSync, ownerOf, releaseWord, tryAcquireWord } from './owner-word.js';
-import { IS_MAIN_THREAD, THREAD_TAG, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
+import { IS_MAIN_THREAD, THREAD_TAG, validTimeout, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
 export interface LockOptions {
   /** Name shown in deadlock reports and errors, e.g. `'accounts'`. @default `'Lock <n>'` */
@@ -28,8 +28,10 @@ let adopting: SharedArrayBuffer | null = null;
  * await lock.withLock(() => audit());           // main thread: never blocks the event loop
  * ```
  */
-export class Lock extends Acquirable implements Shareable, TrackedLock {
+export class Lock extends Acquirable implements Shareable {
   readonly name: string;
+  // What the deadlock detector reads (a TrackedLock). Not declared with `implements`:
+  // these members leave the public types, where the class would then not satisfy it.
   /** @internal */ readonly words: Int32Array;
   /** @internal */ readonly stateIndex = STATE;
   /** @internal */ readonly idIndex = GRAPH_ID;
@@ -53,6 +55,7 @@ export class Lock extends Acquirable implements Shareable, TrackedLock {
   static get deadlockDetection(): boolean {
     return deadlockDetectionEnabled();
   }
+  /** Turns deadlock detection on or off for every thread, as {@link setDeadlockDetection} does. */
   static set deadlockDetection(enabled: boolean) {
     setDeadlockDetection(enabled);
   }
@@ -64,13 +67,22 @@ export class Lock extends Acquirable implements Shareable, TrackedLock {
 
   acquire(options?: AsyncWaitOptions): Promise<boolean> {
     // Uncontended: one CAS and a promise shared by all such calls (bench/sync.mjs: "await acquire()").
-    if (Atomics.compareExchange(this.words, STATE, 0, THREAD_TAG) === 0) return ACQUIRED;
+    // A bad timeout goes the slow way, which rejects it.
+    if ((options === undefined || validTimeout(options.timeout)) && Atomics.compareExchange(this.words, STATE, 0, THREAD_TAG) === 0) {
+      return ACQUIRED;
+    }
     return acquireWordAsync(this, options?.timeout, options?.signal, 'lock');
   }
 
   acquireSync(options?: SyncWaitOptions): boolean {
     // The uncontended path inline, one CAS (bench/sync.mjs: "uncontended, worker").
-    if (!IS_MAIN_THREAD && Atomics.compareExchange(this.words, STATE, 0, THREAD_TAG) === 0) return true;
+    if (
+      !IS_MAIN_THREAD &&
+      (options === undefined || validTimeout(options.timeout)) &&
+      Atomics.compareExchange(this.words, STATE, 0, THREAD_TAG) === 0
+    ) {
+      return true;
+    }
     return acquireWordSync(this, options?.timeout, 'lock');
   }
 

@@ -12,7 +12,7 @@
  * WAITERS set, since others may still be sleeping.
  */
 import { RETRY, enter, leave, releaseTracked, type TrackedLock } from './deadlock.js';
-import { THREAD_TAG, assertMayBlock, blockAsync, blockSync, deadlineOf, remaining } from './wait.js';
+import { THREAD_TAG, assertMayBlock, blockAsync, blockSync, checkTimeout, deadlineOf, remaining } from './wait.js';
 
 export const STATE = 0;
 export const GRAPH_ID = 1;
@@ -29,6 +29,7 @@ export function tryAcquireWord(lock: TrackedLock): boolean {
 /** `kind` ('lock', 'rlock') names the lock in errors; messages are only built on the slow path. */
 export function acquireWordSync(lock: TrackedLock, timeout: number | undefined, kind: string): boolean {
   assertMayBlock(`${kind} '${lock.label}'.acquireSync()`);
+  checkTimeout(timeout);
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
   const deadline = deadlineOf(timeout);
   const words = lock.words;
@@ -58,6 +59,7 @@ export async function acquireWordAsync(
   signal: AbortSignal | undefined,
   kind: string,
 ): Promise<boolean> {
+  checkTimeout(timeout);
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
   const what = `waiting for ${kind} '${lock.label}'`;
   const deadline = deadlineOf(timeout);

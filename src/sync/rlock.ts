@@ -1,10 +1,9 @@
 import { LockNotHeldError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
-import type { TrackedLock } from './deadlock.js';
 import { Acquirable } from './guard.js';
 import type { LockOptions } from './lock.js';
 import { GRAPH_ID, STATE, acquireWordAsync, acquireWordSync, ownerOf, releaseWord, tryAcquireWord } from './owner-word.js';
-import { THREAD_TAG, assertMayBlock, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
+import { THREAD_TAG, assertMayBlock, checkTimeout, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
 const DEPTH = 2;
 const KIND = 'tandem.RLock';
@@ -18,8 +17,10 @@ let adopting: SharedArrayBuffer | null = null;
  * as one owner, so an RLock cannot keep such flows apart: use a Lock for
  * that. Only the owner may release it.
  */
-export class RLock extends Acquirable implements Shareable, TrackedLock {
+export class RLock extends Acquirable implements Shareable {
   readonly name: string;
+  // What the deadlock detector reads (a TrackedLock). Not declared with `implements`:
+  // these members leave the public types, where the class would then not satisfy it.
   /** @internal */ readonly words: Int32Array;
   /** @internal */ readonly stateIndex = STATE;
   /** @internal */ readonly idIndex = GRAPH_ID;
@@ -40,6 +41,7 @@ export class RLock extends Acquirable implements Shareable, TrackedLock {
     return this.heldByThisThread() ? this.words[DEPTH] : 0;
   }
 
+  /** Takes the lock (or one more level of it, if this thread holds it) without waiting. */
   tryAcquire(): boolean {
     if (this.#reenter()) return true;
     if (!tryAcquireWord(this)) return false;
@@ -48,6 +50,7 @@ export class RLock extends Acquirable implements Shareable, TrackedLock {
   }
 
   async acquire(options?: AsyncWaitOptions): Promise<boolean> {
+    checkTimeout(options?.timeout);
     if (this.#reenter()) return true;
     if (!(await acquireWordAsync(this, options?.timeout, options?.signal, 'rlock'))) return false;
     this.words[DEPTH] = 1;
@@ -56,6 +59,7 @@ export class RLock extends Acquirable implements Shareable, TrackedLock {
 
   acquireSync(options?: SyncWaitOptions): boolean {
     assertMayBlock(`rlock '${this.name}'.acquireSync()`);
+    checkTimeout(options?.timeout);
     if (this.#reenter()) return true;
     if (!acquireWordSync(this, options?.timeout, 'rlock')) return false;
     this.words[DEPTH] = 1;
@@ -71,10 +75,12 @@ export class RLock extends Acquirable implements Shareable, TrackedLock {
     if (--this.words[DEPTH] === 0) releaseWord(this);
   }
 
+  /** Whether some thread holds it now. */
   locked(): boolean {
     return ownerOf(this) !== 0;
   }
 
+  /** Whether this thread holds it now. */
   heldByThisThread(): boolean {
     return ownerOf(this) === THREAD_TAG;
   }

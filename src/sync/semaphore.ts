@@ -1,12 +1,22 @@
 import { InvalidOptionError, SemaphoreOverReleaseError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
 import { Acquirable } from './guard.js';
-import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
+import {
+  assertMayBlock,
+  blockAsync,
+  blockSync,
+  checkTimeout,
+  deadlineOf,
+  remaining,
+  type SyncWaitOptions,
+  type AsyncWaitOptions,
+} from './wait.js';
 
 const VALUE = 0;
 const WAITING = 1; // threads sleeping on VALUE: release skips the notify when there are none
 const BOUND = 2; // -1: unbounded
 
+/** Options of {@link Semaphore} and {@link BoundedSemaphore}. */
 export interface SemaphoreOptions {
   /** Name shown in errors. @default `'Semaphore <n>'` */
   name?: string;
@@ -53,6 +63,7 @@ export class Semaphore extends Acquirable implements Shareable {
   }
 
   async acquire(options: AsyncWaitOptions = {}): Promise<boolean> {
+    checkTimeout(options.timeout);
     if (this.tryAcquire()) return true;
     const deadline = deadlineOf(options.timeout);
     const words = this.#words;
@@ -70,6 +81,7 @@ export class Semaphore extends Acquirable implements Shareable {
 
   acquireSync(options: SyncWaitOptions = {}): boolean {
     assertMayBlock(`semaphore '${this.name}'.acquireSync()`);
+    checkTimeout(options.timeout);
     if (this.tryAcquire()) return true;
     const deadline = deadlineOf(options.timeout);
     const words = this.#words;

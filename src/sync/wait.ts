@@ -9,9 +9,14 @@
  * at the deadline. Callers always loop and re-check their condition, so a
  * spurious wake-up is harmless; that is what lets an aborted async wait wake
  * everyone on its word (see blockAsync) without breaking anyone.
+ *
+ * Every wait checks its `timeout` option (checkTimeout, validTimeout) before
+ * anything else, fast path included, so a bad timeout fails the same whether
+ * or not the wait would have had to wait.
  */
 import { isMainThread, threadId } from 'node:worker_threads';
 import { CancelledError, InvalidOptionError, MainThreadBlockingError } from '../errors.js';
+import { setLongTimeout } from '../timer.js';
 
 // Node 20 defines Symbol.dispose / Symbol.asyncDispose as the registered symbols
 // 'nodejs.dispose' / 'nodejs.asyncDispose'; define them the same way where a
@@ -39,13 +44,20 @@ export interface SyncWaitOptions {
 
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
-/** Absolute deadline (performance.now() clock) of a wait with `timeout`. */
+/** Whether `timeout` is a valid `timeout` option: absent, or a number of milliseconds >= 0 (Infinity too; NaN not). */
+export function validTimeout(timeout: unknown): boolean {
+  return timeout === undefined || (typeof timeout === 'number' && timeout >= 0);
+}
+
+/** Throws InvalidOptionError naming the `timeout` option unless validTimeout(timeout). */
+export function checkTimeout(timeout: unknown): void {
+  if (!validTimeout(timeout)) throw new InvalidOptionError('timeout', timeout, 'a number of milliseconds >= 0 (or Infinity)');
+}
+
+/** Absolute deadline (performance.now() clock) of a wait with `timeout`; checks it first. */
 export function deadlineOf(timeout: number | undefined): number {
-  if (timeout === undefined || timeout === Infinity) return Infinity;
-  if (typeof timeout !== 'number' || !(timeout >= 0)) {
-    throw new InvalidOptionError('timeout', timeout, 'a number of milliseconds >= 0 (or Infinity)');
-  }
-  return performance.now() + timeout;
+  checkTimeout(timeout);
+  return timeout === undefined || timeout === Infinity ? Infinity : performance.now() + timeout;
 }
 
 export function remaining(deadline: number): number {
@@ -80,7 +92,17 @@ type WaitAsync = (
 ) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
-/** Waits without blocking the event loop while `i32[index] === expected`, at most until `deadline`. */
+/**
+ * Waits without blocking the event loop while `i32[index] === expected`, at
+ * most until `deadline`.
+ *
+ * Atomics.waitAsync's own timeout holds no reference on the event loop: a
+ * program whose only work is such a wait would exit (code 13, unsettled
+ * top-level await) before it ends. So a wait with a deadline also holds a
+ * timer (holdLoop) until it settles. The timer never ends the wait itself: a
+ * wait given up early would stay queued on the word and swallow an
+ * Atomics.notify(word, 1) meant for a live waiter.
+ */
 export function blockAsync(
   i32: Int32Array,
   index: number,
@@ -93,19 +115,36 @@ export function blockAsync(
   const ms = remaining(deadline);
   const result = waitAsync(i32, index, expected, ms === Infinity ? undefined : ms);
   if (!result.async) return result.value;
-  if (!signal) return result.value;
+  if (!signal && ms === Infinity) return result.value;
   return new Promise<WaitResult>((resolve, reject) => {
+    const hold = ms === Infinity ? null : holdLoop(deadline);
     const onAbort = (): void => {
+      hold?.release();
       // The abandoned waitAsync stays queued on the word and would swallow the
       // next Atomics.notify(word, 1) meant for a live waiter. Waking everyone
       // on the word removes it; the others re-check and wait again.
       Atomics.notify(i32, index);
-      reject(new CancelledError(`${what} was aborted by its signal`, { cause: signal.reason }));
+      reject(new CancelledError(`${what} was aborted by its signal`, { cause: signal!.reason }));
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
     result.value.then((value) => {
-      signal.removeEventListener('abort', onAbort);
+      hold?.release();
+      signal?.removeEventListener('abort', onAbort);
       resolve(value);
     }, reject);
   });
+}
+
+/**
+ * Keeps the event loop alive until release(): a timer armed for `deadline`,
+ * then re-armed each millisecond until the wait it stands for has seen its
+ * own timeout (released by then).
+ */
+function holdLoop(deadline: number): { release(): void } {
+  let cancel: () => void;
+  const tick = (): void => {
+    cancel = setLongTimeout(tick, Math.max(1, deadline - performance.now()));
+  };
+  tick();
+  return { release: () => cancel() };
 }

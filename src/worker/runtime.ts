@@ -63,6 +63,7 @@ import { serialize } from 'node:v8';
 import { current, type SignalSource } from './current.js';
 import { pushChunkResults, pushResult } from '../serialize.js';
 import { rehydrate, rehydrateItems } from './rehydrate.js';
+import { claimArrived, claimStart } from './claims.js';
 import { loadTask } from './task-loader.js';
 import { startLoopActivity } from './loop-activity.js';
 
@@ -78,7 +79,7 @@ export interface RuntimePort {
   sameThread?: boolean;
 }
 
-const QUEUE_FIELDS = 5; // tag, id, key, payload, flags
+const QUEUE_FIELDS = 6; // tag, id, key, payload, flags, ticket
 /** Tag of a waiting call that was cancelled or taken back: skipped when reached. */
 const REMOVED = 0;
 // Results of short calls are batched, but never held longer than this.
@@ -120,9 +121,12 @@ export class WorkerRuntime implements SignalSource {
   #shuttingDown = false;
   /** Set once the worker is ending on its own terms (shutdown) or has said its last words. */
   #ended = false;
+  /** The words by which calls sent ahead are taken back (src/worker/claims.ts); null where calls are taken back by message. */
+  #claims: Int32Array | null = null;
 
-  constructor(port: RuntimePort) {
+  constructor(port: RuntimePort, claims: SharedArrayBuffer | null = null) {
     this.#port = port;
+    if (claims !== null) this.#claims = new Int32Array(claims);
   }
 
   /** Entry point for every batch the parent sends. */
@@ -132,7 +136,10 @@ export class WorkerRuntime implements SignalSource {
       switch (tag) {
         case P_RUN:
         case P_CHUNK:
-          this.#queue.push(tag, batch[i + 1], batch[i + 2], batch[i + 3], batch[i + 4]);
+          // A call taken back before it arrived is dropped: the pool no longer waits for it.
+          if (this.#claims === null || claimArrived(this.#claims, batch[i + 5] as number)) {
+            this.#queue.push(tag, batch[i + 1], batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5]);
+          }
           break;
         case P_DEFINE:
           this.#define(batch[i + 1] as number, batch[i + 2] as TaskDefinition);
@@ -280,11 +287,14 @@ export class WorkerRuntime implements SignalSource {
       const id = queue[at + 1] as number;
       const payload = queue[at + 3] as unknown[];
       const flags = queue[at + 4] as number;
+      const ticket = queue[at + 5] as number;
       this.#head = at + QUEUE_FIELDS;
       if (this.#head > 4096 && this.#head * 2 > queue.length) {
         queue.splice(0, this.#head);
         this.#head = 0;
       }
+      // Taken back while it waited here: it never runs, and the pool expects no answer.
+      if (this.#claims !== null && !claimStart(this.#claims, ticket)) continue;
       if (fn === undefined) {
         this.#fail(tag, id, this.#loadErrors.get(key));
         continue;

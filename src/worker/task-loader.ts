@@ -1,15 +1,18 @@
 import { isMainThread } from 'node:worker_threads';
 import { classesChecked } from '../classes.js';
 import { TaskNotFoundError } from '../errors.js';
+import { whileLoadingTaskModule } from './current.js';
 import type { TaskDefinition } from '../protocol.js';
-import { registeredTask } from '../task.js';
+import { appBundleUrl } from '../location.js';
+import { declaredTaskCount, registeredTask } from '../task.js';
 import { SOURCE_HELPERS } from '../task-source.js';
 
 /**
  * Finds, inside a worker, the function a {@link TaskDefinition} names: it
  * imports the task's module (the worker inherits the caller's loaders, so a
  * TypeScript module works under tsx) and picks the task among its exports, or
- * rebuilds a plain function from its source.
+ * rebuilds a plain function from its source. A worker started from the
+ * app's bundle finds the task the bundle declared at the same index.
  */
 export async function loadTask(definition: TaskDefinition): Promise<Function> {
   if (definition.kind === 'source') return compileSource(definition.source);
@@ -20,10 +23,14 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
     namespace = await importModule(module);
     await classesChecked(); // see src/classes.ts
   } catch (error) {
+    // The module loaded but started a pool: that error says what to change, "not found" would not.
+    // (Matched by code: the module may have thrown it from another copy of tandem.)
+    if ((error as { code?: unknown } | null)?.code === 'ERR_TANDEM_UNGUARDED_POOL') throw error;
     throw new TaskNotFoundError(module, label, `the module could not be loaded in the worker (${(error as Error)?.message ?? String(error)})`, {
       cause: error,
     });
   }
+  if (module === appBundleUrl()) return declaredByBundle(module, index, name, label);
   const exported = exportsOf(namespace);
   const declared = registeredTask(module, index);
   if (declared !== undefined && exported.values.includes(declared)) return declared;
@@ -37,9 +44,28 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
   );
 }
 
+/**
+ * The bundle declared its tasks again while it loaded in this worker (it is
+ * the module the worker started from, and import() waited for its top
+ * level). Bundlers rename functions, but both sides run the same bundle, so
+ * the names must agree: one that does not means the two declared their tasks
+ * in different orders.
+ */
+function declaredByBundle(module: string, index: number, name: string, label: string): Function {
+  const declared = registeredTask(module, index);
+  if (declared !== undefined && declared.name === name) return declared;
+  const found = declared === undefined ? `it declared only ${declaredTaskCount(module)} task(s)` : `its task #${index} is '${declared.name}'`;
+  throw new TaskNotFoundError(
+    module,
+    label,
+    `this worker started from the app's bundle and ran its top level, but ${found}; a worker finds a bundle's tasks by the order of their task() calls, so declare every task at the top level of a module the bundle imports statically, not inside a function, a dynamic import() or an isWorker() guard`,
+  );
+}
+
 async function importModule(module: string): Promise<Record<string, unknown>> {
   if (!isMainThread) await inheritLoaders();
-  return (await import(module)) as Record<string, unknown>;
+  // Node's own import(), which bundlers must leave alone: the module is a file beside the program.
+  return (await whileLoadingTaskModule(module, () => import(/* webpackIgnore: true */ module))) as Record<string, unknown>;
 }
 
 let inherited: Promise<void> | null = null;
@@ -62,7 +88,7 @@ function inheritLoaders(): Promise<void> {
       try {
         // Resolved at run time from the caller's own tsx, never bundled.
         const tsxApi = `${spec.split('/')[0]}/esm/api`;
-        const api = (await import(tsxApi)) as { register(): unknown };
+        const api = (await import(/* webpackIgnore: true */ tsxApi)) as { register(): unknown };
         api.register();
       } catch {
         // Without it a .ts module fails to load, and that error names the file.

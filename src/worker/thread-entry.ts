@@ -1,38 +1,4 @@
-// Entry file of a thread worker: wires the runtime to the parent port.
-import { parentPort } from 'node:worker_threads';
-import './shared-kinds.js';
-import { W_DYING } from '../protocol.js';
-import { WorkerRuntime } from './runtime.js';
-import { markWorkerThread } from './current.js';
+// Entry file of a thread worker started from tandem's own build.
+import { serveThread } from './thread-serve.js';
 
-markWorkerThread();
-
-const port = parentPort!;
-const runtime = new WorkerRuntime({
-  send: (batch) => port.postMessage(batch),
-  // Ends only this thread, even if a task left timers or sockets open.
-  exit: (code) => process.exit(code),
-});
-port.on('message', (batch: unknown[]) => runtime.handle(batch));
-
-/**
- * Last words: an uncaught error, or process.exit() from a task, ends the
- * thread; before it goes, the results it still holds and the calls it was
- * running reach the pool, which then blames exactly those calls. (Messages
- * posted before a thread exits are delivered before its 'exit' event.)
- */
-function sayLastWords(error: unknown): void {
-  const words = runtime.lastWords(error);
-  if (words === null) return;
-  try {
-    port.postMessage(words);
-  } catch {
-    // A result in the batch cannot be cloned: the running calls still count.
-    port.postMessage(words.slice(words.lastIndexOf(W_DYING)));
-  }
-}
-process.on('uncaughtException', (error) => {
-  sayLastWords(error);
-  process.exit(1);
-});
-process.on('exit', () => sayLastWords(null));
+serveThread();

@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, makePool, tempDir } from '../helpers.js';
+import { SerializationError } from 'tandem';
+import { cleanup, makePool, rejection, tempDir } from '../helpers.js';
 import { busyLoop, changeDirectory, sleepFor } from '../fixtures/auto-tasks.mjs';
 
 afterEach(cleanup);
@@ -59,6 +60,14 @@ describe("backend: 'auto'", () => {
     expect(stats.backend).toBe('auto');
     expect(stats.failed).toBe(0);
     expect(stats.queued).toBe(0);
+  });
+
+  it('starmap with an item that is not an argument list fails at once with SerializationError, as on a fixed backend', async () => {
+    const pool = makePool({ backend: 'auto', size: 1 });
+    const error = await rejection(pool.starmap(busyLoop, [[1], 2 as never, [3]]));
+    expect(error).toBeInstanceOf(SerializationError);
+    expect(error.argumentIndex).toBe(1);
+    expect(pool.stats().accepted).toBe(0);
   });
 
   it('a fixed backend explains itself as fixed', () => {

@@ -2,21 +2,30 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Barrier, BrokenBarrierError, SharedArray, SharedValue } from 'tandem';
 import { meet } from '../fixtures/sync-classic.mjs';
+import { barrierWait, meetThroughResets } from '../fixtures/sync-semantics.mjs';
+import { eventually } from '../helpers.js';
 import { closePools, threadPool } from './pools.js';
 
 afterEach(closePools);
+
+/** `parties` workers that each run `rounds` rounds of `rounder` (a task of sync-classic or sync-semantics) at one barrier. */
+function meeting(rounder: typeof meet | typeof meetThroughResets, parties: number, rounds: number) {
+  const pool = threadPool(parties);
+  const barrier = new Barrier(parties);
+  const progress = new SharedArray('int32', parties);
+  const lagging = new SharedValue('int32', 0);
+  const running = Promise.all(
+    Array.from({ length: parties }, (_, party) => pool.run(rounder, party, barrier, progress, lagging, rounds)),
+  );
+  return { barrier, progress, lagging, running };
+}
 
 describe('Barrier', () => {
   it('holds 4 workers together over 500 rounds: nobody runs ahead of a round', async () => {
     const parties = 4;
     const rounds = 500;
-    const pool = threadPool(parties);
-    const barrier = new Barrier(parties);
-    const progress = new SharedArray('int32', parties);
-    const lagging = new SharedValue('int32', 0);
-    const indexes = await Promise.all(
-      Array.from({ length: parties }, (_, party) => pool.run(meet, party, barrier, progress, lagging, rounds)),
-    );
+    const { barrier, progress, lagging, running } = meeting(meet, parties, rounds);
+    const indexes = await running;
     expect(lagging.value).toBe(0);
     expect(progress.toArray()).toEqual(Array(parties).fill(rounds));
     for (const seen of indexes) expect(seen).toBeGreaterThanOrEqual(1);
@@ -73,5 +82,66 @@ describe('Barrier', () => {
     barrier.reset();
     expect(barrier.broken).toBe(false);
     expect(await Promise.all([barrier.wait(), barrier.wait()])).toHaveLength(2);
+  });
+
+  it('reset(): the waiters of that moment get BrokenBarrierError, later arrivals use the fresh barrier (main thread)', async () => {
+    const barrier = new Barrier(3);
+    const waiting = [barrier.wait({ timeout: 10_000 }), barrier.wait({ timeout: 10_000 })];
+    barrier.reset();
+    const outcomes = await Promise.allSettled(waiting);
+    for (const outcome of outcomes) expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(BrokenBarrierError);
+    expect(barrier.broken).toBe(false);
+    expect(barrier.nWaiting).toBe(0);
+    expect((await Promise.all([barrier.wait(), barrier.wait(), barrier.wait()])).sort()).toEqual([0, 1, 2]);
+  });
+
+  it('reset(): the waiters of that moment get BrokenBarrierError, later arrivals use the fresh barrier (workers)', async () => {
+    const pool = threadPool(4);
+    const barrier = new Barrier(3);
+    const before = [pool.run(barrierWait, barrier), pool.run(barrierWait, barrier)];
+    await eventually(() => barrier.nWaiting === 2, 'two workers to wait at the barrier');
+    barrier.reset();
+    expect(await Promise.all(before)).toEqual(['BrokenBarrierError', 'BrokenBarrierError']);
+    const after = [pool.run(barrierWait, barrier), pool.run(barrierWait, barrier)];
+    await eventually(() => barrier.nWaiting === 2, 'two workers to wait at the fresh barrier');
+    const mine = await barrier.wait({ timeout: 10_000 });
+    expect([mine, ...(await Promise.all(after))].sort()).toEqual([0, 1, 2]);
+  });
+
+  it('resets faster than waiters wake: each waiter still learns how its own round ended', async () => {
+    // Each of the first waits is alone in a round that reset() ends before it
+    // runs again; the barrier keeps the outcome of a round until all its waiters
+    // have read it (arrivals wait for a free round if too many are kept).
+    const barrier = new Barrier(2);
+    const waits: Promise<number>[] = [];
+    for (let i = 0; i < 100; i++) {
+      waits.push(barrier.wait({ timeout: 10_000 }));
+      barrier.reset();
+    }
+    const outcomes = await Promise.allSettled(waits);
+    const broken = outcomes.filter((o) => o.status === 'rejected' && o.reason instanceof BrokenBarrierError).length;
+    const passed = outcomes.filter((o) => o.status === 'fulfilled').length;
+    // Waits that got into a round before its reset broke; those that had to wait for a round met in pairs.
+    expect(broken + passed).toBe(100);
+    expect((outcomes[0] as PromiseRejectedResult).reason).toBeInstanceOf(BrokenBarrierError); // surely in a round at a reset
+    expect(passed % 2).toBe(0);
+    expect(barrier.broken).toBe(false);
+    expect(barrier.nWaiting).toBe(0);
+  });
+
+  it('resets racing with rounds in 3 workers: no party ever passes a round alone', { timeout: 60_000 }, async () => {
+    const rounds = 1_000;
+    const { barrier, progress, lagging, running } = meeting(meetThroughResets, 3, rounds);
+    let finished = false;
+    const finish = (): void => void (finished = true);
+    running.then(finish, finish);
+    await eventually(() => progress.toArray().every((round) => round > 0), 'every party to start its rounds');
+    for (let resets = 0; resets < 10_000 && !finished; resets++) {
+      barrier.reset();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await running;
+    expect(lagging.value).toBe(0);
+    expect(progress.toArray()).toEqual([rounds, rounds, rounds]);
   });
 });

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   Barrier,
+  BoundedSemaphore,
   BrokenBarrierError,
   CancelledError,
   Condition,
@@ -12,30 +13,54 @@ import {
   SharedQueue,
   SyncTimeoutError,
 } from 'tandem';
-import { waitEverything } from '../fixtures/sync-waits.mjs';
+import { waitEverything, waitEverythingAsync } from '../fixtures/sync-waits.mjs';
 import { closePools, threadPool } from './pools.js';
 
 afterEach(closePools);
 
 const SHORT = 10;
 
-/** One of each primitive in a state where waiting on it cannot succeed. */
+/** One of each primitive in a state where waiting on it cannot succeed (`predicate`: of the condition's waitFor). */
 async function stuck() {
   const lock = new Lock({ name: 'held' });
   const rlock = new RLock({ name: 'held r' });
   await lock.acquire();
   await rlock.acquire();
-  const full = new SharedQueue<string>({ maxSize: 1 });
-  await full.put('only');
+  const bounded = new BoundedSemaphore(1);
+  await bounded.acquire();
+  const toPut = new SharedQueue<string>({ maxSize: 1 });
+  await toPut.put('only');
   return {
     lock,
     rlock,
     semaphore: new Semaphore(0),
+    bounded,
     event: new Event(),
     condition: new Condition(),
+    predicate: false,
     barrier: new Barrier(2),
-    empty: new SharedQueue<string>(),
-    full,
+    toGet: new SharedQueue<string>(),
+    toPut,
+  };
+}
+
+/** One of each primitive in a state where waiting on it is not needed: free, set, holding a value, with room. */
+async function ready() {
+  const toGet = new SharedQueue<string>();
+  await toGet.put('value');
+  const event = new Event();
+  event.set();
+  return {
+    lock: new Lock(),
+    rlock: new RLock(),
+    semaphore: new Semaphore(1),
+    bounded: new BoundedSemaphore(1),
+    event,
+    condition: new Condition(),
+    predicate: true,
+    barrier: new Barrier(1),
+    toGet,
+    toPut: new SharedQueue<string>(),
   };
 }
 
@@ -44,15 +69,13 @@ describe('timeouts', () => {
     const pool = threadPool(1);
     const p = await stuck();
     const r = await pool.run(waitEverything, p, SHORT);
-    expect(r.lock).toEqual({ value: false });
-    expect(r.rlock).toEqual({ value: false });
-    expect(r.semaphore).toEqual({ value: false });
-    expect(r.event).toEqual({ value: false });
-    expect(r.condition).toEqual({ value: false });
+    for (const name of ['lock', 'rlock', 'semaphore', 'bounded', 'event', 'condition', 'conditionWaitFor'] as const) {
+      expect(r[name], name).toEqual({ value: false });
+    }
     expect(r.barrier.error).toMatchObject({ name: 'BrokenBarrierError', code: 'ERR_TANDEM_BROKEN_BARRIER' });
-    expect(r.queueGet.error).toMatchObject({ name: 'SyncTimeoutError', code: 'ERR_TANDEM_SYNC_TIMEOUT' });
-    expect(r.queuePut.error).toMatchObject({ name: 'SyncTimeoutError', code: 'ERR_TANDEM_SYNC_TIMEOUT' });
-    expect(r.guard.error).toMatchObject({ name: 'SyncTimeoutError', code: 'ERR_TANDEM_SYNC_TIMEOUT' });
+    for (const name of ['queueGet', 'queuePut', 'guard', 'withLock'] as const) {
+      expect(r[name].error, name).toMatchObject({ name: 'SyncTimeoutError', code: 'ERR_TANDEM_SYNC_TIMEOUT' });
+    }
     expect(p.barrier.broken).toBe(true); // a timed-out barrier wait breaks it
   });
 
@@ -68,8 +91,8 @@ describe('timeouts', () => {
     expect(p.condition.lock.heldByThisThread()).toBe(true); // held again after the wait
     p.condition.release();
     await expect(p.barrier.wait(t)).rejects.toBeInstanceOf(BrokenBarrierError);
-    await expect(p.empty.get(t)).rejects.toBeInstanceOf(SyncTimeoutError);
-    await expect(p.full.put('more', t)).rejects.toBeInstanceOf(SyncTimeoutError);
+    await expect(p.toGet.get(t)).rejects.toBeInstanceOf(SyncTimeoutError);
+    await expect(p.toPut.put('more', t)).rejects.toBeInstanceOf(SyncTimeoutError);
     await expect(p.lock.guard(t)).rejects.toBeInstanceOf(SyncTimeoutError);
   });
 
@@ -80,11 +103,33 @@ describe('timeouts', () => {
     lock.release();
   });
 
-  it('a negative or non-number timeout is an InvalidOptionError', async () => {
-    await expect(new Lock().acquire({ timeout: -1 })).resolves.toBe(true); // free: taken before the timeout matters
-    const held = new Lock();
-    await held.acquire();
-    await expect(held.acquire({ timeout: -1 })).rejects.toMatchObject({ code: 'ERR_TANDEM_INVALID_OPTION' });
+  it('a negative or NaN timeout is an InvalidOptionError naming it, even where no wait is needed (async forms)', async () => {
+    for (const timeout of [-100, NaN]) {
+      const p = await ready();
+      const r = await waitEverythingAsync(p, timeout);
+      for (const [name, outcome] of Object.entries(r)) {
+        expect({ name, outcome }, `${name} (async) with timeout ${timeout}`).toMatchObject({
+          name,
+          outcome: { error: { name: 'InvalidOptionError', code: 'ERR_TANDEM_INVALID_OPTION', option: 'timeout' } },
+        });
+      }
+      expect(p.lock.locked()).toBe(false); // refused, not taken
+      expect(p.semaphore.value).toBe(1);
+    }
+  });
+
+  it('a negative or NaN timeout is an InvalidOptionError naming it, even where no wait is needed (blocking forms)', async () => {
+    const pool = threadPool(1);
+    for (const timeout of [-100, NaN]) {
+      const p = await ready();
+      const r = await pool.run(waitEverything, p, timeout);
+      for (const [name, outcome] of Object.entries(r)) {
+        expect({ name, outcome }, `${name} (blocking) with timeout ${timeout}`).toMatchObject({
+          name,
+          outcome: { error: { name: 'InvalidOptionError', code: 'ERR_TANDEM_INVALID_OPTION', option: 'timeout' } },
+        });
+      }
+    }
   });
 });
 
@@ -100,8 +145,8 @@ describe('cancellation', () => {
       p.event.wait({ signal }),
       p.condition.wait({ signal }),
       p.barrier.wait({ signal }),
-      p.empty.get({ signal }),
-      p.full.put('more', { signal }),
+      p.toGet.get({ signal }),
+      p.toPut.put('more', { signal }),
     ];
     controller.abort(new Error('user gave up'));
     const results = await Promise.allSettled(waits);

@@ -1,0 +1,114 @@
+// A child-process worker: wires the runtime to the IPC channel, and makes
+// sure the process never outlives its parent. Started by process-entry.ts, or
+// by an app's bundle started as a worker (bundle-entry.ts).
+import { Worker } from 'node:worker_threads';
+import './shared-kinds.js';
+import { W_DYING } from '../protocol.js';
+import { WorkerRuntime } from './runtime.js';
+import { markWorkerThread } from './current.js';
+import { CLAIM_SLOTS, SIDE_FD_ENV, claimTakeBack } from './claims.js';
+
+/** Serves the pool that started this process. */
+export function serveProcess(): void {
+  markWorkerThread();
+
+  if (typeof process.send !== 'function') {
+    process.stderr.write('tandem: this file is started by a tandem Pool with the process backend, not by hand\n');
+    process.exit(2);
+  }
+
+  // The claim words are shared with the keeper thread below, which takes calls
+  // back for the pool while this thread may be busy (src/worker/claims.ts).
+  const sideFd = Number(process.env[SIDE_FD_ENV] ?? NaN);
+  delete process.env[SIDE_FD_ENV];
+  const claims = Number.isInteger(sideFd) ? new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT) : null;
+  const runtime = new WorkerRuntime(
+    {
+      send: (batch) => {
+        process.send!(batch);
+      },
+      exit: (code) => process.exit(code),
+    },
+    claims,
+  );
+  process.on('message', (batch: unknown[]) => runtime.handle(batch));
+
+  /**
+   * Last words: before a process dies of an uncaught error or of a task's
+   * process.exit(), the results it still holds and the calls it was running
+   * reach the pool, which then blames exactly those calls. The channel writes a
+   * small message at once, so it gets out even from an 'exit' listener.
+   */
+  function sayLastWords(error: unknown, then: () => void = () => {}): void {
+    const words = runtime.lastWords(error);
+    if (words === null) return then();
+    try {
+      try {
+        process.send!(words, then);
+      } catch {
+        // A result in the batch cannot be serialized: the running calls still count.
+        process.send!(words.slice(words.lastIndexOf(W_DYING)), then);
+      }
+    } catch {
+      then();
+    }
+  }
+  process.on('uncaughtException', (error) => {
+    process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+    sayLastWords(error, () => process.exit(1));
+  });
+  process.on('exit', () => sayLastWords(null));
+  // A Ctrl-C in a terminal reaches the whole process group: the pool, not the
+  // terminal, decides when a worker stops (a CLI lets running calls finish).
+  process.on('SIGINT', () => {});
+  // The parent closed the channel (it exited, or closed the pool): nothing is
+  // left to report to.
+  process.on('disconnect', () => process.exit(0));
+
+  /*
+   * The keeper thread. 'disconnect' needs a free event loop, and a task may
+   * hold it for minutes: the keeper checks the parent id instead, and when the
+   * parent dies (even by SIGKILL) the child is re-parented, and the keeper
+   * kills the whole process from its own thread. For the same reason it
+   * answers the pool's take-backs of calls sent ahead (the side pipe): it runs
+   * claimTakeBack's own source on the claim words it shares with this thread.
+   */
+  const keeper = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     setInterval(() => {
+       if (process.ppid !== workerData.parent) process.kill(workerData.self, 'SIGKILL');
+     }, 500);
+     if (workerData.claims) {
+       const claims = new Int32Array(workerData.claims);
+       const takeBack = ${claimTakeBack.toString()};
+       const side = new (require('node:net').Socket)({ fd: workerData.sideFd, readable: true, writable: true });
+       side.on('error', () => {});
+       let partial = Buffer.alloc(0);
+       side.on('data', (chunk) => {
+         const data = partial.length > 0 ? Buffer.concat([partial, chunk]) : chunk;
+         const answers = [];
+         let at = 0;
+         for (; at + 8 <= data.length; at += 8) {
+           const ticket = data.readDoubleLE(at);
+           const answer = Buffer.allocUnsafe(16);
+           answer.writeDoubleLE(ticket, 0);
+           answer.writeDoubleLE(takeBack(claims, ticket) ? 1 : 0, 8);
+           answers.push(answer);
+         }
+         partial = data.subarray(at);
+         if (answers.length > 0) side.write(Buffer.concat(answers));
+       });
+     }`,
+    {
+      eval: true,
+      workerData: { parent: process.ppid, self: process.pid, claims, sideFd },
+      resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
+      stdout: false,
+      stderr: false,
+      env: {},
+      // Loaders the caller runs under (tsx) are not needed to watch a number and swap words.
+      execArgv: [],
+    },
+  );
+  keeper.unref();
+}
