@@ -2,7 +2,7 @@
 // InvalidOptionError whose `option` names it, before anything starts.
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidOptionError, Pool, TandemError } from 'tandem';
-import { allBackends, cleanup, failure, makePool, rejection, thrown } from '../helpers.js';
+import { allBackends, cleanup, failure, makePool, rejection, runtime, thrown } from '../helpers.js';
 import { add, byteSum, echo, square } from '../fixtures/tasks.mjs';
 
 afterEach(cleanup);
@@ -97,7 +97,8 @@ describe('pool options', () => {
       idleTimeout: 1_000,
       concurrencyPerWorker: 2,
       maxTasksPerWorker: 100,
-      resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 },
+      // Bun and Deno refuse limits on threads: test/runtimes/differences.test.ts asserts that.
+      ...(runtime === 'node' ? { resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 } } : {}),
       maxQueue: 100,
       retries: 1,
       env: { TANDEM_TEST: '1' },
