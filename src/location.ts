@@ -44,13 +44,20 @@ function urlOfThisCode(): string | null {
   // The first frame is this function; frames of eval'd code (webpack's
   // devtool 'eval') name no real file, and the bundle's own frames follow.
   for (const site of Array.isArray(sites) ? sites : []) {
-    const name = typeof site?.getFileName === 'function' ? site.getFileName() : undefined;
-    if (typeof name !== 'string') continue;
-    // As the loader knows it, so that import() of it finds the module already loaded.
-    if (name.startsWith('file:')) return name;
-    if (isAbsolute(name)) return pathToFileURL(name).href;
+    // The script's own name first: Deno's getFileName() answers the source a
+    // source map names (src/location.ts for dist/esm/chunk-….js), file or not.
+    const url = fileOf(typeof site?.getScriptNameOrSourceURL === 'function' ? site.getScriptNameOrSourceURL() : undefined);
+    const found = url ?? fileOf(typeof site?.getFileName === 'function' ? site.getFileName() : undefined);
+    if (found !== null) return found;
   }
   return null;
+}
+
+/** A call site's file name as a file URL, as the loader knows it (so that import() of it finds the module already loaded), or null. */
+function fileOf(name: string | null | undefined): string | null {
+  if (typeof name !== 'string') return null;
+  if (name.startsWith('file:')) return name;
+  return isAbsolute(name) ? pathToFileURL(name).href : null;
 }
 
 let bundle: string | null | undefined;
