@@ -78,3 +78,17 @@ export function checkResourceLimits(backend: BackendKind | 'auto', isolate: bool
     if (gap !== undefined) throw new UnsupportedRuntimeError(RUNTIME.label, gap.feature, gap.why, gap.instead);
   }
 }
+
+/**
+ * What loads a TypeScript module, for errors about a `.ts` file that could
+ * not be imported: completes "… needs …".
+ */
+export const TYPESCRIPT_LOADERS =
+  "a runtime that loads TypeScript: tsx (`tsx main.ts`, or `node --import tsx main.ts`; workers inherit it), Node 22.18+ or 24+ (22.6 to 22.17 with --experimental-strip-types; only syntax that type stripping erases), Bun, or Deno; or compile it with tsc first (see docs/runtimes.md)";
+
+/** For a `.ts` module that failed to load because nothing could strip its types: what to run it with. Else empty. */
+export function typeScriptHint(module: string, error: unknown): string {
+  if (!/\.[cm]?ts$/.test(module)) return '';
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ERR_UNKNOWN_FILE_EXTENSION' ? `; a TypeScript module needs ${TYPESCRIPT_LOADERS}` : '';
+}

@@ -52,8 +52,9 @@ Examples:
 
 With --task, inputs.json is a JSON array (or a .jsonl file, one per line);
 each element is passed to the task as its single argument. The task must be
-exported and declared with task(import.meta.url, fn). A .ts module needs
-tsx's loader: node --import tsx node_modules/.bin/tandem compare --task ./tasks.ts#name …`;
+exported and declared with task(import.meta.url, fn). A .ts module loads under
+Node 22.18+, Bun and Deno as it is, on Node 20 under tsx:
+tsx node_modules/.bin/tandem compare --task ./tasks.ts#name …`;
 
 const RUN_HELP = `
 Each input line is one JSON value, passed to the task as its single

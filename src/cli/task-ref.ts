@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CliUsageError } from '../errors.js';
+import { typeScriptHint } from '../runtimes.js';
 
 /** A user's task named on the command line as `./file.ts#exportName`. */
 export interface LoadedTask {
@@ -20,9 +21,9 @@ const TASK_INFO = Symbol.for('tandem.task.info');
 /**
  * Imports the module of `reference` (`path#export`, `#export` defaulting to
  * `default`) and returns the exported task. A `.ts` module loads when the
- * command runs with tsx's loader (`node --import tsx node_modules/.bin/tandem …`;
- * workers inherit it) or on a Node that strips types (22.6+ with
- * `--experimental-strip-types`); `.mjs`, `.cjs` and `.js` always do.
+ * command runs under tsx (`tsx node_modules/.bin/tandem …`; workers inherit
+ * it), Node 22.18+, Bun or Deno (see TYPESCRIPT_LOADERS); `.mjs`, `.cjs` and
+ * `.js` always do.
  */
 export async function loadTaskReference(reference: string, cwd = process.cwd()): Promise<LoadedTask> {
   const hash = reference.lastIndexOf('#');
@@ -38,10 +39,7 @@ export async function loadTaskReference(reference: string, cwd = process.cwd()):
   try {
     namespace = (await import(moduleUrl)) as Record<string, unknown>;
   } catch (error) {
-    const hint = /\.[cm]?ts$/.test(path)
-      ? "; a TypeScript module needs tsx's loader (node --import tsx node_modules/.bin/tandem …) or Node 22.6+ with --experimental-strip-types"
-      : '';
-    throw new CliUsageError(`could not import ${path}: ${(error as Error)?.message ?? String(error)}${hint}`, { cause: error });
+    throw new CliUsageError(`could not import ${path}: ${(error as Error)?.message ?? String(error)}${typeScriptHint(path, error)}`, { cause: error });
   }
   // A CommonJS module's exports arrive under `default`.
   const fallback = namespace.default as Record<string, unknown> | undefined;

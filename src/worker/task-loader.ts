@@ -6,6 +6,8 @@ import type { TaskDefinition } from '../protocol.js';
 import { appBundleUrl } from '../location.js';
 import { declaredTaskCount, registeredTask } from '../task.js';
 import { SOURCE_HELPERS } from '../task-source.js';
+import { tsxApiUrl } from './typescript.js';
+import { typeScriptHint } from '../runtimes.js';
 
 /**
  * Finds, inside a worker, the function a {@link TaskDefinition} names: it
@@ -26,7 +28,7 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
     // The module loaded but started a pool: that error says what to change, "not found" would not.
     // (Matched by code: the module may have thrown it from another copy of tandem.)
     if ((error as { code?: unknown } | null)?.code === 'ERR_TANDEM_UNGUARDED_POOL') throw error;
-    throw new TaskNotFoundError(module, label, `the module could not be loaded in the worker (${(error as Error)?.message ?? String(error)})`, {
+    throw new TaskNotFoundError(module, label, `the module could not be loaded in the worker (${(error as Error)?.message ?? String(error)})${typeScriptHint(module, error)}`, {
       cause: error,
     });
   }
@@ -71,11 +73,13 @@ async function importModule(module: string): Promise<Record<string, unknown>> {
 let inherited: Promise<void> | null = null;
 
 /**
- * Node runs the caller's `--import` preloads in worker threads, but on Node 20
- * the module hooks they register (tsx's TypeScript loader) do not apply there.
- * Before a thread imports its first task module, it registers tsx through its
- * API, so a .ts task module loads the same in a thread as in the caller. (A
- * failed import cannot simply be retried: Node caches the failure.)
+ * Node runs the caller's `--import` preloads in worker threads, but tsx's
+ * loader registers its module hooks in the main thread only, and on Node 20
+ * those do not reach worker threads. Before a thread imports its first task
+ * module, it registers tsx through its API, so a .ts task module loads the
+ * same in a thread as in the caller, under `node --import tsx` as under the
+ * `tsx` command (which passes its loader's file URL). (A failed import cannot
+ * simply be retried: Node caches the failure.)
  */
 function inheritLoaders(): Promise<void> {
   inherited ??= (async () => {
@@ -84,12 +88,11 @@ function inheritLoaders(): Promise<void> {
     for (let i = 0; i < argv.length; i++) {
       const flag = argv[i]!;
       const spec = flag === '--import' ? argv[++i] : flag.startsWith('--import=') ? flag.slice('--import='.length) : undefined;
-      if (spec !== 'tsx' && !spec?.startsWith('tsx/')) continue;
+      // The caller's own tsx, found at run time, never bundled.
+      const api = spec === undefined ? undefined : tsxApiUrl(spec);
+      if (api === undefined) continue;
       try {
-        // Resolved at run time from the caller's own tsx, never bundled.
-        const tsxApi = `${spec.split('/')[0]}/esm/api`;
-        const api = (await import(/* webpackIgnore: true */ tsxApi)) as { register(): unknown };
-        api.register();
+        ((await import(/* webpackIgnore: true */ api)) as { register(): unknown }).register();
       } catch {
         // Without it a .ts module fails to load, and that error names the file.
       }
