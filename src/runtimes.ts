@@ -5,6 +5,8 @@
  * `new Pool(...)` with UnsupportedRuntimeError instead of being silently
  * ignored. docs/runtimes.md lists the same cases; test/runtimes asserts them.
  */
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { BackendKind } from './backends/backend.js';
 import { UnsupportedRuntimeError } from './errors.js';
 
@@ -91,4 +93,40 @@ export function typeScriptHint(module: string, error: unknown): string {
   if (!/\.[cm]?ts$/.test(module)) return '';
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'ERR_UNKNOWN_FILE_EXTENSION' ? `; a TypeScript module needs ${TYPESCRIPT_LOADERS}` : '';
+}
+
+/**
+ * Whether an AsyncLocalStorage context set around `import()` reaches the
+ * top level of the module it loads. Bun 1.4's does not (it is undefined
+ * there), so code that must know which module is being loaded looks for it
+ * on the stack instead (moduleOnStack).
+ */
+export const CONTEXT_REACHES_IMPORTS = RUNTIME.name !== 'bun';
+
+/**
+ * Which of `modules` (file URLs) has its top-level code on the current call
+ * stack: a frame without a function name in that file, as V8 and
+ * JavaScriptCore report a module's body, before and after its awaits.
+ */
+export function moduleOnStack(modules: readonly string[]): string | undefined {
+  if (modules.length === 0) return undefined;
+  const prepare = Error.prepareStackTrace;
+  const holder: { stack?: unknown } = {};
+  let sites: unknown;
+  try {
+    Error.prepareStackTrace = (_, callSites) => callSites;
+    Error.captureStackTrace(holder);
+    sites = holder.stack;
+  } finally {
+    Error.prepareStackTrace = prepare;
+  }
+  for (const site of Array.isArray(sites) ? (sites as NodeJS.CallSite[]) : []) {
+    if (site.getFunctionName()) continue;
+    const file = site.getScriptNameOrSourceURL() ?? site.getFileName();
+    if (typeof file !== 'string' || file === '') continue;
+    const url = file.startsWith('file:') ? file : isAbsolute(file) ? pathToFileURL(file).href : file;
+    const found = modules.find((module) => module === url);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

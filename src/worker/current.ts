@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { OutsideTaskError } from '../errors.js';
+import { CONTEXT_REACHES_IMPORTS, moduleOnStack } from '../runtimes.js';
 
 /**
  * Which task is starting on this thread right now. The runtime sets it around
@@ -68,6 +69,8 @@ interface LoadingModules {
   storage: AsyncLocalStorage<string>;
   /** Imports in flight. */
   active: number;
+  /** Their modules (optional: an older copy of tandem may have made this object). */
+  modules?: string[];
 }
 
 const LOADING = Symbol.for('tandem.loadingModule');
@@ -89,14 +92,19 @@ const loading: LoadingModules = ((globalThis as unknown as Record<symbol, Loadin
  */
 export async function whileLoadingTaskModule<T>(module: string, load: () => Promise<T>): Promise<T> {
   loading.active++;
+  const modules = (loading.modules ??= []);
+  modules.push(module);
   try {
     return await loading.storage.run(module, load);
   } finally {
+    modules.splice(modules.indexOf(module), 1);
     if (--loading.active === 0) loading.storage.disable();
   }
 }
 
 /** The task module a worker is importing, when called by code that import runs; else undefined. */
 export function loadingTaskModule(): string | undefined {
-  return loading.active > 0 ? loading.storage.getStore() : undefined;
+  if (loading.active === 0) return undefined;
+  // Bun's context does not reach the module's top level: look for it on the stack there.
+  return loading.storage.getStore() ?? (CONTEXT_REACHES_IMPORTS ? undefined : moduleOnStack(loading.modules ?? []));
 }
