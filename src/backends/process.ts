@@ -1,8 +1,10 @@
 import { fork } from 'node:child_process';
+import { serialize } from 'node:v8';
 import type { Socket } from 'node:net';
 import type { Backend, ExitInfo, ResourceLimits, SpawnSpec, WorkerEvents, WorkerHandle } from './backend.js';
 import { workerEntry } from './entry.js';
 import { SIDE_FD_ENV } from '../worker/claims.js';
+import { RUNTIME } from '../runtimes.js';
 
 /**
  * Workers are child processes: own memory, own heap limit, a crash cannot
@@ -46,11 +48,23 @@ export const processBackend: Backend = {
       const info: ExitInfo = { exitCode, signal, error: lastError || null, reason: 'exit' };
       if (outOfMemory) info.reason = 'out-of-memory';
       else if (killed || signal === 'SIGKILL') info.reason = 'killed';
-      events.exit(info);
+      // Deno may emit 'exit' before the child's last messages; they all come before its channel closes.
+      if (!child.connected) return events.exit(info);
+      const report = (): void => {
+        clearTimeout(grace);
+        child.off('disconnect', report);
+        events.exit(info);
+      };
+      const grace = setTimeout(report, EXIT_GRACE_MS);
+      child.once('disconnect', report);
     });
     return {
       send: (batch) => {
-        if (child.connected) child.send(batch);
+        if (!child.connected) return;
+        // Deno serializes after send() returns, and an argument that cannot be (a buffer detached since
+        // submit) then throws in no one's hands: serialize first, so it throws here, as on Node.
+        if (SERIALIZES_LATER) serialize(batch);
+        child.send(batch);
       },
       kill: () => {
         killed = true;
@@ -76,6 +90,11 @@ export const processBackend: Backend = {
     };
   },
 };
+
+const SERIALIZES_LATER = RUNTIME.name === 'deno';
+
+/** How long a child's exit waits for its channel to close, whose last messages may follow the exit (Deno). */
+const EXIT_GRACE_MS = 1_000;
 
 /** The side pipe's descriptor in the child (it learns it from SIDE_FD_ENV). */
 const SIDE_FD = 4;
