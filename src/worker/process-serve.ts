@@ -81,10 +81,14 @@ export function serveProcess(): void {
      if (workerData.claims) {
        const claims = new Int32Array(workerData.claims);
        const takeBack = ${claimTakeBack.toString()};
-       const side = new (require('node:net').Socket)({ fd: workerData.sideFd, readable: true, writable: true });
-       side.on('error', () => {});
+       const fd = workerData.sideFd;
+       // Bun cannot wrap a descriptor in a net.Socket, and Deno cannot read one with an fs stream in a thread.
+       const side = workerData.fsStream
+         ? { input: require('node:fs').createReadStream('', { fd, autoClose: false }), write: (b) => require('node:fs').writeSync(fd, b) }
+         : new (require('node:net').Socket)({ fd, readable: true, writable: true });
+       (side.input ?? side).on('error', () => {});
        let partial = Buffer.alloc(0);
-       side.on('data', (chunk) => {
+       (side.input ?? side).on('data', (chunk) => {
          const data = partial.length > 0 ? Buffer.concat([partial, chunk]) : chunk;
          const answers = [];
          let at = 0;
@@ -101,7 +105,7 @@ export function serveProcess(): void {
      }`,
     {
       eval: true,
-      workerData: { parent: process.ppid, self: process.pid, claims, sideFd },
+      workerData: { parent: process.ppid, self: process.pid, claims, sideFd, fsStream: process.versions.bun !== undefined },
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
       stdout: false,
       stderr: false,
