@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { alive } from '../helpers.js';
+import { alive, runtime } from '../helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = fileURLToPath(new URL('./fixtures', import.meta.url));
@@ -113,7 +113,9 @@ export interface Run {
 /** Runs `node <bundle>` in the bundle's folder, with a deadline. */
 export function runBundle(bundle: string, args: string[] = []): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bundle, ...args], { cwd: join(bundle, '..'), timeout: RUN_DEADLINE_MS, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+    // Bun would install what the bundle imports from beside it (acorn, for a plain function) from npm: not here.
+    const flags = runtime === 'bun' ? ['--no-install'] : [];
+    execFile(process.execPath, [...flags, bundle, ...args], { cwd: join(bundle, '..'), timeout: RUN_DEADLINE_MS, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
       const failed = error as (Error & { code?: unknown; signal?: NodeJS.Signals | null }) | null;
       resolve({
         code: failed ? (typeof failed.code === 'number' ? failed.code : null) : 0,

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runtime } from '../helpers.js';
 import { DEADLINE_MS, ok, root, typecheck } from './helpers.js';
 
 const README = readFileSync(join(root, 'README.md'), 'utf8');
@@ -107,7 +108,9 @@ describe('README code blocks', () => {
   const programs = all.filter((b) => b.lang === 'js' || b.files.some((f) => f.name === 'main.ts' && /from 'tandem'/.test(f.text)));
   it.each(programs.map((b) => [b.line, b] as const))('the program at line %i runs and prints what it says', async (line, block) => {
     const main = block.lang === 'js' ? block.files[0]!.name : 'main.ts';
-    const args = block.lang === 'js' ? [main] : ['--import', 'tsx', main];
+    // TypeScript under tsx on Node; Bun runs it as it is; Deno maps ./tasks.js to tasks.ts with --sloppy-imports.
+    const typescript = { node: ['--import', 'tsx'], bun: [], deno: ['run', '-A', '--sloppy-imports'] }[runtime];
+    const args = block.lang === 'js' ? [main] : [...typescript, main];
     const ran = await ok(process.execPath, args, { cwd: join(project, `line-${line}`) });
     const printed = ran.stdout.split('\n');
     for (const value of promisedOutput(block.files.map((f) => f.text).join('\n'))) {

@@ -25,7 +25,7 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { CancelledError, type Future, type FutureState, type Pool, PoolClosedError, TaskError, TaskTimeoutError, WorkerCrashedError } from 'tandem';
-import { eventually, makePool, tempDir, type BackendName } from '../helpers.js';
+import { eventually, makePool, runtime, tempDir, type BackendName } from '../helpers.js';
 import { bump, read } from '../fixtures/probe.mjs';
 import { MODEL_GATES, MODEL_RUNS, act, actItem } from '../fixtures/core-tasks.mjs';
 import { SettleLog, accounted, allowedRuns, childPids, threadCount, within } from './watch.js';
@@ -427,7 +427,8 @@ async function finish(m: Model, r: Real): Promise<void> {
   const stats = r.pool.stats();
   expect(stats, 'stats() after close()').toMatchObject({ queued: 0, running: 0, workers: 0, failed, cancelled, completed: r.jobs - failed - cancelled });
   if (r.backend === 'process') await eventually(() => childPids().length === 0, 'no worker process left after close()', DEADLINE_MS);
-  else await eventually(() => threadCount() <= r.threadsBefore, 'no worker thread left after close()', DEADLINE_MS);
+  // Deno cannot stop a thread deep in synchronous code: test/runtimes/differences.test.ts shows it.
+  else if (runtime !== 'deno') await eventually(() => threadCount() <= r.threadsBefore, 'no worker thread left after close()', DEADLINE_MS);
 }
 
 function outcomeText(outcome: ReturnType<SettleLog['outcome']>): string {

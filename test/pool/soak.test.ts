@@ -7,7 +7,7 @@
 // generator: a failure names its seed (TANDEM_SOAK_SEED=<seed> replays it).
 import { afterEach, describe, expect, it } from 'vitest';
 import { CancelledError, type Future, type FutureState, TaskError, TaskTimeoutError, WorkerCrashedError } from 'tandem';
-import { cleanup, eventually, makePool, tempDir, workerBackends, type BackendName } from '../helpers.js';
+import { cleanup, eventually, makePool, runtime, tempDir, workerBackends, type BackendName } from '../helpers.js';
 import { read } from '../fixtures/probe.mjs';
 import { MODEL_RUNS, act } from '../fixtures/core-tasks.mjs';
 import { add } from '../fixtures/tasks.mjs';
@@ -138,6 +138,7 @@ describe.each(workerBackends)('fault soak (%s)', (backend) => {
     expect(stats.completed + stats.failed + stats.cancelled).toBe(calls.length + 1);
     await within(pool.close(), 15_000, 'close()');
     if (backend === 'process') await eventually(() => childPids().length === 0, 'no worker process left after close()');
-    else await eventually(() => threadCount() <= threadsBefore, 'no worker thread left after close()');
+    // Deno cannot stop a thread deep in synchronous code: test/runtimes/differences.test.ts shows it.
+    else if (runtime !== 'deno') await eventually(() => threadCount() <= threadsBefore, 'no worker thread left after close()');
   }, 90_000);
 });

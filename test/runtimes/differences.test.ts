@@ -5,9 +5,9 @@
 // says. Tests elsewhere that need what a runtime lacks name this file.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type PoolOptions, UnsupportedRuntimeError, TandemError } from 'tandem';
-import { cleanup, makePool, rejection, runtime } from '../helpers.js';
+import { cleanup, eventually, makePool, rejection, runtime } from '../helpers.js';
 import { add } from '../fixtures/tasks.mjs';
-import { heapLimitMb } from '../fixtures/runtime-tasks.mjs';
+import { countUntilTold, heapLimitMb } from '../fixtures/runtime-tasks.mjs';
 
 afterEach(cleanup);
 
@@ -60,5 +60,28 @@ describe(`execArgv on ${runtime}`, () => {
     const limit = await pool.run(heapLimitMb);
     if (runtime === 'bun') expect(limit).toBeGreaterThan(64);
     else expect(limit).toBeLessThan(512);
+  });
+});
+
+describe(`stopping a thread deep in synchronous code, on ${runtime}`, () => {
+  it('a call past its timeout: Node and Bun stop its thread; Deno cannot, and the thread counts on after close()', async () => {
+    const shared = new SharedArrayBuffer(8);
+    const slots = new Int32Array(shared);
+    try {
+      const pool = makePool({ backend: 'thread', size: 1 });
+      expect(await rejection(pool.submit(countUntilTold, [shared], { timeout: 200 }))).toMatchObject({ code: 'ERR_TANDEM_TASK_TIMEOUT' });
+      await pool.close();
+      const after = Atomics.load(slots, 0);
+      if (runtime === 'deno') {
+        await eventually(() => Atomics.load(slots, 0) > after, 'the thread the timeout meant to stop to go on counting');
+      } else {
+        // Stopped: nothing counts any more, however long one waits (a while is enough to see it).
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(Atomics.load(slots, 0)).toBe(after);
+      }
+    } finally {
+      // Ends the loop wherever it still runs.
+      Atomics.store(slots, 1, 1);
+    }
   });
 });
