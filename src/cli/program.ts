@@ -116,8 +116,24 @@ Examples:
   return program;
 }
 
+/**
+ * A reader that stops early (`tandem --help | head -2`) closes the pipe, and
+ * the next write fails with EPIPE. Output nobody reads is not a failure worth
+ * a stack trace: the rest is dropped and the command ends as it would have
+ * (`run` has its own listener: it stops, and exits 141 as a shell reports a
+ * command ended by SIGPIPE). Other write errors stay fatal.
+ */
+function dropOutputOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    throw error;
+  });
+}
+
 /** Runs the command line; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  dropOutputOnClosedPipe(process.stdout);
+  dropOutputOnClosedPipe(process.stderr);
   let exitCode = 0;
   const program = buildProgram((code) => (exitCode = code));
   try {

@@ -1,7 +1,32 @@
+import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanupCli, runCli } from './helpers.js';
+import { CLI, cleanupCli, runCli } from './helpers.js';
 
 afterEach(cleanupCli);
+/** Runs a shell command line (bash, for pipefail) and collects what it wrote. */
+function shell(line: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', line], { env: { ...process.env, NODE_OPTIONS: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs `tandem …args` with its stdout a pipe whose reader is gone before the first write. */
+function withClosedStdout(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stderr }));
+  });
+}
 
 describe('tandem --help', () => {
   it.each([[['--help']], [['compare', '--help']], [['run', '--help']], [['worker', '--help']], [['help', 'run']]])('%j shows usage with an example', async (args) => {
@@ -16,5 +41,21 @@ describe('tandem --help', () => {
     const { code, stderr } = await runCli(['run', './x.mjs#y', '--workers', 'many']);
     expect(code).toBe(2);
     expect(stderr).toContain('--workers');
+  });
+
+  it('piped into `head -2`, prints two lines and exits 0 without a stack trace', async () => {
+    const { code, stdout, stderr } = await shell(`set -o pipefail; '${process.execPath}' '${CLI}' --help | head -2`);
+    expect(stdout.split('\n')).toHaveLength(3);
+    expect(stdout).toMatch(/^Usage: tandem/);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
+  it('exits quietly when the reader of stdout is gone before the first line (EPIPE)', async () => {
+    for (const args of [['--help'], ['run', '--help'], ['--version']]) {
+      const { code, stderr } = await withClosedStdout(args);
+      expect(stderr, args.join(' ')).toBe('');
+      expect(code, args.join(' ')).toBe(0);
+    }
   });
 });
