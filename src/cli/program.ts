@@ -59,8 +59,12 @@ const RUN_HELP = `
 Each input line is one JSON value, passed to the task as its single
 argument. Each output line is {"line": N, "result": …} or, for a failed or
 invalid input, {"line": N, "input": …, "error": {name, code, message}}.
-Exit code: 0 all succeeded, 1 some failed, 2 usage error, 130 Ctrl-C, 143 SIGTERM.
-Ctrl-C stops reading input and finishes the running calls (twice: stops them).
+Exit code: 0 all succeeded, 1 some failed, 2 usage error, 130 Ctrl-C,
+143 SIGTERM, 141 stdout closed by its reader (| head).
+Ctrl-C stops reading input, cancels the queued calls and lets the ones
+handed to workers finish (twice: stops them); SIGTERM stops them at once.
+Inputs read but not finished get error lines with code ERR_TANDEM_CANCELLED,
+and the summary on stderr names the last input line read.
 
 Examples:
   $ tandem run ./tasks.mjs#resize --input images.jsonl > results.jsonl

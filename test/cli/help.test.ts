@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, cleanupCli, runCli } from './helpers.js';
+import { CLI, TASKS, cleanupCli, runCli, tempDir } from './helpers.js';
 
 afterEach(cleanupCli);
 /** Runs a shell command line (bash, for pipefail) and collects what it wrote. */
@@ -57,5 +59,14 @@ describe('tandem --help', () => {
       expect(stderr, args.join(' ')).toBe('');
       expect(code, args.join(' ')).toBe(0);
     }
+  });
+
+  it('run stops when the reader of stdout is gone, and exits 141 as a shell reports SIGPIPE', async () => {
+    const input = join(tempDir(), 'inputs.jsonl');
+    writeFileSync(input, `${Array.from({ length: 50 }, (_, i) => i).join('\n')}\n`);
+    const { code, stderr } = await withClosedStdout(['run', `${TASKS}#double`, '--input', input, '--backend', 'inline']);
+    expect(code).toBe(141);
+    expect(stderr).toContain('EPIPE');
+    expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 });

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CliUsageError } from '../../errors.js';
-import { stepProgress } from '../progress.js';
+import { type StepProgress, stepProgress } from '../progress.js';
 import { loadTaskReference } from '../task-ref.js';
 import { builtInWorkloads, type Workload } from '../workloads.js';
 import { formatMs } from './format.js';
@@ -98,8 +98,11 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
   // The I/O workload's files: written here, removed whatever happens (Ctrl-C included).
   const dataDir = mkdtempSync(join(tmpdir(), 'tandem-compare-data-'));
   const removeData = (): void => rmSync(dataDir, { recursive: true, force: true });
+  let progress: StepProgress | null = null;
   const onSigint = (): void => {
-    process.stderr.write('\ntandem compare: interrupted\n');
+    progress?.note('tandem compare: interrupted');
+    progress?.stop();
+    if (progress === null) process.stderr.write('tandem compare: interrupted\n');
     // Stop the workers now rather than leave them to notice that their parent is gone.
     void terminateActivePools().finally(() => {
       removeData();
@@ -110,16 +113,17 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
   try {
     const workloads = await selectWorkloads(options, dataDir);
     const report = newReport(settings, options.quick);
-    const progress = stepProgress(workloads.length * MODELS.length);
+    const steps = stepProgress(workloads.length * MODELS.length);
+    progress = steps;
     // (A workload whose sequential run fails ends the bar short of its total.)
     for (const workload of workloads) {
       const available = coreAvailability();
       const results = [];
       for (const model of MODELS) {
         const step = `${workload.name} · ${model.label}`;
-        progress.begin(step);
+        steps.begin(step);
         const result = await measureModel(model.name, workload, settings);
-        progress.end(step, result.error === null ? formatMs(result.wallMs) : `failed: ${result.error}`);
+        steps.end(step, result.error === null ? formatMs(result.wallMs) : `failed: ${result.error}`);
         results.push(result);
         // A task that fails on its own will fail everywhere: do not make the user wait for four more failures.
         if (model.name === 'sequential' && result.error !== null) break;
@@ -138,7 +142,7 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
       };
       report.workloads.push(entry);
     }
-    progress.stop();
+    steps.stop();
     report.machine.loadAverageAfter = loadavg()[0]!;
     const outDir = givenOut ?? mkdtempSync(join(tmpdir(), 'tandem-compare-'));
     const jsonPath = join(outDir, 'compare.json');
@@ -150,6 +154,7 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
     const failed = report.workloads.some((w) => w.results.some((r) => r.error !== null));
     return failed ? 1 : 0;
   } finally {
+    progress?.stop();
     process.off('SIGINT', onSigint);
     removeData();
   }
