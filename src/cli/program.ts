@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { TandemError } from '../errors.js';
 import { type CompareOptions, compareCommand } from './compare/command.js';
+import { integer, keepOldName, sizeOption } from './options.js';
 import { runCommand, type RunOptions } from './run/command.js';
 import { registerWorkerCommand } from './worker-command.js';
 
@@ -13,18 +13,6 @@ import { registerWorkerCommand } from './worker-command.js';
  * failures to exit codes — 2 for a usage error (the message says what to
  * change), 1 for a failure, the command's own code otherwise.
  */
-
-function integer(min: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}, got '${value}'`);
-    return n;
-  };
-}
-
-function workersOption(description: string): Option {
-  return new Option('--workers <n>', description).argParser(integer(1)).default(availableParallelism(), 'the number of cores');
-}
 
 /** The package version, found by walking up from this file (the bundle sits in dist/esm/cli). */
 function version(): string {
@@ -47,7 +35,7 @@ workloads: cpu, io, mixed; they need no outside service.
 
 Examples:
   $ tandem compare --quick
-  $ tandem compare --workloads cpu,io --workers 4 --out ./report
+  $ tandem compare --workloads cpu,io --size 4 --out ./report
   $ tandem compare --task ./tasks.mjs#resize --input inputs.json
 
 With --task, inputs.json is a JSON array (or a .jsonl file, one per line);
@@ -62,13 +50,13 @@ invalid input, {"line": N, "input": …, "error": {name, code, message}}.
 Exit code: 0 all succeeded, 1 some failed, 2 usage error, 130 Ctrl-C,
 143 SIGTERM, 141 stdout closed by its reader (| head).
 Ctrl-C stops reading input, cancels the queued calls and lets the ones
-handed to workers finish (twice: stops them); SIGTERM stops them at once.
-Inputs read but not finished get error lines with code ERR_TANDEM_CANCELLED,
-and the summary on stderr names the last input line read.
+handed to workers finish (twice: stops them); SIGTERM stops them at once. Inputs read but
+not finished get error lines with code ERR_TANDEM_CANCELLED, and the summary
+on stderr names the last input line read.
 
 Examples:
   $ tandem run ./tasks.mjs#resize --input images.jsonl > results.jsonl
-  $ cat urls.jsonl | tandem run ./tasks.mjs#fetchTitle --backend inline --concurrency 32 --unordered
+  $ cat urls.jsonl | tandem run ./tasks.mjs#fetchTitle --backend inline --concurrency-per-worker 32 --unordered
   $ node --import tsx node_modules/.bin/tandem run ./tasks.ts#score --input items.jsonl --retries 2 --timeout 5000`;
 
 function buildProgram(setExitCode: (code: number) => void): Command {
@@ -79,30 +67,40 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
-  program
+  const compare = program
     .command('compare')
     .description('measure sequential, async, threads, processes and auto on CPU-bound, I/O-bound and mixed work, and say which wins and why')
     .option('--quick', 'smaller workloads (about 10 s on 2 cores)')
     .option('--out <dir>', 'folder for compare.html and compare.json (default: a new temp folder)')
     .option('--task <file#export>', "compare your own task instead of the built-in workloads, e.g. ./tasks.mjs#resize")
     .option('--input <file>', 'inputs of --task: a JSON array, or JSON Lines (.jsonl)')
-    .option('--workloads <names>', 'built-in workloads to run, comma-separated: cpu,io,mixed', (v: string) => v.split(',').map((s) => s.trim()))
-    .addOption(workersOption('workers of each pool'))
-    .option('--concurrency <n>', 'calls in flight at once in total, the same budget for every model', integer(1), 64)
+    .option('--workloads <names>', 'built-in workloads to run, comma-separated: cpu,io,mixed', (v: string) => v.split(',').map((s) => s.trim()));
+  const compareSize = sizeOption('workers of each pool');
+  const inFlight = new Option('--in-flight <n>', 'calls in flight at once in total, the same budget for every model').argParser(integer(1)).default(64);
+  compare.addOption(compareSize).addOption(inFlight);
+  keepOldName(compare, '--workers', compareSize);
+  keepOldName(compare, '--concurrency', inFlight);
+  compare
     .addHelpText('after', COMPARE_HELP)
     .action(async (options: CompareOptions) => setExitCode(await compareCommand({ ...options, quick: options.quick === true })));
 
-  program
+  const run = program
     .command('run')
     .description('run a task over every input line (JSON Lines) in parallel; one JSON result line per input')
     .argument('<task>', 'the task: path#export, e.g. ./tasks.mjs#resize (exported, declared with task(import.meta.url, fn))')
     .option('--input <file>', 'JSON Lines input file (default: stdin)')
-    .addOption(new Option('--backend <kind>', 'where calls run').choices(['auto', 'thread', 'process', 'inline']).default('auto'))
-    .addOption(workersOption('workers in the pool'))
-    .option('--concurrency <n>', 'calls each worker runs at once (for async tasks)', integer(1), 1)
+    .addOption(new Option('--backend <kind>', 'where calls run').choices(['auto', 'thread', 'process', 'inline']).default('auto'));
+  const runSize = sizeOption('workers in the pool');
+  const perWorker = new Option('--concurrency-per-worker <n>', 'calls each worker runs at once (for async tasks)').argParser(integer(1)).default(1);
+  run
+    .addOption(runSize)
+    .addOption(perWorker)
     .option('--retries <n>', 'reruns of a failed, crashed or timed-out call', integer(0), 0)
     .option('--timeout <ms>', 'milliseconds a call may run', integer(1))
-    .option('--unordered', 'write each result as soon as it is ready, not in input order')
+    .option('--unordered', 'write each result as soon as it is ready, not in input order');
+  keepOldName(run, '--workers', runSize);
+  keepOldName(run, '--concurrency', perWorker);
+  run
     .addHelpText('after', RUN_HELP)
     .action(async (task: string, options: RunOptions) => setExitCode(await runCommand(task, { ...options, unordered: options.unordered === true })));
 

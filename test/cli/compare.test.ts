@@ -8,7 +8,7 @@ afterEach(cleanupCli);
 const MODELS = ['sequential', 'inline', 'thread', 'process', 'auto'];
 
 interface Report {
-  settings: { quick: boolean };
+  settings: { quick: boolean; workers: number; inFlight: number };
   workloads: {
     name: string;
     calls: number;
@@ -77,10 +77,13 @@ describe('tandem compare', () => {
     const dir = tempDir();
     const inputs = join(dir, 'inputs.json');
     writeFileSync(inputs, JSON.stringify([4, -1]));
-    const { code, stdout } = await runCli(['compare', '--task', `${TASKS}#sqrt`, '--input', inputs, '--out', dir]);
+    // The old names of --size and --in-flight still work, with a notice each.
+    const { code, stdout, stderr } = await runCli(['compare', '--task', `${TASKS}#sqrt`, '--input', inputs, '--out', dir, '--workers', '3', '--concurrency', '5']);
     expect(code).toBe(1);
     expect(stdout).toContain('RangeError: cannot take the square root of -1');
+    expect(stderr.split('\n').filter((line) => line.includes('deprecated'))).toHaveLength(2);
     const report = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as Report;
+    expect(report.settings).toMatchObject({ workers: 3, inFlight: 5 });
     expect(report.workloads[0]!.results[0]).toMatchObject({ model: 'sequential', error: expect.stringContaining('RangeError') });
   });
 

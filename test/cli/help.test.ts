@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, TASKS, cleanupCli, runCli, tempDir } from './helpers.js';
+import { CLI, TASKS, cleanupCli, jsonLines, runCli, tempDir } from './helpers.js';
 
 afterEach(cleanupCli);
+
 /** Runs a shell command line (bash, for pipefail) and collects what it wrote. */
 function shell(line: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -40,9 +41,9 @@ describe('tandem --help', () => {
   });
 
   it('rejects an unknown option with a usage error', async () => {
-    const { code, stderr } = await runCli(['run', './x.mjs#y', '--workers', 'many']);
+    const { code, stderr } = await runCli(['run', './x.mjs#y', '--size', 'many']);
     expect(code).toBe(2);
-    expect(stderr).toContain('--workers');
+    expect(stderr).toContain('--size');
   });
 
   it('piped into `head -2`, prints two lines and exits 0 without a stack trace', async () => {
@@ -68,5 +69,41 @@ describe('tandem --help', () => {
     expect(code).toBe(141);
     expect(stderr).toContain('EPIPE');
     expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
+
+describe('one name per idea across commands', () => {
+  it('lists the new names in --help and hides the old ones', async () => {
+    for (const [command, names] of [
+      ['run', ['--size', '--concurrency-per-worker']],
+      ['compare', ['--size', '--in-flight']],
+      ['worker', ['--size', '--in-flight']],
+    ] as const) {
+      const { stdout } = await runCli([command, '--help']);
+      for (const name of names) expect(stdout, command).toContain(`${name} <`);
+      expect(stdout, command).not.toMatch(/--workers|--concurrency </);
+    }
+  });
+
+  it('still takes the old names of run, with one line on stderr for each', async () => {
+    const input = join(tempDir(), 'inputs.jsonl');
+    writeFileSync(input, '1\n2\n');
+    const { code, stdout, stderr } = await runCli(['run', `${TASKS}#double`, '--input', input, '--backend', 'thread', '--workers', '2', '--concurrency', '2']);
+    expect(code).toBe(0);
+    expect(jsonLines(stdout)).toEqual([
+      { line: 1, result: 2 },
+      { line: 2, result: 4 },
+    ]);
+    const notices = stderr.split('\n').filter((line) => line.includes('deprecated'));
+    expect(notices).toHaveLength(2);
+    expect(notices.find((line) => line.includes('--workers'))).toContain('--size');
+    expect(notices.find((line) => line.includes('--concurrency '))).toContain('--concurrency-per-worker');
+  });
+
+  it('refuses an old name given with its new one', async () => {
+    const run = await runCli(['run', `${TASKS}#double`, '--workers', '2', '--size', '2']);
+    expect(run.code).toBe(2);
+    const worker = await runCli(['worker', '--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--tasks', TASKS, '--concurrency', '4', '--in-flight', '4']);
+    expect(worker.code).toBe(2);
   });
 });

@@ -49,7 +49,7 @@ function gatedRun(extraArgs: string[] = []) {
   ];
   const input = join(dir, 'inputs.jsonl');
   writeFileSync(input, `${inputs.map((i) => JSON.stringify(i)).join('\n')}\n`);
-  const run = startInTerminal(['run', `${TASKS}#handshake`, '--input', input, '--backend', 'thread', '--workers', '2', ...extraArgs]);
+  const run = startInTerminal(['run', `${TASKS}#handshake`, '--input', input, '--backend', 'thread', '--size', '2', ...extraArgs]);
   const started = (): string[] => (existsSync(files.pids) ? readFileSync(files.pids, 'utf8').split('\n').filter(Boolean) : []);
   return { run, files, started };
 }

@@ -25,8 +25,8 @@ export interface CompareOptions {
   task?: string;
   input?: string;
   workloads?: string[];
-  workers: number;
-  concurrency: number;
+  size: number;
+  inFlight: number;
 }
 
 /** Inputs of a user's task: a JSON array, or JSON Lines for a .jsonl/.ndjson file. */
@@ -85,7 +85,7 @@ async function selectWorkloads(options: CompareOptions, dataDir: string): Promis
 }
 
 export async function compareCommand(options: CompareOptions): Promise<number> {
-  const settings: RunSettings = { workers: options.workers, inFlight: options.concurrency };
+  const settings: RunSettings = { workers: options.size, inFlight: options.inFlight };
   // A given --out folder is made first, so that a bad one fails before minutes of measuring.
   const givenOut = options.out === undefined ? null : resolve(options.out);
   if (givenOut !== null) {

@@ -26,8 +26,8 @@ import { OutputQueue, describeError, errorLine, resultLine, type ErrorDescriptio
 export interface RunOptions {
   input?: string;
   backend: NonNullable<PoolOptions['backend']>;
-  workers: number;
-  concurrency: number;
+  size: number;
+  concurrencyPerWorker: number;
   retries: number;
   timeout?: number;
   unordered: boolean;
@@ -73,14 +73,14 @@ export async function runCommand(reference: string, options: RunOptions): Promis
   const typing = !fromFile && process.stdin.isTTY === true;
   if (typing) process.stderr.write('tandem run: reading inputs from the terminal, one JSON value per line; Ctrl-D ends\n');
   const progress = itemProgress({ total, bar: !typing });
-  const pool = new Pool({ backend: options.backend, size: options.workers, retries: options.retries, concurrencyPerWorker: options.concurrency });
+  const pool = new Pool({ backend: options.backend, size: options.size, retries: options.retries, concurrencyPerWorker: options.concurrencyPerWorker });
   const output = new OutputQueue(!options.unordered, (text) => {
     progress.beforeOutput();
     process.stdout.write(`${text}\n`);
   });
   // Enough unfinished inputs to keep every worker (and auto's event-loop fan-out) fed twice over.
   const fanout = options.backend === 'auto' ? IO_FANOUT : 1;
-  const window = Math.max(16, options.workers * options.concurrency * fanout * 2);
+  const window = Math.max(16, options.size * options.concurrencyPerWorker * fanout * 2);
   const started = performance.now();
 
   // An object, not a `let`: handlers change it between awaits, which TypeScript's narrowing cannot see.
