@@ -31,11 +31,15 @@ const COMPARE_HELP = `
 Models: sequential (one call after another), inline async (this event loop,
 calls overlapping while they wait), threads (worker_threads), processes
 (child processes) and auto (tandem measures each task and picks). Built-in
-workloads: cpu, io, mixed; they need no outside service.
+workloads: cpu, io, mixed; they need no outside service. Each model runs
+each workload several times (--runs), in rotating order: the table shows
+the median and the spread (fastest–slowest run), and a verdict names a
+winner only when each of its runs beat every run of the others; otherwise
+it says which models are too close to call. It also says how sure it is.
 
 Examples:
   $ tandem compare --quick
-  $ tandem compare --workloads cpu,io --size 4 --out ./report
+  $ tandem compare --workloads cpu,io --size 4 --runs 5 --out ./report
   $ tandem compare --task ./tasks.mjs#resize --input inputs.json
 
 With --task, inputs.json is a JSON array (or a .jsonl file, one per line);
@@ -70,7 +74,8 @@ function buildProgram(setExitCode: (code: number) => void): Command {
   const compare = program
     .command('compare')
     .description('measure sequential, async, threads, processes and auto on CPU-bound, I/O-bound and mixed work, and say which wins and why')
-    .option('--quick', 'smaller workloads (about 10 s on 2 cores)')
+    .option('--quick', 'smaller workloads, 3 runs of each model (about 15 s on 2 cores)')
+    .option('--runs <n>', 'times each model runs each workload, in rotating order (default: 3 with --quick, else 5)', integer(1))
     .option('--out <dir>', 'folder for compare.html and compare.json (default: a new temp folder)')
     .option('--task <file#export>', "compare your own task instead of the built-in workloads, e.g. ./tasks.mjs#resize")
     .option('--input <file>', 'inputs of --task: a JSON array, or JSON Lines (.jsonl)')

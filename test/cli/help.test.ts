@@ -76,7 +76,7 @@ describe('one name per idea across commands', () => {
   it('lists the new names in --help and hides the old ones', async () => {
     for (const [command, names] of [
       ['run', ['--size', '--concurrency-per-worker']],
-      ['compare', ['--size', '--in-flight']],
+      ['compare', ['--size', '--in-flight', '--runs']],
       ['worker', ['--size', '--in-flight']],
     ] as const) {
       const { stdout } = await runCli([command, '--help']);
