@@ -10,7 +10,7 @@ import { renderHtml } from './html.js';
 import { MODELS, type ModelName, type ModelRun, measureModel, terminateActivePools, type RunSettings } from './measure.js';
 import { coreAvailability } from './resources.js';
 import { newReport, type WorkloadReport } from './report.js';
-import { fillSpeedups, roundOrder, summarise } from './runs.js';
+import { fillSpeedups, median, roundOrder, summarise } from './runs.js';
 import { renderTable } from './table.js';
 import { verdict } from './verdict.js';
 
@@ -126,7 +126,9 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
     progress = steps;
     // (A model that fails is not run again, and ends the bar short of its total.)
     for (const workload of workloads) {
-      const available = coreAvailability();
+      // Measured before each sequential run, whose CPU share it corrects (verdict.ts):
+      // one short sample on a busy machine is as noisy as one run.
+      const availability: number[] = [];
       const runs = new Map<ModelName, ModelRun[]>(MODELS.map((m) => [m.name, []]));
       const failed = new Set<ModelName>();
       for (let round = 0; round < settings.runs; round++) {
@@ -134,6 +136,7 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
           if (failed.has(model.name)) continue;
           const step = `${workload.name} · ${model.label} · run ${round + 1}/${settings.runs}`;
           steps.begin(step);
+          if (model.name === 'sequential') availability.push(coreAvailability(100));
           const run = await measureModel(model.name, workload, settings);
           steps.end(step, run.error === null ? formatMs(run.wallMs) : `failed: ${run.error}`);
           runs.get(model.name)!.push(run);
@@ -145,6 +148,7 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
       }
       const results = MODELS.filter((m) => runs.get(m.name)!.length > 0).map((m) => summarise(runs.get(m.name)!));
       fillSpeedups(results);
+      const available = median(availability);
       const entry: WorkloadReport = {
         name: workload.name,
         title: workload.title,

@@ -16,7 +16,7 @@ export interface WorkloadReport {
   description: string;
   /** Calls in one run of the workload. */
   calls: number;
-  /** Share of a core this process got just before the sequential run (1 on an idle machine). */
+  /** Share of a core this process got just before each sequential run, the median (1 on an idle machine). */
   coreAvailability: number;
   results: ModelResult[];
   verdict: Verdict;

@@ -63,8 +63,8 @@ export interface MachineState {
   /** 1-minute load average before the runs: above `cores`, other programs competed for the cores. */
   load: number;
   /**
-   * Share of a core this process got just before the sequential run (see
-   * coreAvailability()). A CPU-bound run on a busy machine keeps its core
+   * Share of a core this process got just before each sequential run, the
+   * median (see coreAvailability()). A CPU-bound run on a busy machine keeps its core
    * busy only as much as the machine lets it, so the measured share is
    * divided by this before it is classified.
    */
