@@ -1,7 +1,7 @@
-import type { Command } from 'commander';
-import { availableParallelism } from 'node:os';
+import { type Command, Option } from 'commander';
 import { CliUsageError, InvalidOptionError, RedisUnavailableError, TandemError } from '../errors.js';
 import { type RedisWorkerOptions, runWorker } from '../redis/worker.js';
+import { integer, keepOldName, sizeOption } from './options.js';
 
 /**
  * `tandem worker --redis URL --queue NAME --tasks ./dist/tasks.js [--tasks …]`:
@@ -16,6 +16,7 @@ export interface WorkerCommandOptions {
   tasks: string[];
   backend: 'thread' | 'process';
   size: number;
+  /** Jobs held at once (`--in-flight`; the library's `concurrency`). */
   concurrency?: number;
   lockDuration?: number;
   stalledInterval?: number;
@@ -65,28 +66,24 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
   }
 }
 
-/** Parses a whole number ≥ min for an option (commander calls it with each value). */
-function whole(min: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new CliUsageError(`expected a whole number ≥ ${min}, got '${value}'`);
-    return n;
-  };
-}
-
 /** Adds `tandem worker` to the program. */
 export function registerWorkerCommand(program: Command, setExitCode: (code: number) => void = (code) => (process.exitCode = code)): void {
-  program
+  const command = program
     .command('worker')
     .description("serve a Redis queue of backend: 'redis' pools on this host, with a local pool using all its cores")
     .requiredOption('--redis <url>', 'the Redis server: redis://[user:password@]host:port[/db] or rediss://… (TLS)')
     .requiredOption('--queue <name>', "the queue name, as in the callers' queue option")
     .requiredOption('--tasks <module>', 'a module whose exported tasks this worker serves (repeat for more)', (value: string, previous: string[] = []) => [...previous, value])
-    .option('--backend <kind>', 'local pool: thread or process', 'thread')
-    .option('--size <n>', 'local workers', whole(1), availableParallelism())
-    .option('--concurrency <n>', 'jobs held at once (default: size × 2)', whole(1))
-    .option('--lock-duration <ms>', 'a host silent this long is presumed dead; its jobs run elsewhere', whole(1000), 30_000)
-    .option('--stalled-interval <ms>', 'how often to look for jobs of dead hosts', whole(1000), 30_000)
+    .option('--backend <kind>', 'local pool: thread or process', 'thread');
+  const size = sizeOption('local workers');
+  const inFlight = new Option('--in-flight <n>', 'jobs this host holds at once (default: size × 2)').argParser(integer(1));
+  command
+    .addOption(size)
+    .addOption(inFlight)
+    .option('--lock-duration <ms>', 'a host silent this long is presumed dead; its jobs run elsewhere', integer(1000), 30_000)
+    .option('--stalled-interval <ms>', 'how often to look for jobs of dead hosts', integer(1000), 30_000);
+  keepOldName(command, '--concurrency', inFlight);
+  command
     .addHelpText('after', HELP)
-    .action(async (options: WorkerCommandOptions) => setExitCode(await workerCommand(options)));
+    .action(async (options: WorkerCommandOptions & { inFlight?: number }) => setExitCode(await workerCommand({ ...options, concurrency: options.inFlight })));
 }

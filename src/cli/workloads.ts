@@ -95,28 +95,34 @@ interface Sizes {
 }
 
 // Calibrated so that one call takes tens of milliseconds (far above the
-// per-call overhead of any backend) and `--quick` stays under 20 s on 2 cores.
+// per-call overhead of any backend). `--quick` runs each model three times
+// (see compare/runs.ts) on about a third of the calls it made when it ran
+// once; every batch keeps three calls or more. What it adds is mostly the
+// workers' start-up, which every run pays (measured on 2 busy cores: about
+// 14 s instead of 10 s).
 const QUICK: Sizes = {
-  primeRanges: 12,
+  primeRanges: 4,
   primeSpan: 180_000,
-  hashChains: 6,
+  hashChains: 3,
   hashRounds: 25_000,
-  fetches: 40,
-  mixedRanges: 10,
-  mixedFetches: 24,
-  files: 16,
+  fetches: 12,
+  mixedRanges: 3,
+  mixedFetches: 8,
+  files: 8,
   fileBytes: 256 * 1024,
   latencyMs: 20,
 };
+// Five runs of each model without --quick, on half the calls it made when it
+// ran once: about 90 s instead of 42 s on 2 cores.
 const FULL: Sizes = {
-  primeRanges: 48,
+  primeRanges: 24,
   primeSpan: 250_000,
-  hashChains: 24,
+  hashChains: 12,
   hashRounds: 50_000,
-  fetches: 120,
-  mixedRanges: 32,
-  mixedFetches: 60,
-  files: 40,
+  fetches: 60,
+  mixedRanges: 16,
+  mixedFetches: 30,
+  files: 30,
   fileBytes: 1024 * 1024,
   latencyMs: 30,
 };

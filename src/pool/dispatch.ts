@@ -53,16 +53,16 @@ export class Dispatch {
 
   /**
    * The worker that takes `job` now, or null: it waits in the queue.
-   * `canGrow`: the pool may start another worker.
+   * `canGrow()`: the pool may start another worker (asked only when no place is free).
    */
-  choose(job: Job, workers: readonly Worker[], canGrow: boolean): Worker | null {
+  choose(job: Job, workers: readonly Worker[], canGrow: () => boolean): Worker | null {
     let best: Worker | null = null;
     for (const worker of workers) {
       if (!worker.accepts(Math.min(worker.places, MAX_HELD))) continue;
       if (best === null || worker.load < best.load) best = worker;
     }
     if (job.exclusive) return best !== null && best.load === 0 ? best : null;
-    if (best !== null || canGrow || !this.isShort(job)) return best;
+    if (best !== null || !this.isShort(job) || canGrow()) return best;
     for (const worker of workers) {
       if (!worker.accepts(Math.min(worker.places * (1 + this.#ahead), MAX_HELD))) continue;
       if (best === null || worker.load < best.load) best = worker;

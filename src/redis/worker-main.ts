@@ -26,6 +26,8 @@ export async function workerMain(argv: string[]): Promise<number> {
         tasks: { type: 'string', multiple: true },
         backend: { type: 'string', default: 'thread' },
         size: { type: 'string' },
+        'in-flight': { type: 'string' },
+        // The old name of --in-flight, still accepted (see src/cli/options.ts).
         concurrency: { type: 'string' },
         'lock-duration': { type: 'string' },
         'stalled-interval': { type: 'string' },
@@ -34,6 +36,10 @@ export async function workerMain(argv: string[]): Promise<number> {
     if (!values.redis || !values.queue || !values.tasks?.length) {
       throw new CliUsageError('usage: tandem worker --redis URL --queue NAME --tasks ./dist/tasks.js [--tasks …] [--backend thread|process] [--size N]');
     }
+    if (values.concurrency !== undefined) {
+      if (values['in-flight'] !== undefined) throw new CliUsageError('--concurrency is the old name of --in-flight: give only --in-flight');
+      process.stderr.write('tandem worker: --concurrency is deprecated; use --in-flight (it means the same)\n');
+    }
     if (values.backend !== 'thread' && values.backend !== 'process') throw new CliUsageError(`--backend must be thread or process, got '${values.backend}'`);
     return await workerCommand({
       redis: values.redis,
@@ -41,7 +47,7 @@ export async function workerMain(argv: string[]): Promise<number> {
       tasks: values.tasks,
       backend: values.backend,
       size: whole('size', values.size, 1) ?? availableParallelism(),
-      concurrency: whole('concurrency', values.concurrency, 1),
+      concurrency: whole('in-flight', values['in-flight'] ?? values.concurrency, 1),
       lockDuration: whole('lock-duration', values['lock-duration'], 1000),
       stalledInterval: whole('stalled-interval', values['stalled-interval'], 1000),
     });

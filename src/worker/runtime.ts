@@ -83,7 +83,7 @@ const QUEUE_FIELDS = 6; // tag, id, key, payload, flags, ticket
 /** Tag of a waiting call that was cancelled or taken back: skipped when reached. */
 const REMOVED = 0;
 // Results of short calls are batched, but never held longer than this.
-const FLUSH_AFTER_MS = 2;
+const FLUSH_AFTER_MS = 4;
 // A call that ran this long may have had calls queued behind it cancelled or
 // taken back: messages are read before the next call starts.
 const YIELD_AFTER_MS = 2;

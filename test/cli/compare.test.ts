@@ -8,12 +8,24 @@ afterEach(cleanupCli);
 const MODELS = ['sequential', 'inline', 'thread', 'process', 'auto'];
 
 interface Report {
-  settings: { quick: boolean };
+  schema: number;
+  settings: { quick: boolean; size: number; inFlight: number; runs: number };
   workloads: {
     name: string;
     calls: number;
-    results: { model: string; wallMs: number; speedup: number; cpuShare: number; peakMemoryBytes: number; error: string | null }[];
-    verdict: { winner: string; kind: string; text: string };
+    results: {
+      model: string;
+      runs: number;
+      wallMs: number;
+      wallRunsMs: number[];
+      wallMinMs: number;
+      wallMaxMs: number;
+      speedup: number;
+      cpuShare: number;
+      peakMemoryBytes: number;
+      error: string | null;
+    }[];
+    verdict: { winner: string; tiedWith: string[]; kind: string; text: string; certainty: string };
   }[];
 }
 
@@ -26,21 +38,30 @@ describe('tandem compare', () => {
     expect(code, stderr).toBe(0);
     for (const heading of ['cpu — CPU-bound', 'io — I/O-bound', 'mixed — mixed']) expect(stdout).toContain(heading);
     for (const label of ['sequential', 'inline async', 'threads', 'processes', 'auto']) expect(stdout).toContain(label);
-    expect(stdout.match(/verdict: .+ won/g)).toHaveLength(3);
-    // Not a terminal: plain progress lines on stderr, no bar.
-    expect(stderr).toContain('[15/15] mixed · auto');
+    // A verdict per workload, each with how sure it is (a winner, or too close to call).
+    expect(stdout.match(/verdict: .+ (won|too close to call)/g)).toHaveLength(3);
+    expect(stdout.match(/how sure: /g)).toHaveLength(3);
+    // Not a terminal: plain progress lines on stderr, no bar; three runs of each of 5 models on 3 workloads.
+    expect(stderr).toMatch(/\[45\/45\] mixed · .+ · run 3\/3: /);
 
     const jsonPath = join(out, 'compare.json');
     const htmlPath = join(out, 'compare.html');
     expect(stdout).toContain(jsonPath);
     expect(stdout).toContain(htmlPath);
     const report = JSON.parse(readFileSync(jsonPath, 'utf8')) as Report;
-    expect(report.settings.quick).toBe(true);
+    expect(report.schema).toBe(2);
+    expect(report.settings).toMatchObject({ quick: true, runs: 3 });
     expect(report.workloads.map((w) => w.name)).toEqual(['cpu', 'io', 'mixed']);
     for (const workload of report.workloads) {
       expect(workload.results.map((r) => r.model)).toEqual(MODELS);
       for (const r of workload.results) {
         expect(r.error).toBeNull();
+        expect(r.runs).toBe(3);
+        expect(r.wallRunsMs).toHaveLength(3);
+        // The median, between the fastest and the slowest run.
+        expect(r.wallMs).toBe([...r.wallRunsMs].sort((a, b) => a - b)[1]);
+        expect(r.wallMinMs).toBe(Math.min(...r.wallRunsMs));
+        expect(r.wallMaxMs).toBe(Math.max(...r.wallRunsMs));
         expect(r.wallMs).toBeGreaterThan(0);
         expect(Number.isFinite(r.speedup)).toBe(true);
         expect(r.cpuShare).toBeGreaterThanOrEqual(0);
@@ -48,6 +69,12 @@ describe('tandem compare', () => {
       }
       expect(MODELS).toContain(workload.verdict.winner);
       expect(workload.verdict.text.length).toBeGreaterThan(20);
+      // The verdict agrees with the table: its winner has the shortest median, and is
+      // called clear only when no run of another model was as fast as its slowest.
+      const fastest = workload.results.reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
+      expect(workload.verdict.winner).toBe(fastest.model);
+      const overlapping = workload.results.filter((r) => r !== fastest && r.wallMinMs <= fastest.wallMaxMs).map((r) => r.model);
+      expect(workload.verdict.tiedWith).toEqual(overlapping);
     }
     // The kind of work is measured from the sequential run, not assumed.
     expect(report.workloads.find((w) => w.name === 'io')!.verdict.kind).toBe('I/O-bound');
@@ -63,11 +90,14 @@ describe('tandem compare', () => {
     const dir = tempDir();
     const inputs = join(dir, 'inputs.json');
     writeFileSync(inputs, JSON.stringify([1, 4, 9, 16, 25, 36]));
-    const { code, stdout, stderr } = await runCli(['compare', '--task', `${TASKS}#sqrt`, '--input', inputs, '--out', dir]);
+    const args = ['compare', '--task', `${TASKS}#sqrt`, '--input', inputs, '--out', dir, '--runs', '2', '--size', '2', '--in-flight', '8'];
+    const { code, stdout, stderr } = await runCli(args);
     expect(code, stderr).toBe(0);
     expect(stdout).toContain('sqrt — your task');
     const report = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as Report;
+    expect(report.settings).toMatchObject({ size: 2, inFlight: 8, runs: 2 });
     expect(report.workloads).toHaveLength(1);
+    expect(report.workloads[0]!.results.map((r) => r.runs)).toEqual([2, 2, 2, 2, 2]);
     expect(report.workloads[0]!.calls).toBe(6);
     expect(report.workloads[0]!.results.map((r) => r.model)).toEqual(MODELS);
     expect(existsSync(join(dir, 'compare.html'))).toBe(true);
@@ -77,11 +107,16 @@ describe('tandem compare', () => {
     const dir = tempDir();
     const inputs = join(dir, 'inputs.json');
     writeFileSync(inputs, JSON.stringify([4, -1]));
-    const { code, stdout } = await runCli(['compare', '--task', `${TASKS}#sqrt`, '--input', inputs, '--out', dir]);
+    // The old names of --size and --in-flight still work, with a notice each.
+    const { code, stdout, stderr } = await runCli(['compare', '--task', `${TASKS}#sqrt`, '--input', inputs, '--out', dir, '--workers', '3', '--concurrency', '5']);
     expect(code).toBe(1);
     expect(stdout).toContain('RangeError: cannot take the square root of -1');
+    expect(stderr.split('\n').filter((line) => line.includes('deprecated'))).toHaveLength(2);
     const report = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as Report;
-    expect(report.workloads[0]!.results[0]).toMatchObject({ model: 'sequential', error: expect.stringContaining('RangeError') });
+    expect(report.settings).toMatchObject({ size: 3, inFlight: 5 });
+    // A task that fails on its own is not run again, nor under the other models.
+    expect(report.workloads[0]!.results).toHaveLength(1);
+    expect(report.workloads[0]!.results[0]).toMatchObject({ model: 'sequential', runs: 1, error: expect.stringContaining('RangeError') });
   });
 
   it('refuses --task without --input, and an unknown workload, with a usage error', async () => {

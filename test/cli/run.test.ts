@@ -17,7 +17,7 @@ const pidsIn = (file: string): number[] =>
 describe('tandem run', () => {
   it.each(['thread', 'process', 'inline', 'auto'])('writes one result line per input, in input order (%s)', async (backend) => {
     const input = inputFile(['1', '2', '', '3', '4']);
-    const { code, stdout } = await runCli(['run', `${TASKS}#double`, '--input', input, '--backend', backend, '--workers', '2']);
+    const { code, stdout } = await runCli(['run', `${TASKS}#double`, '--input', input, '--backend', backend, '--size', '2']);
     expect(code).toBe(0);
     // The blank line is skipped but still counted, so line numbers match the file.
     expect(jsonLines(stdout)).toEqual([
@@ -51,7 +51,7 @@ describe('tandem run', () => {
 
   it('turns a failing input into an error line with the input and the error, goes on, and exits non-zero', async () => {
     const input = inputFile(['16', '-1', '25']);
-    const { code, stdout, stderr } = await runCli(['run', `${TASKS}#sqrt`, '--input', input, '--backend', 'process', '--workers', '2']);
+    const { code, stdout, stderr } = await runCli(['run', `${TASKS}#sqrt`, '--input', input, '--backend', 'process', '--size', '2']);
     expect(code).toBe(1);
     const lines = jsonLines(stdout);
     expect(lines[0]).toEqual({ line: 1, result: 4 });
@@ -74,7 +74,7 @@ describe('tandem run', () => {
     // Line 1 waits until line 2 has run: in input order it could only come first.
     const marker = join(tempDir(), 'second-ran');
     const input = inputFile([JSON.stringify({ id: 'first', waitFor: marker }), JSON.stringify({ id: 'second', create: marker })]);
-    const args = ['run', `${TASKS}#handshake`, '--input', input, '--backend', 'inline', '--concurrency', '4'];
+    const args = ['run', `${TASKS}#handshake`, '--input', input, '--backend', 'inline', '--concurrency-per-worker', '4'];
     const unordered = await runCli([...args, '--unordered']);
     expect(unordered.code).toBe(0);
     expect(jsonLines(unordered.stdout)).toEqual([
@@ -119,7 +119,7 @@ describe('tandem run, interrupted', () => {
   it('on Ctrl-C (SIGINT to its process group, as a terminal sends it) stops taking input, flushes what finished and leaves no process behind', async () => {
     const pidFile = join(tempDir(), 'pids');
     const input = slowInputs(200, 100, pidFile);
-    const run = startCli(['run', `${TASKS}#recordPid`, '--input', input, '--backend', 'process', '--workers', '2'], { detached: true });
+    const run = startCli(['run', `${TASKS}#recordPid`, '--input', input, '--backend', 'process', '--size', '2'], { detached: true });
     await run.waitForStdout((text) => text.includes('\n'));
     process.kill(-run.child.pid!, 'SIGINT');
     const { code } = await run.exited;
@@ -141,7 +141,7 @@ describe('tandem run, interrupted', () => {
     const pidFile = join(tempDir(), 'pids');
     // Line 1 finishes at once; the others never finish by themselves.
     const input = inputFile([JSON.stringify({ pidFile, ms: 0 }), ...Array.from({ length: 5 }, () => JSON.stringify({ pidFile, ms: -1 }))]);
-    const run = startCli(['run', `${TASKS}#recordPid`, '--input', input, '--backend', 'process', '--workers', '2']);
+    const run = startCli(['run', `${TASKS}#recordPid`, '--input', input, '--backend', 'process', '--size', '2']);
     await run.waitForStdout((text) => text.includes('\n'));
     await waitUntil(() => readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).length >= 3, 'both workers run a never-ending call');
     // process.kill, not child.kill: Deno's ChildProcess sends only its first signal.

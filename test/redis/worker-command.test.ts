@@ -35,9 +35,18 @@ describe('tandem worker command', () => {
     const usage = await run(['--queue', 'q']);
     expect(usage.code).toBe(2);
     expect(usage.output).toContain('usage: tandem worker');
+    // --concurrency is the old name of --in-flight: both at once is a usage error.
+    const both = await run(['--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--tasks', TASKS, '--concurrency', '2', '--in-flight', '2']);
+    expect(both.code).toBe(2);
     const url = `redis://127.0.0.1:${await freePort()}`;
     const unreachable = await run(['--redis', url, '--queue', 'q', '--tasks', TASKS]);
     expect(unreachable.code).toBe(1);
     expect(unreachable.output).toContain('cannot reach Redis');
+    // The same names as the command: --in-flight, and the old --concurrency with a notice.
+    const inFlight = await run(['--redis', url, '--queue', 'q', '--tasks', TASKS, '--in-flight', '2']);
+    expect(inFlight.code).toBe(1);
+    const old = await run(['--redis', url, '--queue', 'q', '--tasks', TASKS, '--concurrency', '2']);
+    expect(old.code).toBe(1);
+    expect(old.output).toMatch(/--concurrency is deprecated.*--in-flight/);
   });
 });

@@ -2,32 +2,41 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CliUsageError } from '../../errors.js';
-import { stepProgress } from '../progress.js';
+import { type StepProgress, stepProgress } from '../progress.js';
 import { loadTaskReference } from '../task-ref.js';
 import { builtInWorkloads, type Workload } from '../workloads.js';
 import { formatMs } from './format.js';
 import { renderHtml } from './html.js';
-import { MODELS, measureModel, terminateActivePools, type RunSettings } from './measure.js';
+import { MODELS, type ModelName, type ModelRun, measureModel, terminateActivePools, type RunSettings } from './measure.js';
 import { coreAvailability } from './resources.js';
 import { newReport, type WorkloadReport } from './report.js';
+import { fillSpeedups, median, roundOrder, summarise } from './runs.js';
 import { renderTable } from './table.js';
 import { verdict } from './verdict.js';
 
 /**
  * `tandem compare`: runs each workload under every execution model, one after
- * another (never two at once, so they do not compete for the cores), then
- * prints the table and writes compare.json and compare.html.
+ * another (never two at once, so they do not compete for the cores), several
+ * times in rotating order (runs.ts), then prints the table and writes
+ * compare.json and compare.html.
  */
 
 export interface CompareOptions {
   quick: boolean;
+  /** Runs of each model per workload; by default QUICK_RUNS with --quick, else FULL_RUNS. */
+  runs?: number;
   out?: string;
   task?: string;
   input?: string;
   workloads?: string[];
-  workers: number;
-  concurrency: number;
+  size: number;
+  inFlight: number;
 }
+
+// Three runs are the fewest that have a median and a spread; five make a clear
+// verdict much less likely to be luck (see certainty() in verdict.ts).
+const QUICK_RUNS = 3;
+const FULL_RUNS = 5;
 
 /** Inputs of a user's task: a JSON array, or JSON Lines for a .jsonl/.ndjson file. */
 function readInputs(path: string): unknown[] {
@@ -85,7 +94,7 @@ async function selectWorkloads(options: CompareOptions, dataDir: string): Promis
 }
 
 export async function compareCommand(options: CompareOptions): Promise<number> {
-  const settings: RunSettings = { workers: options.workers, inFlight: options.concurrency };
+  const settings: RunSettings = { size: options.size, inFlight: options.inFlight, runs: options.runs ?? (options.quick ? QUICK_RUNS : FULL_RUNS) };
   // A given --out folder is made first, so that a bad one fails before minutes of measuring.
   const givenOut = options.out === undefined ? null : resolve(options.out);
   if (givenOut !== null) {
@@ -98,8 +107,11 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
   // The I/O workload's files: written here, removed whatever happens (Ctrl-C included).
   const dataDir = mkdtempSync(join(tmpdir(), 'tandem-compare-data-'));
   const removeData = (): void => rmSync(dataDir, { recursive: true, force: true });
+  let progress: StepProgress | null = null;
   const onSigint = (): void => {
-    process.stderr.write('\ntandem compare: interrupted\n');
+    progress?.note('tandem compare: interrupted');
+    progress?.stop();
+    if (progress === null) process.stderr.write('tandem compare: interrupted\n');
     // Stop the workers now rather than leave them to notice that their parent is gone.
     void terminateActivePools().finally(() => {
       removeData();
@@ -110,22 +122,33 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
   try {
     const workloads = await selectWorkloads(options, dataDir);
     const report = newReport(settings, options.quick);
-    const progress = stepProgress(workloads.length * MODELS.length);
-    // (A workload whose sequential run fails ends the bar short of its total.)
+    const steps = stepProgress(workloads.length * MODELS.length * settings.runs);
+    progress = steps;
+    // (A model that fails is not run again, and ends the bar short of its total.)
     for (const workload of workloads) {
-      const available = coreAvailability();
-      const results = [];
-      for (const model of MODELS) {
-        const step = `${workload.name} · ${model.label}`;
-        progress.begin(step);
-        const result = await measureModel(model.name, workload, settings);
-        progress.end(step, result.error === null ? formatMs(result.wallMs) : `failed: ${result.error}`);
-        results.push(result);
-        // A task that fails on its own will fail everywhere: do not make the user wait for four more failures.
-        if (model.name === 'sequential' && result.error !== null) break;
+      // Measured before each sequential run, whose CPU share it corrects (verdict.ts):
+      // one short sample on a busy machine is as noisy as one run.
+      const availability: number[] = [];
+      const runs = new Map<ModelName, ModelRun[]>(MODELS.map((m) => [m.name, []]));
+      const failed = new Set<ModelName>();
+      for (let round = 0; round < settings.runs; round++) {
+        for (const model of roundOrder(MODELS, round)) {
+          if (failed.has(model.name)) continue;
+          const step = `${workload.name} · ${model.label} · run ${round + 1}/${settings.runs}`;
+          steps.begin(step);
+          if (model.name === 'sequential') availability.push(coreAvailability(100));
+          const run = await measureModel(model.name, workload, settings);
+          steps.end(step, run.error === null ? formatMs(run.wallMs) : `failed: ${run.error}`);
+          runs.get(model.name)!.push(run);
+          if (run.error !== null) failed.add(model.name);
+          // A task that fails on its own will fail everywhere: do not make the user wait for more failures.
+          if (failed.has('sequential')) break;
+        }
+        if (failed.has('sequential')) break;
       }
-      const sequential = results.find((r) => r.model === 'sequential')!;
-      for (const r of results) r.speedup = r.error === null && sequential.error === null ? sequential.wallMs / r.wallMs : NaN;
+      const results = MODELS.filter((m) => runs.get(m.name)!.length > 0).map((m) => summarise(runs.get(m.name)!));
+      fillSpeedups(results);
+      const available = median(availability);
       const entry: WorkloadReport = {
         name: workload.name,
         title: workload.title,
@@ -138,7 +161,7 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
       };
       report.workloads.push(entry);
     }
-    progress.stop();
+    steps.stop();
     report.machine.loadAverageAfter = loadavg()[0]!;
     const outDir = givenOut ?? mkdtempSync(join(tmpdir(), 'tandem-compare-'));
     const jsonPath = join(outDir, 'compare.json');
@@ -150,6 +173,7 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
     const failed = report.workloads.some((w) => w.results.some((r) => r.error !== null));
     return failed ? 1 : 0;
   } finally {
+    progress?.stop();
     process.off('SIGINT', onSigint);
     removeData();
   }

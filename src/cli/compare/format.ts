@@ -19,3 +19,10 @@ export function formatShare(share: number | null): string {
 export function formatSpeedup(speedup: number): string {
   return Number.isFinite(speedup) ? `${speedup.toFixed(2)}×` : '—';
 }
+
+/** The fastest–slowest span of a model's runs, in one unit: "480–560 ms", "1.02–1.21 s". */
+export function formatRange(minMs: number, maxMs: number): string {
+  if (!Number.isFinite(minMs) || !Number.isFinite(maxMs)) return '—';
+  if (maxMs >= 1000) return `${(minMs / 1000).toFixed(2)}–${(maxMs / 1000).toFixed(2)} s`;
+  return `${Math.round(minMs)}–${Math.round(maxMs)} ms`;
+}

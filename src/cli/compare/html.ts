@@ -1,6 +1,6 @@
 import type { ModelName } from './measure.js';
 import type { CompareReport, WorkloadReport } from './report.js';
-import { formatBytes, formatMs, formatShare, formatSpeedup } from './format.js';
+import { formatBytes, formatMs, formatRange, formatShare, formatSpeedup } from './format.js';
 
 /**
  * The HTML report of `tandem compare`: one self-contained file (inline CSS,
@@ -53,10 +53,12 @@ function barChart(title: string, bars: Bar[]): string {
 
 function workloadSection(w: WorkloadReport): string {
   const ok = w.results.filter((r) => r.error === null);
+  // The winner, or every model too close to call with it.
+  const lead = (model: ModelName): boolean => model === w.verdict.winner || w.verdict.tiedWith.includes(model);
   const bar = (value: (r: (typeof ok)[number]) => number, text: (r: (typeof ok)[number]) => string): Bar[] =>
-    ok.map((r) => ({ label: r.label, value: value(r), text: text(r), color: COLORS[r.model], bold: r.model === w.verdict.winner }));
+    ok.map((r) => ({ label: r.label, value: value(r), text: text(r), color: COLORS[r.model], bold: lead(r.model) }));
   const charts = [
-    barChart('Wall time (shorter is better)', bar((r) => r.wallMs, (r) => formatMs(r.wallMs))),
+    barChart('Wall time, median (shorter is better)', bar((r) => r.wallMs, (r) => `${formatMs(r.wallMs)} (${formatRange(r.wallMinMs, r.wallMaxMs)})`)),
     barChart('Speedup over sequential', bar((r) => r.speedup, (r) => formatSpeedup(r.speedup))),
     barChart('Cores busy (CPU time / wall time)', bar((r) => r.coresBusy, (r) => `${r.coresBusy.toFixed(2)} cores`)),
     barChart('Peak memory (this process + children)', bar((r) => r.peakMemoryBytes, (r) => formatBytes(r.peakMemoryBytes))),
@@ -64,8 +66,8 @@ function workloadSection(w: WorkloadReport): string {
   const rows = w.results
     .map((r) =>
       r.error !== null
-        ? `<tr><td>${escape(r.label)}</td><td colspan="7">failed: ${escape(r.error)}</td></tr>`
-        : `<tr${r.model === w.verdict.winner ? ' class="won"' : ''}><td>${escape(r.label)}</td><td>${formatMs(r.wallMs)}</td>` +
+        ? `<tr><td>${escape(r.label)}</td><td colspan="8">failed: ${escape(r.error)}</td></tr>`
+        : `<tr${lead(r.model) ? ' class="won"' : ''}><td>${escape(r.label)}</td><td>${formatMs(r.wallMs)}</td><td>${formatRange(r.wallMinMs, r.wallMaxMs)}</td>` +
           `<td>${r.model === 'sequential' ? '—' : formatMs(r.startupMs)}</td><td>${formatSpeedup(r.speedup)}</td>` +
           `<td>${formatShare(r.cpuShare)} (${r.coresBusy.toFixed(1)} cores)</td><td>${formatShare(r.poolUtilisation)}</td>` +
           `<td>${formatBytes(r.peakMemoryBytes)}</td><td>${formatBytes(r.memoryPerWorkerBytes)}</td></tr>`,
@@ -78,20 +80,22 @@ function workloadSection(w: WorkloadReport): string {
   return `<section id="${escape(w.name)}">
 <h2>${escape(w.name)} — ${escape(w.title)}</h2>
 <p>${escape(w.description)}.</p>
-<p class="verdict">${escape(w.verdict.text)}</p>
-<table><thead><tr><th>model</th><th>wall</th><th>start-up</th><th>speedup</th><th>CPU (all cores)</th><th>pool busy</th><th>peak memory</th><th>memory/worker</th></tr></thead>
+<p class="verdict">${escape(w.verdict.text)}${w.verdict.certainty ? `<br><span class="muted">How sure: ${escape(w.verdict.certainty)}.</span>` : ''}</p>
+<table><thead><tr><th>model</th><th>wall (median)</th><th>fastest–slowest</th><th>start-up</th><th>speedup</th><th>CPU (all cores)</th><th>pool busy</th><th>peak memory</th><th>memory/worker</th></tr></thead>
 <tbody>${rows}</tbody></table>
 ${placements ? `<p>What <code>auto</code> decided (<code>pool.explain(task)</code>):</p><ul>${placements}</ul>` : ''}
 <div class="charts">${charts.join('\n')}</div>
 </section>`;
 }
 
-/** One row per workload: its measured kind and the model that won. */
+/** One row per workload: its measured kind and the model that won (or the models too close to call). */
 function summary(workloads: WorkloadReport[]): string {
   const rows = workloads
     .map((w) => {
       const winner = w.results.find((r) => r.model === w.verdict.winner);
-      return `<tr><td><a href="#${escape(w.name)}">${escape(w.name)}</a></td><td>${escape(w.verdict.kind)}</td><td>${escape(winner?.label ?? '—')}</td><td>${winner ? formatSpeedup(winner.speedup) : '—'}</td></tr>`;
+      const tied = w.verdict.tiedWith.map((m) => w.results.find((r) => r.model === m)?.label ?? m);
+      const fastest = tied.length === 0 ? (winner?.label ?? '—') : `${[winner?.label ?? '—', ...tied].join(' ≈ ')} (too close to call)`;
+      return `<tr><td><a href="#${escape(w.name)}">${escape(w.name)}</a></td><td>${escape(w.verdict.kind)}</td><td>${escape(fastest)}</td><td>${winner ? formatSpeedup(winner.speedup) : '—'}</td></tr>`;
     })
     .join('');
   return `<table><thead><tr><th>workload</th><th>measured as</th><th>fastest</th><th>speedup</th></tr></thead><tbody>${rows}</tbody></table>`;
@@ -114,13 +118,16 @@ th:first-child, td:first-child { text-align: left; } tr.won td { font-weight: bo
 </style></head><body>
 <h1>tandem compare</h1>
 <p class="muted">${escape(report.createdAt)} · ${m.cores} cores (${escape(m.cpuModel)}) · ${formatBytes(m.totalMemoryBytes)} RAM ·
-${escape(m.platform)}/${escape(m.arch)} · Node ${escape(m.node)} · load ${m.loadAverageBefore.toFixed(1)} → ${m.loadAverageAfter.toFixed(1)} · ${s.workers} workers, ${s.inFlight} calls in flight${s.quick ? ' · --quick' : ''}</p>
+${escape(m.platform)}/${escape(m.arch)} · Node ${escape(m.node)} · load ${m.loadAverageBefore.toFixed(1)} → ${m.loadAverageAfter.toFixed(1)} · ${s.size} workers, ${s.inFlight} calls in flight, ${s.runs} run(s) of each model${s.quick ? ' · --quick' : ''}</p>
 <p>Each workload ran under every model with the same budget. <b>sequential</b>: one call after another on this thread.
 <b>inline async</b>: this event loop, calls overlapping while they wait. <b>threads</b>: worker_threads (multithreading).
 <b>processes</b>: child processes (multiprocessing). <b>auto</b>: tandem measured each task and chose.
 Node has no GIL, but its event loop plays the same part: JavaScript on one thread runs one call at a time, so async
 overlaps waiting but never computation; worker threads and processes each run their own event loop on another core.</p>
-<p class="muted">Wall time includes starting the workers. CPU is the time of this process, its threads${s.childProcessesMeasured ? ' and its child processes' : ' (child processes are not measured on this platform)'},
+<p class="muted">Each model ran each workload ${s.runs} time(s), in rounds whose order rotates, so that a busy moment of the
+machine does not always fall on the same model. Every figure is the median of the runs; fastest–slowest is the spread of their wall times.
+A verdict names a winner only when each of its runs beat every run of the other models; otherwise it says which are too close to call.
+Wall time includes starting the workers. CPU is the time of this process, its threads${s.childProcessesMeasured ? ' and its child processes' : ' (child processes are not measured on this platform)'},
 divided by wall time × cores. Pool busy is <code>pool.stats().utilisation</code>. Memory per worker is (peak − memory before the run) / workers.</p>
 ${summary(report.workloads)}
 ${report.workloads.map(workloadSection).join('\n')}

@@ -5,10 +5,11 @@ import type { Batch, Workload } from '../workloads.js';
 import { PeakSampler, cpuMilliseconds, residentBytes } from './resources.js';
 
 /**
- * Runs one workload under one execution model and measures it.
+ * Runs one workload under one execution model once and measures it (the
+ * command repeats it, see runs.ts).
  *
- * Every model gets the same budget: `workers` cores' worth of workers and
- * `inFlight` calls at once in total (what async tasks can overlap). A pool is
+ * Every model gets the same budget: `size` workers and `inFlight` calls at
+ * once in total (what async tasks can overlap). A pool is
  * started and made ready (`pool.ready()`) inside the measurement, so wall time
  * is what a user waits for, start-up included; start-up is also reported on
  * its own. Items go one per message (chunksize 1): items of a chunk run one
@@ -26,8 +27,12 @@ export const MODELS: readonly { name: ModelName; label: string }[] = [
 ];
 
 export interface RunSettings {
-  workers: number;
+  /** Workers of each pool (`--size`). */
+  size: number;
+  /** Calls in flight at once in total, for every model (`--in-flight`). */
   inFlight: number;
+  /** Runs of each model on each workload (`--runs`). */
+  runs: number;
 }
 
 /** Where `auto` put a task, and why (from `pool.explain(task)`). */
@@ -38,15 +43,14 @@ export interface Placement {
   cpuShare: number;
 }
 
-export interface ModelResult {
+/** One run of one model on one workload. */
+export interface ModelRun {
   model: ModelName;
   label: string;
   /** Start to last result, ms (start-up included). */
   wallMs: number;
   /** Pool creation until its workers served, ms (0 for sequential). */
   startupMs: number;
-  /** Sequential wall time / this wall time (filled in by the caller). */
-  speedup: number;
   /** CPU time of this process, its threads and its child processes, ms. */
   cpuMs: number;
   /** cpuMs / (span × cores): share of the whole machine used, 0..1. */
@@ -65,12 +69,25 @@ export interface ModelResult {
   error: string | null;
 }
 
+/** A model's runs on one workload, summed up (runs.ts): each figure is the median of its runs. */
+export interface ModelResult extends ModelRun {
+  /** Runs measured (fewer than asked when one failed). */
+  runs: number;
+  /** Wall time of each run, ms, in the order they ran; `wallMs` is their median. */
+  wallRunsMs: number[];
+  /** The fastest and the slowest run: the spread a verdict must beat before it names a winner. */
+  wallMinMs: number;
+  wallMaxMs: number;
+  /** Sequential median wall time / this median wall time (filled in by the caller). */
+  speedup: number;
+}
+
 function poolOptions(model: Exclude<ModelName, 'sequential'>, settings: RunSettings): PoolOptions {
-  const perWorker = Math.max(1, Math.ceil(settings.inFlight / settings.workers));
+  const perWorker = Math.max(1, Math.ceil(settings.inFlight / settings.size));
   // auto runs I/O-bound tasks inline with IO_FANOUT × size × concurrencyPerWorker
   // calls at once: scale it down so that it gets the same budget, not 16 times more.
   const concurrencyPerWorker = model === 'auto' ? Math.max(1, Math.ceil(perWorker / IO_FANOUT)) : perWorker;
-  return { backend: model, size: settings.workers, concurrencyPerWorker, idleTimeout: Infinity };
+  return { backend: model, size: settings.size, concurrencyPerWorker, idleTimeout: Infinity };
 }
 
 /** Pools running now, so that Ctrl-C can stop their workers before the process exits. */
@@ -92,7 +109,7 @@ async function runSequential(batches: Batch[]): Promise<number> {
   return calls;
 }
 
-export async function measureModel(model: ModelName, workload: Workload, settings: RunSettings): Promise<ModelResult> {
+export async function measureModel(model: ModelName, workload: Workload, settings: RunSettings): Promise<ModelRun> {
   const label = MODELS.find((m) => m.name === model)!.label;
   let pool: Pool | null = null;
   const before = residentBytes().total;
@@ -145,7 +162,6 @@ export async function measureModel(model: ModelName, workload: Workload, setting
     label,
     wallMs: finished - started,
     startupMs,
-    speedup: 1,
     cpuMs,
     cpuShare: cpuMs / (span * cores),
     coresBusy: cpuMs / span,

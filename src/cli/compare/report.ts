@@ -5,7 +5,9 @@ import type { Verdict } from './verdict.js';
 
 /**
  * The shape of compare's JSON file (and what the table and HTML are drawn
- * from). `schema` changes when a field changes meaning.
+ * from). `schema` changes when a field changes meaning: 2 made every figure
+ * of a model the median of its runs, added the runs and their spread, and
+ * renamed settings.workers to settings.size.
  */
 
 export interface WorkloadReport {
@@ -14,7 +16,7 @@ export interface WorkloadReport {
   description: string;
   /** Calls in one run of the workload. */
   calls: number;
-  /** Share of a core this process got just before the sequential run (1 on an idle machine). */
+  /** Share of a core this process got just before each sequential run, the median (1 on an idle machine). */
   coreAvailability: number;
   results: ModelResult[];
   verdict: Verdict;
@@ -22,7 +24,7 @@ export interface WorkloadReport {
 
 export interface CompareReport {
   tool: 'tandem compare';
-  schema: 1;
+  schema: 2;
   createdAt: string;
   machine: {
     cores: number;
@@ -46,7 +48,7 @@ export interface CompareReport {
 export function newReport(settings: RunSettings, quick: boolean): CompareReport {
   return {
     tool: 'tandem compare',
-    schema: 1,
+    schema: 2,
     createdAt: new Date().toISOString(),
     machine: {
       cores: availableParallelism(),

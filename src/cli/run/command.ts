@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { IO_FANOUT } from '../../auto/router.js';
 import { type Future, Pool, type PoolOptions } from '../../index.js';
-import { itemProgress } from '../progress.js';
+import { itemProgress, type Outcome } from '../progress.js';
 import { loadTaskReference } from '../task-ref.js';
 import { countInputs, openInput, parseLine } from './input.js';
 import { OutputQueue, describeError, errorLine, resultLine, type ErrorDescription } from './output.js';
@@ -19,14 +19,15 @@ import { OutputQueue, describeError, errorLine, resultLine, type ErrorDescriptio
  * the run. Input is still pulled lazily: a new line is read only when a call
  * finishes, so a huge file or an endless stdin never piles up in memory.
  *
- * Exit codes: 0 every input succeeded, 1 some failed, 130 Ctrl-C, 143 SIGTERM.
+ * Exit codes: 0 every input succeeded, 1 some failed, 130 Ctrl-C, 143 SIGTERM,
+ * 141 stdout closed by its reader.
  */
 
 export interface RunOptions {
   input?: string;
   backend: NonNullable<PoolOptions['backend']>;
-  workers: number;
-  concurrency: number;
+  size: number;
+  concurrencyPerWorker: number;
   retries: number;
   timeout?: number;
   unordered: boolean;
@@ -34,70 +35,102 @@ export interface RunOptions {
 
 type State = 'running' | 'stopping' | 'terminating';
 
-const INTERRUPTED: ErrorDescription = {
-  name: 'CancelledError',
-  code: 'ERR_TANDEM_CANCELLED',
-  message: 'not run to the end: stopped by Ctrl-C',
-};
+/** What stopped a run before its input ended, with the exit code it leads to (the shell's 128 + signal number). */
+type StopCause = 'SIGINT' | 'SIGTERM' | 'EPIPE';
+const EXIT_CODES: Record<StopCause, number> = { SIGINT: 130, SIGTERM: 143, EPIPE: 141 };
+const STOPPED_BY: Record<StopCause, string> = { SIGINT: 'Ctrl-C (SIGINT)', SIGTERM: 'SIGTERM', EPIPE: 'stdout being closed (EPIPE)' };
+
+/** The error line of an input that was read but not run to the end because the run was stopped. */
+function stoppedInput(cause: StopCause): ErrorDescription {
+  return { name: 'CancelledError', code: 'ERR_TANDEM_CANCELLED', message: `not run to the end: stopped by ${STOPPED_BY[cause]}` };
+}
+
+interface Tally {
+  ok: number;
+  failed: number;
+  cancelled: number;
+}
+
+/** The last line on stderr: counts, and for a stopped run what stopped it and where in the input. */
+function summaryLine(tally: Tally, seconds: string, stop: { cause: StopCause; lastLine: number; inputEnded: boolean } | null): string {
+  const counts = `${tally.ok} ok, ${tally.failed} failed${stop === null ? '' : `, ${tally.cancelled} cancelled`} in ${seconds} s`;
+  if (stop === null) return `tandem run: ${tally.ok + tally.failed + tally.cancelled} input(s): ${counts}`;
+  const where =
+    stop.lastLine === 0
+      ? 'before reading any input'
+      : stop.inputEnded
+        ? `after reading every input (the last at line ${stop.lastLine})`
+        : `at input line ${stop.lastLine} (no later line was read)`;
+  return `tandem run: stopped by ${STOPPED_BY[stop.cause]} ${where}: ${counts}`;
+}
 
 export async function runCommand(reference: string, options: RunOptions): Promise<number> {
   const loaded = await loadTaskReference(reference);
   const fromFile = options.input !== undefined && options.input !== '-';
   const total = fromFile && process.stderr.isTTY ? await countInputs(options.input!) : undefined;
   const source = openInput(options.input);
-  if (!fromFile && process.stdin.isTTY) process.stderr.write('tandem run: reading inputs from the terminal, one JSON value per line; Ctrl-D ends\n');
-  const progress = itemProgress(total);
-  const pool = new Pool({ backend: options.backend, size: options.workers, retries: options.retries, concurrencyPerWorker: options.concurrency });
-  const output = new OutputQueue(!options.unordered, (text) => void process.stdout.write(`${text}\n`));
+  // Inputs typed on the terminal: a bar redrawn on the line being typed would wipe it.
+  const typing = !fromFile && process.stdin.isTTY === true;
+  if (typing) process.stderr.write('tandem run: reading inputs from the terminal, one JSON value per line; Ctrl-D ends\n');
+  const progress = itemProgress({ total, bar: !typing });
+  const pool = new Pool({ backend: options.backend, size: options.size, retries: options.retries, concurrencyPerWorker: options.concurrencyPerWorker });
+  const output = new OutputQueue(!options.unordered, (text) => {
+    progress.beforeOutput();
+    process.stdout.write(`${text}\n`);
+  });
   // Enough unfinished inputs to keep every worker (and auto's event-loop fan-out) fed twice over.
   const fanout = options.backend === 'auto' ? IO_FANOUT : 1;
-  const window = Math.max(16, options.workers * options.concurrency * fanout * 2);
+  const window = Math.max(16, options.size * options.concurrencyPerWorker * fanout * 2);
   const started = performance.now();
 
   // An object, not a `let`: handlers change it between awaits, which TypeScript's narrowing cannot see.
-  const run: { state: State; exitCode: number } = { state: 'running', exitCode: 0 };
+  const run: { state: State; cause: StopCause | null } = { state: 'running', cause: null };
   let outstanding = 0;
   // Submitted and not settled: on Ctrl-C the ones still queued are cancelled.
   const live = new Set<Future<unknown>>();
-  let taken = 0;
-  let failed = 0;
+  let lastLine = 0;
+  let inputEnded = false;
+  const tally: Tally = { ok: 0, failed: 0, cancelled: 0 };
   let wake: (() => void) | null = null;
   const wakeUp = (): void => {
     const resume = wake;
     wake = null;
     resume?.();
   };
-  const settle = (fill: (text: string) => void, text: string, isFailure: boolean): void => {
-    if (isFailure) failed++;
+  const settle = (fill: (text: string) => void, text: string, outcome: Outcome): void => {
+    tally[outcome]++;
     fill(text);
-    progress.increment(isFailure);
+    progress.count(outcome);
     wakeUp();
   };
 
-  // Exit codes of a stopped run follow the shell's 128 + signal number.
-  const terminate = (exitCode: number): void => {
+  const terminate = (cause: StopCause): void => {
     if (run.state === 'terminating') return;
-    if (run.state === 'running') run.exitCode = exitCode;
+    run.cause ??= cause;
     run.state = 'terminating';
     source.close();
+    if (cause === 'SIGTERM') progress.note(`tandem run: got SIGTERM; stopping ${live.size} unfinished call(s) now`);
     // Calls still running reject (PoolClosedError) and get their error lines below.
     void pool.terminate();
     wakeUp();
   };
   const onSigint = (): void => {
-    if (run.state !== 'running') return terminate(130);
+    if (run.state !== 'running') return terminate('SIGINT');
     run.state = 'stopping';
-    run.exitCode = 130;
+    run.cause = 'SIGINT';
     source.close();
-    // Queued calls have not started: drop them now; the running ones may finish.
+    // Queued calls have not started: drop them now. The ones handed to a worker
+    // may finish: that is running ones, and short ones the pool sent ahead to a
+    // busy worker, which it no longer takes back on cancel() alone (Python's
+    // executors do the same with their call queue).
     let cancelled = 0;
     for (const future of live) if (future.state === 'pending' && future.cancel()) cancelled++;
-    const running = live.size - cancelled;
-    progress.note(`tandem run: interrupted; ${cancelled} queued call(s) cancelled, letting ${running} running call(s) finish (Ctrl-C again stops them now)`);
+    const handed = live.size - cancelled;
+    progress.note(`tandem run: interrupted; ${cancelled} queued call(s) cancelled, letting the ${handed} handed to workers finish (Ctrl-C again stops them now)`);
     wakeUp();
   };
-  // A call that ended because of Ctrl-C says so: cancelled while queued, stopped by
-  // terminate(), or run by a child process that got the terminal's SIGINT itself
+  // A call that ended because the run was stopped: cancelled while queued, stopped
+  // by terminate(), or run by a child process that got the terminal's SIGINT itself
   // (Ctrl-C signals the whole foreground process group, workers included).
   const stoppedByUs = (error: unknown): boolean => {
     const { code, signal } = (error ?? {}) as { code?: string; signal?: string | null };
@@ -106,9 +139,9 @@ export async function runCommand(reference: string, options: RunOptions): Promis
   };
   const onStdoutError = (error: NodeJS.ErrnoException): void => {
     // The reader went away (`| head`): nothing more can be delivered.
-    if (error.code === 'EPIPE') terminate(141);
+    if (error.code === 'EPIPE') terminate('EPIPE');
   };
-  const onSigterm = (): void => terminate(143);
+  const onSigterm = (): void => terminate('SIGTERM');
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   process.stdout.on('error', onStdoutError);
@@ -116,30 +149,33 @@ export async function runCommand(reference: string, options: RunOptions): Promis
   try {
     for await (const item of source.lines) {
       if (run.state !== 'running') break;
-      taken++;
+      lastLine = item.line;
       const fill = output.reserve();
       const parsed = parseLine(item);
       if (!parsed.ok) {
-        settle(fill, errorLine(item.line, item.text, describeError(parsed.error)), true);
+        settle(fill, errorLine(item.line, item.text, describeError(parsed.error)), 'failed');
       } else {
         const input = parsed.value;
         outstanding++;
         let future: Future<unknown> | null = null;
-        const done = (text: string, isFailure: boolean): void => {
+        const done = (text: string, outcome: Outcome): void => {
           outstanding--;
           if (future !== null) live.delete(future);
-          settle(fill, text, isFailure);
+          settle(fill, text, outcome);
         };
         try {
           future = pool.submit(loaded.fn, [input], options.timeout === undefined ? undefined : { timeout: options.timeout });
           live.add(future);
           future.then(
-            (result) => done(resultLine(item.line, result), false),
-            (error: unknown) => done(errorLine(item.line, input, stoppedByUs(error) ? INTERRUPTED : describeError(error)), true),
+            (result) => done(resultLine(item.line, result), 'ok'),
+            (error: unknown) =>
+              stoppedByUs(error)
+                ? done(errorLine(item.line, input, stoppedInput(run.cause ?? 'SIGINT')), 'cancelled')
+                : done(errorLine(item.line, input, describeError(error)), 'failed'),
           );
         } catch (error) {
           // Refused at submit (an input that cannot be sent to a worker): nothing ran.
-          done(errorLine(item.line, input, describeError(error)), true);
+          done(errorLine(item.line, input, describeError(error)), 'failed');
         }
       }
       // Pull the next line only when there is room; ordered output also bounds what waits to be written.
@@ -147,6 +183,8 @@ export async function runCommand(reference: string, options: RunOptions): Promis
       while (run.state === 'running' && unfinished() >= window) await new Promise<void>((resolve) => (wake = resolve));
       if (process.stdout.writableNeedDrain && run.state === 'running') await once(process.stdout, 'drain');
     }
+    // Closing the source on a stop also ends the loop: only an end reached while running is the input's end.
+    if (run.state === 'running') inputEnded = true;
     while (outstanding > 0) await new Promise<void>((resolve) => (wake = resolve));
   } finally {
     source.close();
@@ -159,8 +197,8 @@ export async function runCommand(reference: string, options: RunOptions): Promis
   }
 
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  const how = run.state === 'running' ? '' : ' (interrupted)';
-  process.stderr.write(`tandem run: ${taken} input(s), ${taken - failed} ok, ${failed} failed in ${seconds} s${how}\n`);
-  if (run.state !== 'running') return run.exitCode;
-  return failed > 0 ? 1 : 0;
+  const stop = run.cause === null ? null : { cause: run.cause, lastLine, inputEnded };
+  process.stderr.write(`${summaryLine(tally, seconds, stop)}\n`);
+  if (run.cause !== null) return EXIT_CODES[run.cause];
+  return tally.failed > 0 ? 1 : 0;
 }
