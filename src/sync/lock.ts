@@ -13,7 +13,12 @@ export interface LockOptions {
 const KIND = 'tandem.Lock';
 const ACQUIRED = Promise.resolve(true);
 let unnamed = 0;
-let adopting: SharedArrayBuffer | null = null;
+
+/** What a Lock or RLock crosses to a thread worker as (see src/shareable.ts). */
+export interface LockState {
+  buffer: SharedArrayBuffer;
+  name: string;
+}
 
 /**
  * A mutual-exclusion lock in shared memory (Python's `threading.Lock`): one
@@ -36,10 +41,19 @@ export class Lock extends Acquirable implements Shareable {
   /** @internal */ readonly stateIndex = STATE;
   /** @internal */ readonly idIndex = GRAPH_ID;
 
-  constructor(options: LockOptions = {}) {
+  constructor(options?: LockOptions);
+  /** @internal Over the memory of an existing lock: see {@link Lock.fromShared}. */
+  constructor(options: LockOptions, shared: SharedArrayBuffer);
+  constructor(options: LockOptions = {}, shared?: SharedArrayBuffer) {
     super();
-    this.words = new Int32Array(adopting ?? new SharedArrayBuffer(8));
+    this.words = new Int32Array(shared ?? new SharedArrayBuffer(8));
     this.name = options.name ?? `Lock ${++unnamed}`;
+  }
+
+  /** @internal The same lock, over the memory its `[encodeShared]()` state holds (how it arrives in a worker). */
+  static fromShared(state: unknown): Lock {
+    const { buffer, name } = state as LockState;
+    return new Lock({ name }, buffer);
   }
 
   /** @internal */
@@ -109,16 +123,9 @@ export class Lock extends Acquirable implements Shareable {
   }
 
   [encodeShared](): SharedState {
-    return { kind: KIND, state: { buffer: this.words.buffer, name: this.name } };
+    const state: LockState = { buffer: this.words.buffer as SharedArrayBuffer, name: this.name };
+    return { kind: KIND, state };
   }
 }
 
-registerShareable(KIND, (state) => {
-  const { buffer, name } = state as { buffer: SharedArrayBuffer; name: string };
-  adopting = buffer;
-  try {
-    return new Lock({ name });
-  } finally {
-    adopting = null;
-  }
-});
+registerShareable(KIND, Lock.fromShared);

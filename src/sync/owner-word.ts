@@ -12,7 +12,7 @@
  * WAITERS set, since others may still be sleeping.
  */
 import { RETRY, enter, leave, releaseTracked, type TrackedLock } from './deadlock.js';
-import { THREAD_TAG, assertMayBlock, blockAsync, blockSync, checkTimeout, deadlineOf, remaining } from './wait.js';
+import { THREAD_TAG, assertMayBlock, checkTimeout, deadlineOf, remaining, runAsync, runBlocking, sleepOn, type WaitLoop } from './wait.js';
 
 export const STATE = 0;
 export const GRAPH_ID = 1;
@@ -21,7 +21,6 @@ export const OWNER = WAITERS - 1;
 
 /** Spins before sleeping: a lock is often held for less time than a sleep and wake-up take. */
 const SPINS = 64;
-
 export function tryAcquireWord(lock: TrackedLock): boolean {
   return Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0;
 }
@@ -30,27 +29,9 @@ export function tryAcquireWord(lock: TrackedLock): boolean {
 export function acquireWordSync(lock: TrackedLock, timeout: number | undefined, kind: string): boolean {
   assertMayBlock(`${kind} '${lock.label}'.acquireSync()`);
   checkTimeout(timeout);
-  if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
-  const deadline = deadlineOf(timeout);
-  const words = lock.words;
-  for (let spins = 0; ; spins++) {
-    const c = Atomics.load(words, STATE);
-    if (c === 0) {
-      if (Atomics.compareExchange(words, STATE, 0, THREAD_TAG | WAITERS) === 0) return true;
-      continue;
-    }
-    if (spins < SPINS && (c & OWNER) !== THREAD_TAG) continue;
-    if (remaining(deadline) <= 0) return false;
-    if ((c & WAITERS) === 0 && Atomics.compareExchange(words, STATE, c, c | WAITERS) !== c) continue;
-    const expected = c | WAITERS;
-    const slot = enter(lock, expected, c & OWNER, false);
-    if (slot === RETRY) continue;
-    try {
-      blockSync(words, STATE, expected, deadline);
-    } finally {
-      leave(slot);
-    }
-  }
+  // Tries and spins in plain code: only a wait that is going to sleep pays for its loop.
+  if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0 || spinToAcquire(lock.words)) return true;
+  return runBlocking(acquireLoop(lock, deadlineOf(timeout), true, undefined, ''));
 }
 
 export async function acquireWordAsync(
@@ -61,8 +42,41 @@ export async function acquireWordAsync(
 ): Promise<boolean> {
   checkTimeout(timeout);
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
-  const what = `waiting for ${kind} '${lock.label}'`;
-  const deadline = deadlineOf(timeout);
+  return runAsync(acquireLoop(lock, deadlineOf(timeout), false, signal, `waiting for ${kind} '${lock.label}'`));
+}
+
+/** The whole acquire as one wait loop (for Condition, taking its lock back): try, spin if blocking, wait. */
+export function* acquiring(lock: TrackedLock, blocking: boolean, what: string): WaitLoop<boolean> {
+  if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0 || (blocking && spinToAcquire(lock.words))) return true;
+  return yield* acquireLoop(lock, Infinity, blocking, undefined, what);
+}
+
+/** Spins a little while the lock is held by another thread; true if it got it meanwhile. */
+function spinToAcquire(words: Int32Array): boolean {
+  for (let spins = 0; spins < SPINS; spins++) {
+    const c = Atomics.load(words, STATE);
+    if (c === 0) {
+      if (Atomics.compareExchange(words, STATE, 0, THREAD_TAG | WAITERS) === 0) return true;
+    } else if ((c & OWNER) === THREAD_TAG) {
+      return false;
+    }
+  }
+  return false;
+}
+
+/**
+ * The lock's wait, once the first try failed. `blocking`: a blocking wait,
+ * for which another flow of this thread cannot release a lock this thread
+ * holds (an async one waits for its own thread without that being a
+ * deadlock).
+ */
+export function* acquireLoop(
+  lock: TrackedLock,
+  deadline: number,
+  blocking: boolean,
+  signal: AbortSignal | undefined,
+  what: string,
+): WaitLoop<boolean> {
   const words = lock.words;
   for (;;) {
     const c = Atomics.load(words, STATE);
@@ -73,10 +87,11 @@ export async function acquireWordAsync(
     if (remaining(deadline) <= 0) return false;
     if ((c & WAITERS) === 0 && Atomics.compareExchange(words, STATE, c, c | WAITERS) !== c) continue;
     const expected = c | WAITERS;
-    const slot = enter(lock, expected, c & OWNER, true);
+    const owner = c & OWNER;
+    const slot = enter(lock, expected, owner, !blocking);
     if (slot === RETRY) continue;
     try {
-      await blockAsync(words, STATE, expected, deadline, signal, what);
+      yield sleepOn(words, STATE, expected, deadline, signal, what);
     } finally {
       leave(slot);
     }

@@ -1,14 +1,13 @@
 import { LockNotHeldError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
 import { Acquirable } from './guard.js';
-import type { LockOptions } from './lock.js';
+import type { LockOptions, LockState } from './lock.js';
 import { GRAPH_ID, STATE, acquireWordAsync, acquireWordSync, ownerOf, releaseWord, tryAcquireWord } from './owner-word.js';
 import { THREAD_TAG, assertMayBlock, checkTimeout, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
 const DEPTH = 2;
 const KIND = 'tandem.RLock';
 let unnamed = 0;
-let adopting: SharedArrayBuffer | null = null;
 
 /**
  * A re-entrant lock (Python's `threading.RLock`): the thread that holds it may
@@ -25,10 +24,19 @@ export class RLock extends Acquirable implements Shareable {
   /** @internal */ readonly stateIndex = STATE;
   /** @internal */ readonly idIndex = GRAPH_ID;
 
-  constructor(options: LockOptions = {}) {
+  constructor(options?: LockOptions);
+  /** @internal Over the memory of an existing rlock: see {@link RLock.fromShared}. */
+  constructor(options: LockOptions, shared: SharedArrayBuffer);
+  constructor(options: LockOptions = {}, shared?: SharedArrayBuffer) {
     super();
-    this.words = new Int32Array(adopting ?? new SharedArrayBuffer(12));
+    this.words = new Int32Array(shared ?? new SharedArrayBuffer(12));
     this.name = options.name ?? `RLock ${++unnamed}`;
+  }
+
+  /** @internal The same rlock, over the memory its `[encodeShared]()` state holds (how it arrives in a worker). */
+  static fromShared(state: unknown): RLock {
+    const { buffer, name } = state as LockState;
+    return new RLock({ name }, buffer);
   }
 
   /** @internal */
@@ -111,16 +119,9 @@ export class RLock extends Acquirable implements Shareable {
   }
 
   [encodeShared](): SharedState {
-    return { kind: KIND, state: { buffer: this.words.buffer, name: this.name } };
+    const state: LockState = { buffer: this.words.buffer as SharedArrayBuffer, name: this.name };
+    return { kind: KIND, state };
   }
 }
 
-registerShareable(KIND, (state) => {
-  const { buffer, name } = state as { buffer: SharedArrayBuffer; name: string };
-  adopting = buffer;
-  try {
-    return new RLock({ name });
-  } finally {
-    adopting = null;
-  }
-});
+registerShareable(KIND, RLock.fromShared);
