@@ -10,7 +10,7 @@ import {
 } from '../shareable.js';
 import { Acquirable } from './guard.js';
 import { Lock } from './lock.js';
-import { acquiring } from './owner-word.js';
+import { acquiring, type OwnerDied } from './owner-word.js';
 import { RLock } from './rlock.js';
 import {
   assertMayBlock,
@@ -38,7 +38,9 @@ interface ConditionState {
  * holding the lock, wait() releases it and sleeps until notify(); it holds the
  * lock again when wait() returns or throws. Wake-ups may be spurious, so wait
  * in a loop or use waitFor(predicate). Waits on a condition are not part of
- * deadlock detection (re-acquiring its lock afterwards is).
+ * deadlock detection (re-acquiring its lock afterwards is). A thread worker
+ * that dies holding the condition's lock leaves it to the next acquirer, as
+ * with the lock itself ({@link Condition.ownerDied}).
  *
  * @example
  * ```ts
@@ -74,6 +76,11 @@ export class Condition extends Acquirable implements Shareable {
 
   get name(): string {
     return this.lock.name;
+  }
+
+  /** The lock's {@link Lock.ownerDied}: set while the holder took the lock over from a thread that died holding it. */
+  get ownerDied(): OwnerDied | null {
+    return this.lock.ownerDied;
   }
 
   acquire(options?: AsyncWaitOptions): Promise<boolean> {

@@ -1,7 +1,8 @@
 /**
  * The word behind Lock and RLock: 0 when free, else the owner's thread tag,
  * with WAITERS set once some thread waits for it (a futex in the manner of
- * Drepper's "Futexes are tricky", mutex #2).
+ * Drepper's "Futexes are tricky", mutex #2), and OWNER_DIED set while the
+ * holder is one that took it over from a thread that died holding it.
  *
  *   acquire: CAS 0 -> tag                                  (uncontended: one CAS)
  *   release: CAS tag -> 0                                  (uncontended: one CAS)
@@ -10,19 +11,45 @@
  * A waiter sets WAITERS, asks the deadlock detector whether blocking would
  * close a cycle, then sleeps on the word. Whoever wakes takes the lock with
  * WAITERS set, since others may still be sleeping.
+ *
+ * A robust mutex: a waiter that finds the owner dead (liveness.ts) takes the
+ * lock over in one CAS, owner|... -> self|WAITERS|OWNER_DIED, and notes the dead
+ * owner in DEAD_OWNER. WAITERS sends the release down the slow path, which
+ * clears the whole word and so OWNER_DIED with it: the uncontended paths never
+ * look at any of this. A dead owner cannot wake anyone, so a waiter whose owner
+ * is another thread sleeps at most OWNER_CHECK_MS at a time and looks again.
  */
-import { RETRY, enter, leave, releaseTracked, type TrackedLock } from './deadlock.js';
+import { RETRY, enter, leave, releaseTracked, threadLabel, type TrackedLock } from './deadlock.js';
+import { threadDied } from './liveness.js';
 import { THREAD_TAG, assertMayBlock, checkTimeout, deadlineOf, remaining, runAsync, runBlocking, sleepOn, type WaitLoop } from './wait.js';
 
 export const STATE = 0;
 export const GRAPH_ID = 1;
+/** The tag of the dead thread the holder took the lock over from (read only while OWNER_DIED is set). */
+export const DEAD_OWNER = 2;
+/** Words of a Lock; an RLock has one more (its depth). */
+export const OWNER_WORDS = 3;
 export const WAITERS = 0x40000000;
+export const OWNER_DIED = 1 << 31;
 export const OWNER = WAITERS - 1;
 
+/** The main thread's tag: it outlives every lock wait of the process. */
+const MAIN_TAG = 1;
 /** Spins before sleeping: a lock is often held for less time than a sleep and wake-up take. */
 const SPINS = 64;
+/** How often a waiter looks whether its lock's owner died (ms); nothing else would wake it then. */
+const OWNER_CHECK_MS = 50;
+
+/** What tells a lock's owner died, for {@link Lock.ownerDied}. */
+export interface OwnerDied {
+  /** The thread that died holding it, named as in deadlock reports: `'worker 7'` (its threadId). */
+  owner: string;
+}
+
 export function tryAcquireWord(lock: TrackedLock): boolean {
-  return Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0;
+  if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
+  const c = Atomics.load(lock.words, STATE);
+  return ownerIsDead(c) && takeOver(lock, c);
 }
 
 /** `kind` ('lock', 'rlock') names the lock in errors; messages are only built on the slow path. */
@@ -84,6 +111,10 @@ export function* acquireLoop(
       if (Atomics.compareExchange(words, STATE, 0, THREAD_TAG | WAITERS) === 0) return true;
       continue;
     }
+    if (ownerIsDead(c)) {
+      if (takeOver(lock, c)) return true;
+      continue;
+    }
     if (remaining(deadline) <= 0) return false;
     if ((c & WAITERS) === 0 && Atomics.compareExchange(words, STATE, c, c | WAITERS) !== c) continue;
     const expected = c | WAITERS;
@@ -91,11 +122,25 @@ export function* acquireLoop(
     const slot = enter(lock, expected, owner, !blocking);
     if (slot === RETRY) continue;
     try {
-      yield sleepOn(words, STATE, expected, deadline, signal, what);
+      const wake = owner === THREAD_TAG || owner === MAIN_TAG ? deadline : performance.now() + OWNER_CHECK_MS;
+      yield sleepOn(words, STATE, expected, deadline, signal, what, wake);
     } finally {
       leave(slot);
     }
   }
+}
+
+/** Whether word `c` names an owner (not this thread) that is known to have died. */
+function ownerIsDead(c: number): boolean {
+  const owner = c & OWNER;
+  return owner !== 0 && owner !== THREAD_TAG && threadDied(owner);
+}
+
+/** Takes the lock from its dead owner (word `c`); false if the word changed meanwhile. */
+function takeOver(lock: TrackedLock, c: number): boolean {
+  if (Atomics.compareExchange(lock.words, STATE, c, THREAD_TAG | WAITERS | OWNER_DIED) !== c) return false;
+  Atomics.store(lock.words, DEAD_OWNER, c & OWNER);
+  return true;
 }
 
 /** Frees the word; returns its value before (0: it was not locked, and nothing changed). */
@@ -111,6 +156,13 @@ export function releaseWord(lock: TrackedLock): number {
   return c | WAITERS;
 }
 
+/** The owner's tag, 0 when free; an owner known to be dead counts as none (the next acquire takes the lock). */
 export function ownerOf(lock: TrackedLock): number {
-  return Atomics.load(lock.words, STATE) & OWNER;
+  const c = Atomics.load(lock.words, STATE);
+  return ownerIsDead(c) ? 0 : c & OWNER;
+}
+
+export function ownerDiedOf(lock: TrackedLock): OwnerDied | null {
+  if ((Atomics.load(lock.words, STATE) & OWNER_DIED) === 0) return null;
+  return { owner: threadLabel(Atomics.load(lock.words, DEAD_OWNER)) };
 }

@@ -2,10 +2,21 @@ import { LockNotHeldError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
 import { Acquirable } from './guard.js';
 import type { LockOptions, LockState } from './lock.js';
-import { GRAPH_ID, STATE, acquireWordAsync, acquireWordSync, ownerOf, releaseWord, tryAcquireWord } from './owner-word.js';
+import {
+  GRAPH_ID,
+  OWNER_WORDS,
+  STATE,
+  acquireWordAsync,
+  acquireWordSync,
+  ownerDiedOf,
+  ownerOf,
+  releaseWord,
+  tryAcquireWord,
+  type OwnerDied,
+} from './owner-word.js';
 import { THREAD_TAG, assertMayBlock, checkTimeout, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
-const DEPTH = 2;
+const DEPTH = OWNER_WORDS;
 const KIND = 'tandem.RLock';
 let unnamed = 0;
 
@@ -15,6 +26,9 @@ let unnamed = 0;
  * thread: async code on one thread (several flows on the main thread) counts
  * as one owner, so an RLock cannot keep such flows apart: use a Lock for
  * that. Only the owner may release it.
+ *
+ * Robust like {@link Lock}: when the thread worker that holds it dies, the
+ * next acquire takes it over (at depth 1) and {@link RLock.ownerDied} says so.
  */
 export class RLock extends Acquirable implements Shareable {
   readonly name: string;
@@ -29,7 +43,7 @@ export class RLock extends Acquirable implements Shareable {
   constructor(options: LockOptions, shared: SharedArrayBuffer);
   constructor(options: LockOptions = {}, shared?: SharedArrayBuffer) {
     super();
-    this.words = new Int32Array(shared ?? new SharedArrayBuffer(12));
+    this.words = new Int32Array(shared ?? new SharedArrayBuffer((OWNER_WORDS + 1) * 4));
     this.name = options.name ?? `RLock ${++unnamed}`;
   }
 
@@ -83,7 +97,17 @@ export class RLock extends Acquirable implements Shareable {
     if (--this.words[DEPTH] === 0) releaseWord(this);
   }
 
-  /** Whether some thread holds it now. */
+  /**
+   * Set while the current holder got the rlock by taking it over from a
+   * thread that died holding it: `{ owner: 'worker 7' }`, else null. What it
+   * guards may be half-updated: check or repair it before the last release
+   * (which clears this). See {@link Lock.ownerDied}.
+   */
+  get ownerDied(): OwnerDied | null {
+    return ownerDiedOf(this);
+  }
+
+  /** Whether some thread holds it now (a thread known to have died holding it does not count). */
   locked(): boolean {
     return ownerOf(this) !== 0;
   }
@@ -93,7 +117,7 @@ export class RLock extends Acquirable implements Shareable {
     return ownerOf(this) === THREAD_TAG;
   }
 
-  /** `threadId` (from node:worker_threads; 0 is the main thread) of the thread that holds it, or null when free. */
+  /** `threadId` (from node:worker_threads; 0 is the main thread) of the thread that holds it, or null when free (or its holder died). */
   get ownerThreadId(): number | null {
     const owner = ownerOf(this);
     return owner === 0 ? null : owner - 1;

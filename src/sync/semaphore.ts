@@ -37,6 +37,10 @@ interface SemaphoreState {
  * acquire takes one, waiting while there are none; release gives one back.
  * Waits on a semaphore have no single owner, so they are not part of deadlock
  * detection.
+ *
+ * Permits are not tied to a thread (any thread may release), so a permit
+ * taken by a thread worker that then dies is not given back: give waits a
+ * timeout where that can happen.
  */
 export class Semaphore extends Acquirable implements Shareable {
   readonly name: string;

@@ -92,7 +92,7 @@ export function throwIfAborted(signal: AbortSignal | undefined, what: string): v
 
 /**
  * One sleep of a wait loop: on `words[index]` while it holds `expected`, until
- * an Atomics.notify or `deadline`.
+ * an Atomics.notify or `wake`.
  */
 export interface Sleep {
   readonly words: Int32Array;
@@ -103,6 +103,12 @@ export interface Sleep {
    * On the main thread an async sleep keeps the process alive until then.
    */
   readonly deadline: number;
+  /**
+   * When this sleep ends at the latest: `deadline`, or sooner for a loop that
+   * must look again now and then (a lock whose owner may die, which nobody
+   * would announce). Unlike `deadline`, it does not keep the process alive.
+   */
+  readonly wake: number;
   /** Aborting it throws CancelledError into the loop (async sleeps only); absent: the sleep cannot be cancelled. */
   readonly signal: AbortSignal | undefined;
   /** What the wait is, for the CancelledError: `waiting for lock 'accounts'`. */
@@ -119,8 +125,9 @@ export function sleepOn(
   deadline: number,
   signal: AbortSignal | undefined,
   what: string,
+  wake = deadline,
 ): Sleep {
-  return { words, index, expected, deadline, signal, what };
+  return { words, index, expected, deadline, wake: Math.min(wake, deadline), signal, what };
 }
 
 /** Runs a wait loop blocking this (worker) thread at each sleep. Callers assert first that the thread may block. */
@@ -128,7 +135,7 @@ export function runBlocking<R>(loop: WaitLoop<R>): R {
   let step = loop.next();
   while (!step.done) {
     const sleep = step.value;
-    step = loop.next(Atomics.wait(sleep.words, sleep.index, sleep.expected, remaining(sleep.deadline)));
+    step = loop.next(Atomics.wait(sleep.words, sleep.index, sleep.expected, remaining(sleep.wake)));
   }
   return step.value;
 }
@@ -171,12 +178,12 @@ const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 function blockAsync(sleep: Sleep): Promise<WaitResult> | WaitResult {
   const { words, index, signal, what, deadline } = sleep;
   throwIfAborted(signal, what);
-  const ms = remaining(deadline);
+  const ms = remaining(sleep.wake);
   const result = waitAsync(words, index, sleep.expected, ms === Infinity ? undefined : ms);
   if (!result.async) return result.value;
-  if (!signal && ms === Infinity) return result.value;
+  if (!signal && deadline === Infinity) return result.value;
   return new Promise<WaitResult>((resolve, reject) => {
-    const hold = ms === Infinity ? null : holdLoop(deadline);
+    const hold = deadline === Infinity ? null : holdLoop(deadline);
     const onAbort = (): void => {
       hold?.release();
       // The abandoned waitAsync stays queued on the word and would swallow the
