@@ -26,7 +26,7 @@ import { isMainThread } from 'node:worker_threads';
 import { DeadlockError, type DeadlockLink } from '../errors.js';
 import { registerThreadGlobal, threadGlobal } from '../shareable.js';
 import { threadDied } from './liveness.js';
-import { lockSpin, unlockSpin } from './spin-mutex.js';
+import { lockSpinRobust, unlockSpinRobust } from './spin-mutex.js';
 import { THREAD_TAG } from './wait.js';
 
 const MUTEX = 0;
@@ -106,12 +106,13 @@ export function setDeadlockDetection(enabled: boolean): void {
   if (words) Atomics.store(words, ENABLED, enabled ? 1 : 0);
 }
 
+// Robust: a worker killed while it records a wait must not leave every later lock wait spinning.
 function lockGraph(words: Int32Array): void {
-  lockSpin(words, MUTEX);
+  lockSpinRobust(words, MUTEX);
 }
 
 function unlockGraph(words: Int32Array): void {
-  unlockSpin(words, MUTEX);
+  unlockSpinRobust(words, MUTEX);
 }
 
 /** What the detector needs to know of a lock: its word and where it keeps its graph id. */

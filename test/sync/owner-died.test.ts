@@ -12,7 +12,9 @@ import {
   holdAndDie,
   notifyAndDie,
   waitOnCondition,
+  whoAmI,
 } from '../fixtures/sync-death.mjs';
+import { holdUntil } from '../fixtures/sync-locks.mjs';
 import { closePools, threadPool } from './pools.js';
 
 afterEach(closePools);
@@ -191,6 +193,40 @@ describe('a counter under a lock', () => {
       await pool.close();
       expect(lock.locked()).toBe(false);
       expect(lock.ownerDied).toBeNull();
+    },
+    HANG,
+  );
+});
+
+describe('the deadlock detector', () => {
+  it(
+    'a worker that died inside its critical section (recording a wait) does not stop other lock waits',
+    async () => {
+      const gone = threadPool(1);
+      const deadTag = (await gone.run(whoAmI)) + 1;
+      await gone.terminate();
+      // The state a worker killed between taking and releasing the wait-for graph's mutex leaves:
+      // the mutex word (the graph's first word) holding its thread tag (threadId + 1), here with
+      // the bit that says others sleep on it (0x40000000).
+      const graph = new Int32Array((globalThis as unknown as Record<symbol, SharedArrayBuffer>)[Symbol.for('tandem.sync.waitForGraph')]!);
+      const leftBehind = deadTag | 0x40000000;
+      Atomics.store(graph, 0, leftBehind);
+      const pool = threadPool(2);
+      const lock = new Lock({ name: 'past a dead mutex holder' });
+      const held = new Event();
+      const go = new Event();
+      const holder = pool.run(holdUntil, lock, held, go);
+      expect(await held.wait({ timeout: DEADLINE })).toBe(true);
+      // A second worker waits for the lock: it must get past the graph's mutex to record its wait.
+      const next = pool.run(acquireAfterDeath, lock, DEADLINE);
+      for (let waited = 0; Atomics.load(graph, 0) === leftBehind; waited += 10) {
+        if (waited > DEADLINE) throw new Error('nobody went for the graph mutex');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      go.set();
+      await holder;
+      expect(await next).toMatchObject({ acquired: true, ownerDied: null, lockedAfter: false });
+      expect(Atomics.load(graph, 0)).toBe(0);
     },
     HANG,
   );
