@@ -113,10 +113,11 @@ export class Condition extends Acquirable implements Shareable {
     const seq = Atomics.load(this.#words, SEQ);
     const depth = this.#releaseAll();
     try {
-      return (yield sleepOn(this.#words, SEQ, seq, deadline, signal, `waiting on condition '${this.name}'`)) !== 'timed-out';
+      const what = signal ? `waiting on condition '${this.name}'` : '';
+      return (yield sleepOn(this.#words, SEQ, seq, deadline, signal, what)) !== 'timed-out';
     } finally {
       // Taken back whatever happened, cancellation included (so this part of the wait cannot be aborted).
-      yield* acquiring(this.lock, blocking, `taking back the lock of condition '${this.name}'`);
+      yield* acquiring(this.lock, blocking);
       this.#restore(depth);
     }
   }

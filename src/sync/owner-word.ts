@@ -72,10 +72,10 @@ export async function acquireWordAsync(
   return runAsync(acquireLoop(lock, deadlineOf(timeout), false, signal, `waiting for ${kind} '${lock.label}'`));
 }
 
-/** The whole acquire as one wait loop (for Condition, taking its lock back): try, spin if blocking, wait. */
-export function* acquiring(lock: TrackedLock, blocking: boolean, what: string): WaitLoop<boolean> {
+/** The whole acquire as one wait loop, not cancellable (for Condition, taking its lock back): try, spin if blocking, wait. */
+export function* acquiring(lock: TrackedLock, blocking: boolean): WaitLoop<boolean> {
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0 || (blocking && spinToAcquire(lock.words))) return true;
-  return yield* acquireLoop(lock, Infinity, blocking, undefined, what);
+  return yield* acquireLoop(lock, Infinity, blocking, undefined, '');
 }
 
 /** Spins a little while the lock is held by another thread; true if it got it meanwhile. */

@@ -97,12 +97,13 @@ export class Semaphore extends Acquirable implements Shareable {
 
   *#acquireLoop(deadline: number, signal: AbortSignal | undefined): WaitLoop<boolean> {
     const words = this.#words;
+    const what = signal ? `waiting for semaphore '${this.name}'` : '';
     for (;;) {
       if (this.tryAcquire()) return true;
       if (remaining(deadline) <= 0) return false;
       Atomics.add(words, WAITING, 1);
       try {
-        yield sleepOn(words, VALUE, 0, deadline, signal, `waiting for semaphore '${this.name}'`);
+        yield sleepOn(words, VALUE, 0, deadline, signal, what);
       } finally {
         Atomics.sub(words, WAITING, 1);
       }

@@ -111,7 +111,7 @@ export interface Sleep {
   readonly wake: number;
   /** Aborting it throws CancelledError into the loop (async sleeps only); absent: the sleep cannot be cancelled. */
   readonly signal: AbortSignal | undefined;
-  /** What the wait is, for the CancelledError: `waiting for lock 'accounts'`. */
+  /** What the wait is, for the CancelledError (so only needed with a signal): `waiting for lock 'accounts'`. */
   readonly what: string;
 }
 
