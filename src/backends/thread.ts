@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Backend, ExitInfo, SpawnSpec, WorkerEvents, WorkerHandle } from './backend.js';
 import { workerEntry } from './entry.js';
 import { CLAIM_SLOTS, claimStarted, claimTakeBack } from '../worker/claims.js';
+import { threadExited } from '../sync/liveness.js';
 
 /** Workers are `worker_threads`: one process, shared memory, cheap messages. */
 export const threadBackend: Backend = {
@@ -22,6 +23,8 @@ export const threadBackend: Backend = {
       // Unset, a thread inherits the caller's execArgv (so tsx keeps working).
       ...(spec.execArgv ? { execArgv: spec.execArgv } : {}),
     });
+    // Read now: a worker that has stopped reports -1.
+    const threadId = worker.threadId;
     let error: unknown = null;
     let killed = false;
     worker.on('message', (batch: unknown[]) => events.message(batch));
@@ -29,6 +32,8 @@ export const threadBackend: Backend = {
       error = err;
     });
     worker.once('exit', (exitCode) => {
+      // Locks the thread still held go to their next waiter (src/sync/owner-word.ts).
+      threadExited(threadId);
       const info: ExitInfo = { exitCode, signal: null, error, reason: 'exit' };
       if ((error as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY') info.reason = 'out-of-memory';
       else if (error !== null) info.reason = 'uncaught';

@@ -1,9 +1,8 @@
 import { InvalidOptionError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
-import { Cells, checkType, type ElementOf, type SharedNumberType, type ViewOf } from './cells.js';
+import { Cells, checkType, type CellsState, type ElementOf, type SharedNumberType, type ViewOf } from './cells.js';
 
 const KIND = 'tandem.SharedArray';
-let adopting: SharedArrayBuffer | null = null;
 
 /**
  * A fixed-length array of numbers in shared memory (Python's
@@ -22,14 +21,27 @@ export class SharedArray<T extends SharedNumberType = SharedNumberType> implemen
   readonly #cells: Cells<T>;
 
   /** `values`: a length (all zeros) or initial contents. */
-  constructor(type: T, values: number | ArrayLike<ElementOf<T>>) {
+  constructor(type: T, values: number | ArrayLike<ElementOf<T>>);
+  /** @internal Over the memory of an existing array: see {@link SharedArray.fromShared}. */
+  constructor(type: T, values: 0, shared: SharedArrayBuffer);
+  constructor(type: T, values: number | ArrayLike<ElementOf<T>>, shared?: SharedArrayBuffer) {
     checkType(type);
+    if (shared) {
+      this.#cells = new Cells(type, shared);
+      return;
+    }
     const length = typeof values === 'number' ? values : values?.length;
-    if (!adopting && (typeof length !== 'number' || !Number.isInteger(length) || length < 0)) {
+    if (typeof length !== 'number' || !Number.isInteger(length) || length < 0) {
       throw new InvalidOptionError('values', values, 'a length (an integer >= 0) or an array of initial values');
     }
-    this.#cells = new Cells(type, adopting ?? new SharedArrayBuffer(Cells.bytes(type, length)));
-    if (!adopting && typeof values !== 'number') (this.#cells.view as unknown as { set(v: ArrayLike<ElementOf<T>>): void }).set(values);
+    this.#cells = new Cells(type, new SharedArrayBuffer(Cells.bytes(type, length)));
+    if (typeof values !== 'number') (this.#cells.view as unknown as { set(v: ArrayLike<ElementOf<T>>): void }).set(values);
+  }
+
+  /** @internal The same array, over the memory its `[encodeShared]()` state holds (how it arrives in a worker). */
+  static fromShared(state: unknown): SharedArray {
+    const { type, buffer } = state as CellsState;
+    return new SharedArray(type, 0, buffer);
   }
 
   /** The element type it was made with. */
@@ -90,16 +102,9 @@ export class SharedArray<T extends SharedNumberType = SharedNumberType> implemen
   }
 
   [encodeShared](): SharedState {
-    return { kind: KIND, state: { type: this.type, buffer: this.#cells.view.buffer } };
+    const state: CellsState = { type: this.type, buffer: this.#cells.view.buffer as SharedArrayBuffer };
+    return { kind: KIND, state };
   }
 }
 
-registerShareable(KIND, (state) => {
-  const { type, buffer } = state as { type: SharedNumberType; buffer: SharedArrayBuffer };
-  adopting = buffer;
-  try {
-    return new SharedArray(type, 0);
-  } finally {
-    adopting = null;
-  }
-});
+registerShareable(KIND, SharedArray.fromShared);

@@ -71,6 +71,12 @@ export function checkType(type: unknown): asserts type is SharedNumberType {
   }
 }
 
+/** What a SharedValue or SharedArray crosses to a thread worker as (see src/shareable.ts). */
+export interface CellsState {
+  type: SharedNumberType;
+  buffer: SharedArrayBuffer;
+}
+
 export class Cells<T extends SharedNumberType> {
   readonly type: T;
   readonly view: ViewOf<T>;

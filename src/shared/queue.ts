@@ -26,13 +26,15 @@ import { encodeShared, registerShareable, type Shareable, type SharedState } fro
 import { lockSpin, unlockSpin } from '../sync/spin-mutex.js';
 import {
   assertMayBlock,
-  blockAsync,
-  blockSync,
   checkTimeout,
   deadlineOf,
   remaining,
-  type SyncWaitOptions,
+  runAsync,
+  runBlocking,
+  sleepOn,
   type AsyncWaitOptions,
+  type SyncWaitOptions,
+  type WaitLoop,
 } from '../sync/wait.js';
 
 const PUT_MUTEX = 0;
@@ -55,7 +57,6 @@ const KIND = 'tandem.SharedQueue';
 // Per thread: values are encoded into, and read out of, reused buffers.
 const encoder = new Encoder();
 let readBuffer = Buffer.allocUnsafe(256);
-let adopting: SharedArrayBuffer | null = null;
 const EMPTY = Symbol('empty');
 /** Polls before sleeping: when the producer is running, a value comes sooner than a sleep and wake-up would. */
 const SPINS = 2048;
@@ -98,9 +99,12 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
   readonly #ring: Uint8Array;
   readonly #capacity: number;
 
-  constructor(options: SharedQueueOptions = {}) {
-    if (adopting) {
-      this.#words = new Int32Array(adopting, 0, HEADER_BYTES / 4);
+  constructor(options?: SharedQueueOptions);
+  /** @internal Over the memory of an existing queue: see {@link SharedQueue.fromShared}. */
+  constructor(options: SharedQueueOptions, shared: SharedArrayBuffer);
+  constructor(options: SharedQueueOptions = {}, shared?: SharedArrayBuffer) {
+    if (shared) {
+      this.#words = new Int32Array(shared, 0, HEADER_BYTES / 4);
     } else {
       const byteLength = options.byteLength ?? 65536;
       if (!Number.isInteger(byteLength) || byteLength < 16 || byteLength > 2 ** 30) {
@@ -116,6 +120,11 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     }
     this.#capacity = this.#words[CAPACITY];
     this.#ring = new Uint8Array(this.#words.buffer, HEADER_BYTES, this.#capacity);
+  }
+
+  /** @internal The same queue, over the memory its `[encodeShared]()` state holds (how it arrives in a worker). */
+  static fromShared<T = unknown>(state: unknown): SharedQueue<T> {
+    return new SharedQueue<T>({}, state as SharedArrayBuffer);
   }
 
   /** Values in the queue now. */
@@ -135,18 +144,7 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     if (this.#tryPut(encoder.bytes, length)) return;
     // The encoder's buffer is reused by the next put of this thread, which may run while this one waits.
     const bytes = encoder.bytes.slice(0, length);
-    const deadline = deadlineOf(options.timeout);
-    const words = this.#words;
-    while (!this.#tryPut(bytes, length)) {
-      if (remaining(deadline) <= 0) throw new SyncTimeoutError('putting into a full SharedQueue', options.timeout ?? Infinity);
-      const seq = Atomics.load(words, NOT_FULL);
-      Atomics.add(words, PUTTERS, 1);
-      try {
-        if (!this.#roomFor(length)) await blockAsync(words, NOT_FULL, seq, deadline, options.signal, 'putting into a SharedQueue');
-      } finally {
-        Atomics.sub(words, PUTTERS, 1);
-      }
-    }
+    return runAsync(this.#putLoop(bytes, length, options.timeout, options.signal));
   }
 
   /** Blocking form of put(), for workers. */
@@ -154,16 +152,23 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     assertMayBlock('sharedQueue.putSync()');
     checkTimeout(options.timeout);
     const length = this.#encode(value);
-    const bytes = encoder.bytes;
-    if (this.#tryPut(bytes, length)) return;
-    const deadline = deadlineOf(options.timeout);
+    if (this.#tryPut(encoder.bytes, length)) return;
+    runBlocking(this.#putLoop(encoder.bytes, length, options.timeout, undefined));
+  }
+
+  /** Waits for room for `bytes`; called once a put found the queue full. */
+  *#putLoop(bytes: Uint8Array, length: number, timeout: number | undefined, signal: AbortSignal | undefined): WaitLoop<void> {
+    const deadline = deadlineOf(timeout);
     const words = this.#words;
     while (!this.#tryPut(bytes, length)) {
-      if (remaining(deadline) <= 0) throw new SyncTimeoutError('putting into a full SharedQueue', options.timeout ?? Infinity);
+      if (remaining(deadline) <= 0) throw new SyncTimeoutError('putting into a full SharedQueue', timeout ?? Infinity);
       const seq = Atomics.load(words, NOT_FULL);
       Atomics.add(words, PUTTERS, 1);
-      if (!this.#roomFor(length)) blockSync(words, NOT_FULL, seq, deadline);
-      Atomics.sub(words, PUTTERS, 1);
+      try {
+        if (!this.#roomFor(length)) yield sleepOn(words, NOT_FULL, seq, deadline, signal, 'putting into a SharedQueue');
+      } finally {
+        Atomics.sub(words, PUTTERS, 1);
+      }
     }
   }
 
@@ -186,17 +191,8 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     assertMayBlock('sharedQueue.getSync()');
     checkTimeout(options.timeout);
     let value = this.#take();
-    if (value === EMPTY) {
-      const deadline = deadlineOf(options.timeout);
-      const words = this.#words;
-      for (spinWhileEmpty(words); (value = this.#take()) === EMPTY; spinWhileEmpty(words)) {
-        if (remaining(deadline) <= 0) throw new SyncTimeoutError('getting from an empty SharedQueue', options.timeout ?? Infinity);
-        const seq = Atomics.load(words, NOT_EMPTY);
-        Atomics.add(words, GETTERS, 1);
-        if (isEmpty(words)) blockSync(words, NOT_EMPTY, seq, deadline);
-        Atomics.sub(words, GETTERS, 1);
-      }
-    }
+    if (value === EMPTY) value = this.#spinThenTake();
+    if (value === EMPTY) value = runBlocking(this.#takeLoop(options.timeout, undefined));
     return openOrThrow(value);
   }
 
@@ -253,22 +249,38 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
 
   /** Waits for a value; called once a take found the queue empty. */
   async #takeAsync(options: AsyncWaitOptions): Promise<T | typeof CLOSED_AND_EMPTY> {
-    let value: T | typeof EMPTY | typeof CLOSED_AND_EMPTY;
-    const deadline = deadlineOf(options.timeout);
-    const words = this.#words;
     // A short spin first, even on the main thread: a wake-up through Atomics.waitAsync takes a
     // turn of the event loop, far longer than a busy producer needs (bench/sync.mjs, "to the main thread").
-    for (spinWhileEmpty(words); (value = this.#take()) === EMPTY; spinWhileEmpty(words)) {
-      if (remaining(deadline) <= 0) throw new SyncTimeoutError('getting from an empty SharedQueue', options.timeout ?? Infinity);
+    const value = this.#spinThenTake();
+    return value === EMPTY ? runAsync(this.#takeLoop(options.timeout, options.signal)) : value;
+  }
+
+  /**
+   * Spins while the queue is empty, then takes. Done in plain code before a
+   * wait builds its loop: a producer that is running usually fills the queue
+   * within the spin.
+   */
+  #spinThenTake(): T | typeof EMPTY | typeof CLOSED_AND_EMPTY {
+    spinWhileEmpty(this.#words);
+    return this.#take();
+  }
+
+  /** Sleeps until a value comes, then takes it; called once a take after a spin found the queue empty. */
+  *#takeLoop(timeout: number | undefined, signal: AbortSignal | undefined): WaitLoop<T | typeof CLOSED_AND_EMPTY> {
+    const deadline = deadlineOf(timeout);
+    const words = this.#words;
+    for (;;) {
+      if (remaining(deadline) <= 0) throw new SyncTimeoutError('getting from an empty SharedQueue', timeout ?? Infinity);
       const seq = Atomics.load(words, NOT_EMPTY);
       Atomics.add(words, GETTERS, 1);
       try {
-        if (isEmpty(words)) await blockAsync(words, NOT_EMPTY, seq, deadline, options.signal, 'getting from a SharedQueue');
+        if (isEmpty(words)) yield sleepOn(words, NOT_EMPTY, seq, deadline, signal, 'getting from a SharedQueue');
       } finally {
         Atomics.sub(words, GETTERS, 1);
       }
+      const value = this.#spinThenTake();
+      if (value !== EMPTY) return value;
     }
-    return value;
   }
 
   /** Encodes `value` into the thread's encoder; returns its length. */
@@ -406,11 +418,4 @@ function openOrThrow<T>(value: T | typeof CLOSED_AND_EMPTY): T {
   return value;
 }
 
-registerShareable(KIND, (buffer) => {
-  adopting = buffer as SharedArrayBuffer;
-  try {
-    return new SharedQueue();
-  } finally {
-    adopting = null;
-  }
-});
+registerShareable(KIND, SharedQueue.fromShared);

@@ -1,8 +1,7 @@
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
-import { Cells, checkType, type ElementOf, type SharedNumberType } from './cells.js';
+import { Cells, checkType, type CellsState, type ElementOf, type SharedNumberType } from './cells.js';
 
 const KIND = 'tandem.SharedValue';
-let adopting: SharedArrayBuffer | null = null;
 
 /**
  * One number in shared memory (Python's `multiprocessing.Value`, without the
@@ -19,10 +18,19 @@ let adopting: SharedArrayBuffer | null = null;
 export class SharedValue<T extends SharedNumberType = SharedNumberType> implements Shareable {
   readonly #cells: Cells<T>;
 
-  constructor(type: T, initial?: ElementOf<T>) {
+  constructor(type: T, initial?: ElementOf<T>);
+  /** @internal Over the memory of an existing value: see {@link SharedValue.fromShared}. */
+  constructor(type: T, initial: undefined, shared: SharedArrayBuffer);
+  constructor(type: T, initial?: ElementOf<T>, shared?: SharedArrayBuffer) {
     checkType(type);
-    this.#cells = new Cells(type, adopting ?? new SharedArrayBuffer(Cells.bytes(type, 1)));
-    if (!adopting && initial !== undefined) this.#cells.store(0, initial);
+    this.#cells = new Cells(type, shared ?? new SharedArrayBuffer(Cells.bytes(type, 1)));
+    if (!shared && initial !== undefined) this.#cells.store(0, initial);
+  }
+
+  /** @internal The same value, over the memory its `[encodeShared]()` state holds (how it arrives in a worker). */
+  static fromShared(state: unknown): SharedValue {
+    const { type, buffer } = state as CellsState;
+    return new SharedValue(type, undefined, buffer);
   }
 
   /** The element type it was made with. */
@@ -60,16 +68,9 @@ export class SharedValue<T extends SharedNumberType = SharedNumberType> implemen
   }
 
   [encodeShared](): SharedState {
-    return { kind: KIND, state: { type: this.type, buffer: this.#cells.view.buffer } };
+    const state: CellsState = { type: this.type, buffer: this.#cells.view.buffer as SharedArrayBuffer };
+    return { kind: KIND, state };
   }
 }
 
-registerShareable(KIND, (state) => {
-  const { type, buffer } = state as { type: SharedNumberType; buffer: SharedArrayBuffer };
-  adopting = buffer;
-  try {
-    return new SharedValue(type);
-  } finally {
-    adopting = null;
-  }
-});
+registerShareable(KIND, SharedValue.fromShared);

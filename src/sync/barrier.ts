@@ -23,7 +23,17 @@
 import { BrokenBarrierError, InvalidOptionError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
 import { lockSpin, unlockSpin } from './spin-mutex.js';
-import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
+import {
+  assertMayBlock,
+  deadlineOf,
+  remaining,
+  runAsync,
+  runBlocking,
+  sleepOn,
+  type AsyncWaitOptions,
+  type SyncWaitOptions,
+  type WaitLoop,
+} from './wait.js';
 
 const MUTEX = 0;
 const COUNT = 1;
@@ -46,7 +56,6 @@ const NONE = -1;
 const FULL = -1;
 
 const KIND = 'tandem.Barrier';
-let adopting: SharedArrayBuffer | null = null;
 
 const stateOf = (record: number): number => FIRST_RECORD + record * 2;
 const holdersOf = (record: number): number => FIRST_RECORD + record * 2 + 1;
@@ -89,9 +98,12 @@ export class Barrier implements Shareable {
   readonly #words: Int32Array;
   readonly #action: (() => void) | undefined;
 
-  constructor(parties: number, options: BarrierOptions = {}) {
-    if (adopting) {
-      this.#words = new Int32Array(adopting);
+  constructor(parties: number, options?: BarrierOptions);
+  /** @internal Over the memory of an existing barrier: see {@link Barrier.fromShared}. */
+  constructor(parties: number, options: BarrierOptions, shared: SharedArrayBuffer);
+  constructor(parties: number, options: BarrierOptions = {}, shared?: SharedArrayBuffer) {
+    if (shared) {
+      this.#words = new Int32Array(shared);
     } else {
       if (!Number.isInteger(parties) || parties < 1) throw new InvalidOptionError('parties', parties, 'an integer >= 1');
       this.#words = new Int32Array(new SharedArrayBuffer(WORDS * 4));
@@ -100,6 +112,11 @@ export class Barrier implements Shareable {
       this.#words[stateOf(0)] = PENDING;
     }
     this.#action = options.action;
+  }
+
+  /** @internal The same barrier (without its action), over the memory its `[encodeShared]()` state holds (how it arrives in a worker). */
+  static fromShared(state: unknown): Barrier {
+    return new Barrier(0, {}, state as SharedArrayBuffer);
   }
 
   /** Threads that must arrive for a round to pass. */
@@ -124,26 +141,24 @@ export class Barrier implements Shareable {
    * timeout breaks it for everyone.
    */
   async wait(options: AsyncWaitOptions = {}): Promise<number> {
-    const deadline = deadlineOf(options.timeout);
-    const ticket: Ticket = { record: NONE, index: 0, word: 0, expected: 0 };
-    try {
-      while (!this.#advance(ticket, deadline)) {
-        await blockAsync(this.#words, ticket.word, ticket.expected, deadline, options.signal, 'waiting at a Barrier');
-      }
-    } catch (error) {
-      // Aborted: the others of its round must not wait forever for it.
-      if (ticket.record !== NONE) this.#leave(ticket, true);
-      throw error;
-    }
-    return ticket.index;
+    return runAsync(this.#waitLoop(deadlineOf(options.timeout), options.signal));
   }
 
   /** Blocking form of wait(), for workers. */
   waitSync(options: SyncWaitOptions = {}): number {
     assertMayBlock('barrier.waitSync()');
-    const deadline = deadlineOf(options.timeout);
+    return runBlocking(this.#waitLoop(deadlineOf(options.timeout), undefined));
+  }
+
+  *#waitLoop(deadline: number, signal: AbortSignal | undefined): WaitLoop<number> {
     const ticket: Ticket = { record: NONE, index: 0, word: 0, expected: 0 };
-    while (!this.#advance(ticket, deadline)) blockSync(this.#words, ticket.word, ticket.expected, deadline);
+    try {
+      while (!this.#advance(ticket, deadline)) yield sleepOn(this.#words, ticket.word, ticket.expected, deadline, signal, 'waiting at a Barrier');
+    } catch (error) {
+      // Aborted: the others of its round must not wait forever for it.
+      if (ticket.record !== NONE) this.#leave(ticket, true);
+      throw error;
+    }
     return ticket.index;
   }
 
@@ -321,11 +336,4 @@ export class Barrier implements Shareable {
   }
 }
 
-registerShareable(KIND, (buffer) => {
-  adopting = buffer as SharedArrayBuffer;
-  try {
-    return new Barrier(0);
-  } finally {
-    adopting = null;
-  }
-});
+registerShareable(KIND, Barrier.fromShared);

@@ -10,19 +10,37 @@ import {
 } from '../shareable.js';
 import { Acquirable } from './guard.js';
 import { Lock } from './lock.js';
+import { acquiring, type OwnerDied } from './owner-word.js';
 import { RLock } from './rlock.js';
-import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
+import {
+  assertMayBlock,
+  deadlineOf,
+  remaining,
+  runAsync,
+  runBlocking,
+  sleepOn,
+  type AsyncWaitOptions,
+  type SyncWaitOptions,
+  type WaitLoop,
+} from './wait.js';
 
 const SEQ = 0; // bumped by every notify: waiters sleep while it holds the value they read
 const KIND = 'tandem.Condition';
-let adopting: SharedArrayBuffer | null = null;
+
+/** What a Condition crosses to a thread worker as (see src/shareable.ts). */
+interface ConditionState {
+  buffer: SharedArrayBuffer;
+  lock: SharedMarker;
+}
 
 /**
  * A condition variable over a Lock or RLock (Python's `threading.Condition`):
  * holding the lock, wait() releases it and sleeps until notify(); it holds the
  * lock again when wait() returns or throws. Wake-ups may be spurious, so wait
  * in a loop or use waitFor(predicate). Waits on a condition are not part of
- * deadlock detection (re-acquiring its lock afterwards is).
+ * deadlock detection (re-acquiring its lock afterwards is). A thread worker
+ * that dies holding the condition's lock leaves it to the next acquirer, as
+ * with the lock itself ({@link Condition.ownerDied}).
  *
  * @example
  * ```ts
@@ -41,14 +59,28 @@ export class Condition extends Acquirable implements Shareable {
    * `lock` defaults to a new Lock, not an RLock as in Python: RLock ownership
    * is per thread, so several async flows of one thread would all "own" it.
    */
-  constructor(lock: Lock | RLock = new Lock({ name: 'Condition lock' })) {
+  constructor(lock?: Lock | RLock);
+  /** @internal Over the memory of an existing condition: see {@link Condition.fromShared}. */
+  constructor(lock: Lock | RLock, shared: SharedArrayBuffer);
+  constructor(lock: Lock | RLock = new Lock({ name: 'Condition lock' }), shared?: SharedArrayBuffer) {
     super();
     this.lock = lock;
-    this.#words = new Int32Array(adopting ?? new SharedArrayBuffer(4));
+    this.#words = new Int32Array(shared ?? new SharedArrayBuffer(4));
+  }
+
+  /** @internal The same condition (and lock), over the memory its `[encodeShared]()` state holds (how it arrives in a worker). */
+  static fromShared(state: unknown): Condition {
+    const { buffer, lock } = state as ConditionState;
+    return new Condition(fromMarker(lock) as Lock | RLock, buffer);
   }
 
   get name(): string {
     return this.lock.name;
+  }
+
+  /** The lock's {@link Lock.ownerDied}: set while the holder took the lock over from a thread that died holding it. */
+  get ownerDied(): OwnerDied | null {
+    return this.lock.ownerDied;
   }
 
   acquire(options?: AsyncWaitOptions): Promise<boolean> {
@@ -67,28 +99,25 @@ export class Condition extends Acquirable implements Shareable {
   /** Releases the lock, waits for a notify (or the timeout), re-acquires the lock. False if it timed out. */
   async wait(options: AsyncWaitOptions = {}): Promise<boolean> {
     this.#assertHeld('wait()');
-    const deadline = deadlineOf(options.timeout);
-    const seq = Atomics.load(this.#words, SEQ);
-    const depth = this.#releaseAll();
-    try {
-      return (await blockAsync(this.#words, SEQ, seq, deadline, options.signal, `waiting on condition '${this.name}'`)) !== 'timed-out';
-    } finally {
-      await this.lock.acquire();
-      this.#restore(depth);
-    }
+    return runAsync(this.#waitLoop(deadlineOf(options.timeout), false, options.signal));
   }
 
   /** Blocking form of wait(), for workers. */
   waitSync(options: SyncWaitOptions = {}): boolean {
     assertMayBlock(`condition '${this.name}'.waitSync()`);
     this.#assertHeld('waitSync()');
-    const deadline = deadlineOf(options.timeout);
+    return runBlocking(this.#waitLoop(deadlineOf(options.timeout), true, undefined));
+  }
+
+  *#waitLoop(deadline: number, blocking: boolean, signal: AbortSignal | undefined): WaitLoop<boolean> {
     const seq = Atomics.load(this.#words, SEQ);
     const depth = this.#releaseAll();
     try {
-      return blockSync(this.#words, SEQ, seq, deadline) !== 'timed-out';
+      const what = signal ? `waiting on condition '${this.name}'` : '';
+      return (yield sleepOn(this.#words, SEQ, seq, deadline, signal, what)) !== 'timed-out';
     } finally {
-      this.lock.acquireSync();
+      // Taken back whatever happened, cancellation included (so this part of the wait cannot be aborted).
+      yield* acquiring(this.lock, blocking);
       this.#restore(depth);
     }
   }
@@ -151,17 +180,9 @@ export class Condition extends Acquirable implements Shareable {
   }
 
   [encodeShared](): SharedState {
-    return { kind: KIND, state: { buffer: this.#words.buffer, lock: toMarker(this.lock) } };
+    const state: ConditionState = { buffer: this.#words.buffer as SharedArrayBuffer, lock: toMarker(this.lock) };
+    return { kind: KIND, state };
   }
 }
 
-registerShareable(KIND, (state) => {
-  const { buffer, lock } = state as { buffer: SharedArrayBuffer; lock: SharedMarker };
-  const inner = fromMarker(lock) as Lock | RLock;
-  adopting = buffer;
-  try {
-    return new Condition(inner);
-  } finally {
-    adopting = null;
-  }
-});
+registerShareable(KIND, Condition.fromShared);

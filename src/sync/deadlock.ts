@@ -10,6 +10,9 @@
  *        └─ follow  O waits for L2 held by P, P waits for ... -> back to X?
  *                   yes: DeadlockError naming every thread and lock
  *
+ * A thread that died (liveness.ts) ends every path: the locks it held go to
+ * their next waiter, and the record it left if it died waiting is free.
+ *
  * Only threads about to block touch the graph; an uncontended acquire or
  * release never does. A release of a lock with waiters clears, under the same
  * mutex, the "held by" of every record waiting for that lock, so a record is
@@ -22,7 +25,8 @@
 import { isMainThread } from 'node:worker_threads';
 import { DeadlockError, type DeadlockLink } from '../errors.js';
 import { registerThreadGlobal, threadGlobal } from '../shareable.js';
-import { lockSpin, unlockSpin } from './spin-mutex.js';
+import { threadDied } from './liveness.js';
+import { lockSpinRobust, unlockSpinRobust } from './spin-mutex.js';
 import { THREAD_TAG } from './wait.js';
 
 const MUTEX = 0;
@@ -102,12 +106,13 @@ export function setDeadlockDetection(enabled: boolean): void {
   if (words) Atomics.store(words, ENABLED, enabled ? 1 : 0);
 }
 
+// Robust: a worker killed while it records a wait must not leave every later lock wait spinning.
 function lockGraph(words: Int32Array): void {
-  lockSpin(words, MUTEX);
+  lockSpinRobust(words, MUTEX);
 }
 
 function unlockGraph(words: Int32Array): void {
-  unlockSpin(words, MUTEX);
+  unlockSpinRobust(words, MUTEX);
 }
 
 /** What the detector needs to know of a lock: its word and where it keeps its graph id. */
@@ -163,7 +168,8 @@ export function enter(lock: TrackedLock, expected: number, owner: number, sameTh
     const high = words[HIGH_WATER];
     for (let slot = 0; slot < MAX_WAITERS; slot++) {
       const base = RECORDS + slot * RECORD_FIELDS;
-      if (words[base] !== 0) continue;
+      // A thread that died waiting left its record: the slot is free again.
+      if (words[base] !== 0 && !threadDied(words[base])) continue;
       words[base] = THREAD_TAG;
       words[base + 1] = id;
       words[base + 2] = owner;
@@ -219,6 +225,8 @@ function findCycle(words: Int32Array, id: number, owner: number): DeadlockLink[]
         waitsFor: lockName(wait.lock),
       }));
     }
+    // A dead holder's lock goes to whoever waits for it next (owner-word.ts): no cycle goes through it.
+    if (threadDied(current)) return null;
     let next = 0;
     for (let slot = 0; slot < high; slot++) {
       const base = RECORDS + slot * RECORD_FIELDS;

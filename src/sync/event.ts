@@ -1,5 +1,15 @@
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
-import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
+import {
+  assertMayBlock,
+  deadlineOf,
+  remaining,
+  runAsync,
+  runBlocking,
+  sleepOn,
+  type AsyncWaitOptions,
+  type SyncWaitOptions,
+  type WaitLoop,
+} from './wait.js';
 
 // One word: generation << 1 | flag. set() raises the flag and starts a new
 // generation; clear() only lowers the flag. A waiter remembers the word it
@@ -8,7 +18,6 @@ import { assertMayBlock, blockAsync, blockSync, deadlineOf, remaining, type Sync
 const STATE = 0;
 const FLAG = 1;
 const KIND = 'tandem.Event';
-let adopting: SharedArrayBuffer | null = null;
 
 /**
  * A flag in shared memory that threads wait for (Python's `threading.Event`):
@@ -26,8 +35,16 @@ let adopting: SharedArrayBuffer | null = null;
 export class Event implements Shareable {
   readonly #words: Int32Array;
 
-  constructor() {
-    this.#words = new Int32Array(adopting ?? new SharedArrayBuffer(4));
+  constructor();
+  /** @internal Over the memory of an existing event: see {@link Event.fromShared}. */
+  constructor(shared: SharedArrayBuffer);
+  constructor(shared?: SharedArrayBuffer) {
+    this.#words = new Int32Array(shared ?? new SharedArrayBuffer(4));
+  }
+
+  /** @internal The same event, over the memory its `[encodeShared]()` state holds (how it arrives in a worker). */
+  static fromShared(state: unknown): Event {
+    return new Event(state as SharedArrayBuffer);
   }
 
   /** Whether the flag is set. */
@@ -55,26 +72,23 @@ export class Event implements Shareable {
   /** Waits until the flag is set; resolves false if `timeout` passed first. */
   async wait(options: AsyncWaitOptions = {}): Promise<boolean> {
     const deadline = deadlineOf(options.timeout);
-    const words = this.#words;
-    const seen = Atomics.load(words, STATE);
-    if ((seen & FLAG) === FLAG) return true;
-    while (Atomics.load(words, STATE) === seen) {
-      if (remaining(deadline) <= 0) return false;
-      await blockAsync(words, STATE, seen, deadline, options.signal, 'waiting for an Event');
-    }
-    return true;
+    return this.isSet() || runAsync(this.#waitLoop(deadline, options.signal));
   }
 
   /** Blocking form of wait(), for workers. */
   waitSync(options: SyncWaitOptions = {}): boolean {
     assertMayBlock('event.waitSync()');
     const deadline = deadlineOf(options.timeout);
+    return this.isSet() || runBlocking(this.#waitLoop(deadline, undefined));
+  }
+
+  *#waitLoop(deadline: number, signal: AbortSignal | undefined): WaitLoop<boolean> {
     const words = this.#words;
     const seen = Atomics.load(words, STATE);
     if ((seen & FLAG) === FLAG) return true;
     while (Atomics.load(words, STATE) === seen) {
       if (remaining(deadline) <= 0) return false;
-      blockSync(words, STATE, seen, deadline);
+      yield sleepOn(words, STATE, seen, deadline, signal, 'waiting for an Event');
     }
     return true;
   }
@@ -84,11 +98,4 @@ export class Event implements Shareable {
   }
 }
 
-registerShareable(KIND, (buffer) => {
-  adopting = buffer as SharedArrayBuffer;
-  try {
-    return new Event();
-  } finally {
-    adopting = null;
-  }
-});
+registerShareable(KIND, Event.fromShared);

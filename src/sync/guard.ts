@@ -57,19 +57,19 @@ export abstract class Acquirable {
    * ```
    */
   async guard(options?: AsyncWaitOptions): Promise<Guard> {
-    if (!(await this.acquire(options))) throw new SyncTimeoutError(`acquiring '${this.name}'`, options?.timeout ?? Infinity);
+    this.#assertAcquired(await this.acquire(options), options);
     return new Guard(() => this.release());
   }
 
   /** Blocking form of guard(), for workers: `using held = lock.guardSync()`. */
   guardSync(options?: SyncWaitOptions): Guard {
-    if (!this.acquireSync(options)) throw new SyncTimeoutError(`acquiring '${this.name}'`, options?.timeout ?? Infinity);
+    this.#assertAcquired(this.acquireSync(options), options);
     return new Guard(() => this.release());
   }
 
   /** Runs `fn` while holding this, releasing afterwards (also when it throws). */
   async withLock<R>(fn: () => R | Promise<R>, options?: AsyncWaitOptions): Promise<R> {
-    if (!(await this.acquire(options))) throw new SyncTimeoutError(`acquiring '${this.name}'`, options?.timeout ?? Infinity);
+    this.#assertAcquired(await this.acquire(options), options);
     try {
       return await fn();
     } finally {
@@ -79,11 +79,15 @@ export abstract class Acquirable {
 
   /** Blocking form of withLock(), for workers. */
   withLockSync<R>(fn: () => R, options?: SyncWaitOptions): R {
-    if (!this.acquireSync(options)) throw new SyncTimeoutError(`acquiring '${this.name}'`, options?.timeout ?? Infinity);
+    this.#assertAcquired(this.acquireSync(options), options);
     try {
       return fn();
     } finally {
       this.release();
     }
+  }
+
+  #assertAcquired(acquired: boolean, options: SyncWaitOptions | undefined): void {
+    if (!acquired) throw new SyncTimeoutError(`acquiring '${this.name}'`, options?.timeout ?? Infinity);
   }
 }

@@ -11,6 +11,7 @@ export { Event } from './event.js';
 export { Barrier, type BarrierOptions } from './barrier.js';
 export { Guard } from './guard.js';
 export { setDeadlockDetection, deadlockDetectionEnabled } from './deadlock.js';
+export type { OwnerDied } from './owner-word.js';
 export type { AsyncWaitOptions, SyncWaitOptions } from './wait.js';
 export {
   DeadlockError,

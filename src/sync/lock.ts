@@ -2,7 +2,18 @@ import { LockNotHeldError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
 import { deadlockDetectionEnabled, setDeadlockDetection } from './deadlock.js';
 import { Acquirable } from './guard.js';
-import { GRAPH_ID, STATE, acquireWordAsync, acquireWordSync, ownerOf, releaseWord, tryAcquireWord } from './owner-word.js';
+import {
+  GRAPH_ID,
+  OWNER_WORDS,
+  STATE,
+  acquireWordAsync,
+  acquireWordSync,
+  ownerDiedOf,
+  ownerOf,
+  releaseWord,
+  tryAcquireWord,
+  type OwnerDied,
+} from './owner-word.js';
 import { IS_MAIN_THREAD, THREAD_TAG, validTimeout, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
 export interface LockOptions {
@@ -13,13 +24,22 @@ export interface LockOptions {
 const KIND = 'tandem.Lock';
 const ACQUIRED = Promise.resolve(true);
 let unnamed = 0;
-let adopting: SharedArrayBuffer | null = null;
+
+/** What a Lock or RLock crosses to a thread worker as (see src/shareable.ts). */
+export interface LockState {
+  buffer: SharedArrayBuffer;
+  name: string;
+}
 
 /**
  * A mutual-exclusion lock in shared memory (Python's `threading.Lock`): one
  * holder at a time across the main thread and all thread workers it is passed
  * to. Like Python's, any thread may release it. Waiting for it in a way that
  * closes a cycle raises DeadlockError (see `Lock.deadlockDetection`).
+ *
+ * A robust lock: when the thread worker that holds it dies (killed for a task
+ * timeout, crashed, out of memory, or ended with the lock held), the next
+ * acquire takes it over and {@link Lock.ownerDied} says so.
  *
  * @example
  * ```ts
@@ -36,10 +56,19 @@ export class Lock extends Acquirable implements Shareable {
   /** @internal */ readonly stateIndex = STATE;
   /** @internal */ readonly idIndex = GRAPH_ID;
 
-  constructor(options: LockOptions = {}) {
+  constructor(options?: LockOptions);
+  /** @internal Over the memory of an existing lock: see {@link Lock.fromShared}. */
+  constructor(options: LockOptions, shared: SharedArrayBuffer);
+  constructor(options: LockOptions = {}, shared?: SharedArrayBuffer) {
     super();
-    this.words = new Int32Array(adopting ?? new SharedArrayBuffer(8));
+    this.words = new Int32Array(shared ?? new SharedArrayBuffer(OWNER_WORDS * 4));
     this.name = options.name ?? `Lock ${++unnamed}`;
+  }
+
+  /** @internal The same lock, over the memory its `[encodeShared]()` state holds (how it arrives in a worker). */
+  static fromShared(state: unknown): Lock {
+    const { buffer, name } = state as LockState;
+    return new Lock({ name }, buffer);
   }
 
   /** @internal */
@@ -92,7 +121,26 @@ export class Lock extends Acquirable implements Shareable {
     if (releaseWord(this) === 0) throw new LockNotHeldError(`lock '${this.name}' was released while unlocked`);
   }
 
-  /** Whether some thread holds it now. */
+  /**
+   * Set while the current holder got the lock by taking it over from a thread
+   * that died holding it (like a robust mutex's EOWNERDEAD): `{ owner:
+   * 'worker 7' }`, else null. The acquire itself succeeds as usual; read this
+   * right after it. What the lock guards may have been left half-updated:
+   * check or repair it, then release as usual (release clears this).
+   *
+   * @example
+   * ```ts
+   * await lock.withLock(() => {
+   *   if (lock.ownerDied) ledger.rebuild();   // the last holder died mid-update
+   *   ledger.append(entry);
+   * });
+   * ```
+   */
+  get ownerDied(): OwnerDied | null {
+    return ownerDiedOf(this);
+  }
+
+  /** Whether some thread holds it now (a thread known to have died holding it does not count). */
   locked(): boolean {
     return ownerOf(this) !== 0;
   }
@@ -102,23 +150,16 @@ export class Lock extends Acquirable implements Shareable {
     return ownerOf(this) === THREAD_TAG;
   }
 
-  /** `threadId` (from node:worker_threads; 0 is the main thread) of the thread that holds it, or null when free. */
+  /** `threadId` (from node:worker_threads; 0 is the main thread) of the thread that holds it, or null when free (or its holder died). */
   get ownerThreadId(): number | null {
     const owner = ownerOf(this);
     return owner === 0 ? null : owner - 1;
   }
 
   [encodeShared](): SharedState {
-    return { kind: KIND, state: { buffer: this.words.buffer, name: this.name } };
+    const state: LockState = { buffer: this.words.buffer as SharedArrayBuffer, name: this.name };
+    return { kind: KIND, state };
   }
 }
 
-registerShareable(KIND, (state) => {
-  const { buffer, name } = state as { buffer: SharedArrayBuffer; name: string };
-  adopting = buffer;
-  try {
-    return new Lock({ name });
-  } finally {
-    adopting = null;
-  }
-});
+registerShareable(KIND, Lock.fromShared);

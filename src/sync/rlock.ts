@@ -1,14 +1,24 @@
 import { LockNotHeldError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
 import { Acquirable } from './guard.js';
-import type { LockOptions } from './lock.js';
-import { GRAPH_ID, STATE, acquireWordAsync, acquireWordSync, ownerOf, releaseWord, tryAcquireWord } from './owner-word.js';
+import type { LockOptions, LockState } from './lock.js';
+import {
+  GRAPH_ID,
+  OWNER_WORDS,
+  STATE,
+  acquireWordAsync,
+  acquireWordSync,
+  ownerDiedOf,
+  ownerOf,
+  releaseWord,
+  tryAcquireWord,
+  type OwnerDied,
+} from './owner-word.js';
 import { THREAD_TAG, assertMayBlock, checkTimeout, type SyncWaitOptions, type AsyncWaitOptions } from './wait.js';
 
-const DEPTH = 2;
+const DEPTH = OWNER_WORDS;
 const KIND = 'tandem.RLock';
 let unnamed = 0;
-let adopting: SharedArrayBuffer | null = null;
 
 /**
  * A re-entrant lock (Python's `threading.RLock`): the thread that holds it may
@@ -16,6 +26,9 @@ let adopting: SharedArrayBuffer | null = null;
  * thread: async code on one thread (several flows on the main thread) counts
  * as one owner, so an RLock cannot keep such flows apart: use a Lock for
  * that. Only the owner may release it.
+ *
+ * Robust like {@link Lock}: when the thread worker that holds it dies, the
+ * next acquire takes it over (at depth 1) and {@link RLock.ownerDied} says so.
  */
 export class RLock extends Acquirable implements Shareable {
   readonly name: string;
@@ -25,10 +38,19 @@ export class RLock extends Acquirable implements Shareable {
   /** @internal */ readonly stateIndex = STATE;
   /** @internal */ readonly idIndex = GRAPH_ID;
 
-  constructor(options: LockOptions = {}) {
+  constructor(options?: LockOptions);
+  /** @internal Over the memory of an existing rlock: see {@link RLock.fromShared}. */
+  constructor(options: LockOptions, shared: SharedArrayBuffer);
+  constructor(options: LockOptions = {}, shared?: SharedArrayBuffer) {
     super();
-    this.words = new Int32Array(adopting ?? new SharedArrayBuffer(12));
+    this.words = new Int32Array(shared ?? new SharedArrayBuffer((OWNER_WORDS + 1) * 4));
     this.name = options.name ?? `RLock ${++unnamed}`;
+  }
+
+  /** @internal The same rlock, over the memory its `[encodeShared]()` state holds (how it arrives in a worker). */
+  static fromShared(state: unknown): RLock {
+    const { buffer, name } = state as LockState;
+    return new RLock({ name }, buffer);
   }
 
   /** @internal */
@@ -75,7 +97,17 @@ export class RLock extends Acquirable implements Shareable {
     if (--this.words[DEPTH] === 0) releaseWord(this);
   }
 
-  /** Whether some thread holds it now. */
+  /**
+   * Set while the current holder got the rlock by taking it over from a
+   * thread that died holding it: `{ owner: 'worker 7' }`, else null. What it
+   * guards may be half-updated: check or repair it before the last release
+   * (which clears this). See {@link Lock.ownerDied}.
+   */
+  get ownerDied(): OwnerDied | null {
+    return ownerDiedOf(this);
+  }
+
+  /** Whether some thread holds it now (a thread known to have died holding it does not count). */
   locked(): boolean {
     return ownerOf(this) !== 0;
   }
@@ -85,7 +117,7 @@ export class RLock extends Acquirable implements Shareable {
     return ownerOf(this) === THREAD_TAG;
   }
 
-  /** `threadId` (from node:worker_threads; 0 is the main thread) of the thread that holds it, or null when free. */
+  /** `threadId` (from node:worker_threads; 0 is the main thread) of the thread that holds it, or null when free (or its holder died). */
   get ownerThreadId(): number | null {
     const owner = ownerOf(this);
     return owner === 0 ? null : owner - 1;
@@ -111,16 +143,9 @@ export class RLock extends Acquirable implements Shareable {
   }
 
   [encodeShared](): SharedState {
-    return { kind: KIND, state: { buffer: this.words.buffer, name: this.name } };
+    const state: LockState = { buffer: this.words.buffer as SharedArrayBuffer, name: this.name };
+    return { kind: KIND, state };
   }
 }
 
-registerShareable(KIND, (state) => {
-  const { buffer, name } = state as { buffer: SharedArrayBuffer; name: string };
-  adopting = buffer;
-  try {
-    return new RLock({ name });
-  } finally {
-    adopting = null;
-  }
-});
+registerShareable(KIND, RLock.fromShared);

@@ -3,13 +3,15 @@ import { encodeShared, registerShareable, type Shareable, type SharedState } fro
 import { Acquirable } from './guard.js';
 import {
   assertMayBlock,
-  blockAsync,
-  blockSync,
   checkTimeout,
   deadlineOf,
   remaining,
-  type SyncWaitOptions,
+  runAsync,
+  runBlocking,
+  sleepOn,
   type AsyncWaitOptions,
+  type SyncWaitOptions,
+  type WaitLoop,
 } from './wait.js';
 
 const VALUE = 0;
@@ -23,29 +25,47 @@ export interface SemaphoreOptions {
 }
 
 let unnamed = 0;
-let adopting: SharedArrayBuffer | null = null;
+
+/** What a Semaphore crosses to a thread worker as (see src/shareable.ts). */
+interface SemaphoreState {
+  buffer: SharedArrayBuffer;
+  name: string;
+}
 
 /**
  * A counter of permits in shared memory (Python's `threading.Semaphore`):
  * acquire takes one, waiting while there are none; release gives one back.
  * Waits on a semaphore have no single owner, so they are not part of deadlock
  * detection.
+ *
+ * Permits are not tied to a thread (any thread may release), so a permit
+ * taken by a thread worker that then dies is not given back: give waits a
+ * timeout where that can happen.
  */
 export class Semaphore extends Acquirable implements Shareable {
   readonly name: string;
   readonly #words: Int32Array;
 
-  constructor(value = 1, options: SemaphoreOptions = {}) {
+  constructor(value?: number, options?: SemaphoreOptions);
+  /** @internal Over the memory of an existing semaphore (when given): see {@link Semaphore.fromShared}. */
+  constructor(value: number, options: SemaphoreOptions, shared: SharedArrayBuffer | undefined);
+  constructor(value = 1, options: SemaphoreOptions = {}, shared?: SharedArrayBuffer) {
     super();
     if (!Number.isInteger(value) || value < 0) throw new InvalidOptionError('value', value, 'an integer >= 0');
     this.name = options.name ?? `Semaphore ${++unnamed}`;
-    if (adopting) {
-      this.#words = new Int32Array(adopting);
+    if (shared) {
+      this.#words = new Int32Array(shared);
     } else {
       this.#words = new Int32Array(new SharedArrayBuffer(12));
       this.#words[VALUE] = value;
       this.#words[BOUND] = -1;
     }
+  }
+
+  /** @internal The same semaphore, over the memory its `[encodeShared]()` state holds (how it arrives in a worker). */
+  static fromShared(state: unknown): Semaphore {
+    const { buffer, name } = state as SemaphoreState;
+    return new Semaphore(0, { name }, buffer);
   }
 
   /** Permits available now. */
@@ -65,32 +85,28 @@ export class Semaphore extends Acquirable implements Shareable {
   async acquire(options: AsyncWaitOptions = {}): Promise<boolean> {
     checkTimeout(options.timeout);
     if (this.tryAcquire()) return true;
-    const deadline = deadlineOf(options.timeout);
-    const words = this.#words;
-    for (;;) {
-      if (this.tryAcquire()) return true;
-      if (remaining(deadline) <= 0) return false;
-      Atomics.add(words, WAITING, 1);
-      try {
-        await blockAsync(words, VALUE, 0, deadline, options.signal, `waiting for semaphore '${this.name}'`);
-      } finally {
-        Atomics.sub(words, WAITING, 1);
-      }
-    }
+    return runAsync(this.#acquireLoop(deadlineOf(options.timeout), options.signal));
   }
 
   acquireSync(options: SyncWaitOptions = {}): boolean {
     assertMayBlock(`semaphore '${this.name}'.acquireSync()`);
     checkTimeout(options.timeout);
     if (this.tryAcquire()) return true;
-    const deadline = deadlineOf(options.timeout);
+    return runBlocking(this.#acquireLoop(deadlineOf(options.timeout), undefined));
+  }
+
+  *#acquireLoop(deadline: number, signal: AbortSignal | undefined): WaitLoop<boolean> {
     const words = this.#words;
+    const what = signal ? `waiting for semaphore '${this.name}'` : '';
     for (;;) {
       if (this.tryAcquire()) return true;
       if (remaining(deadline) <= 0) return false;
       Atomics.add(words, WAITING, 1);
-      blockSync(words, VALUE, 0, deadline);
-      Atomics.sub(words, WAITING, 1);
+      try {
+        yield sleepOn(words, VALUE, 0, deadline, signal, what);
+      } finally {
+        Atomics.sub(words, WAITING, 1);
+      }
     }
   }
 
@@ -116,7 +132,8 @@ export class Semaphore extends Acquirable implements Shareable {
   }
 
   [encodeShared](): SharedState {
-    return { kind: this.kind(), state: { buffer: this.#words.buffer, name: this.name } };
+    const state: SemaphoreState = { buffer: this.#words.buffer as SharedArrayBuffer, name: this.name };
+    return { kind: this.kind(), state };
   }
 
   /** @internal */
@@ -127,9 +144,18 @@ export class Semaphore extends Acquirable implements Shareable {
 
 /** A Semaphore that may never hold more permits than it started with: over-release throws SemaphoreOverReleaseError. */
 export class BoundedSemaphore extends Semaphore {
-  constructor(value = 1, options: SemaphoreOptions = {}) {
-    super(value, { name: options.name ?? `BoundedSemaphore ${++unnamed}` });
-    if (!adopting) this.setBound(value);
+  constructor(value?: number, options?: SemaphoreOptions);
+  /** @internal Over the memory of an existing semaphore: see {@link BoundedSemaphore.fromShared}. */
+  constructor(value: number, options: SemaphoreOptions, shared: SharedArrayBuffer);
+  constructor(value = 1, options: SemaphoreOptions = {}, shared?: SharedArrayBuffer) {
+    super(value, { name: options.name ?? `BoundedSemaphore ${++unnamed}` }, shared);
+    if (!shared) this.setBound(value);
+  }
+
+  /** @internal The same semaphore, over the memory its `[encodeShared]()` state holds (how it arrives in a worker). */
+  static override fromShared(state: unknown): BoundedSemaphore {
+    const { buffer, name } = state as SemaphoreState;
+    return new BoundedSemaphore(0, { name }, buffer);
   }
 
   protected override kind(): string {
@@ -137,20 +163,5 @@ export class BoundedSemaphore extends Semaphore {
   }
 }
 
-function adopt<T>(buffer: SharedArrayBuffer, make: () => T): T {
-  adopting = buffer;
-  try {
-    return make();
-  } finally {
-    adopting = null;
-  }
-}
-
-registerShareable('tandem.Semaphore', (state) => {
-  const { buffer, name } = state as { buffer: SharedArrayBuffer; name: string };
-  return adopt(buffer, () => new Semaphore(0, { name }));
-});
-registerShareable('tandem.BoundedSemaphore', (state) => {
-  const { buffer, name } = state as { buffer: SharedArrayBuffer; name: string };
-  return adopt(buffer, () => new BoundedSemaphore(0, { name }));
-});
+registerShareable('tandem.Semaphore', Semaphore.fromShared);
+registerShareable('tandem.BoundedSemaphore', BoundedSemaphore.fromShared);

@@ -1,14 +1,25 @@
 /**
- * The two ways a thread waits on a word of shared memory, used by every
- * primitive of this folder:
+ * How every primitive of this folder (and SharedQueue) waits. Each wait loop
+ * is written once, as a generator: it checks its condition and, when it must
+ * wait, yields a {@link Sleep} (the word it waits on, the value it expects
+ * there, its deadline); what the sleep returned comes back from the yield. A
+ * driver runs the loop and does the sleeping:
  *
- *   blocking (workers only)   Atomics.wait(word, expected, ms)       -> blockSync
- *   async (any thread)        Atomics.waitAsync(word, expected, ms)  -> blockAsync
+ *   runBlocking (workers only)   Atomics.wait(word, expected, ms)
+ *   runAsync (any thread)        Atomics.waitAsync(word, expected, ms), awaited
  *
- * Both return when the word no longer holds `expected`, on Atomics.notify, or
- * at the deadline. Callers always loop and re-check their condition, so a
- * spurious wake-up is harmless; that is what lets an aborted async wait wake
- * everyone on its word (see blockAsync) without breaking anyone.
+ *        loop ──yield Sleep──► driver ──sleeps──► 'ok' | 'not-equal' | 'timed-out' ──► loop
+ *
+ * A sleep returns when the word no longer holds `expected`, on Atomics.notify,
+ * or at the deadline. Loops always re-check their condition, so a spurious
+ * wake-up is harmless; that is what lets an aborted async wait wake everyone
+ * on its word (see blockAsync) without breaking anyone. An async wait that is
+ * aborted throws its CancelledError into the loop at the yield, so the loop's
+ * `finally` blocks undo what it registered, as they would in plain code.
+ *
+ * The uncontended path never builds a loop: each primitive tries first, in
+ * plain code, and only a wait that must sleep (or spin) creates its generator
+ * (bench/sync.mjs; a generator costs some 50 ns, a sleep and wake-up tens of µs).
  *
  * Every wait checks its `timeout` option (checkTimeout, validTimeout) before
  * anything else, fast path included, so a bad timeout fails the same whether
@@ -79,9 +90,71 @@ export function throwIfAborted(signal: AbortSignal | undefined, what: string): v
   if (signal?.aborted) throw new CancelledError(`${what} was aborted by its signal`, { cause: signal.reason });
 }
 
-/** Blocks this (worker) thread while `i32[index] === expected`, at most until `deadline`. */
-export function blockSync(i32: Int32Array, index: number, expected: number, deadline: number): WaitResult {
-  return Atomics.wait(i32, index, expected, remaining(deadline));
+/**
+ * One sleep of a wait loop: on `words[index]` while it holds `expected`, until
+ * an Atomics.notify or `wake`.
+ */
+export interface Sleep {
+  readonly words: Int32Array;
+  readonly index: number;
+  readonly expected: number;
+  /**
+   * When the whole wait gives up (performance.now() clock; Infinity: never).
+   * On the main thread an async sleep keeps the process alive until then.
+   */
+  readonly deadline: number;
+  /**
+   * When this sleep ends at the latest: `deadline`, or sooner for a loop that
+   * must look again now and then (a lock whose owner may die, which nobody
+   * would announce). Unlike `deadline`, it does not keep the process alive.
+   */
+  readonly wake: number;
+  /** Aborting it throws CancelledError into the loop (async sleeps only); absent: the sleep cannot be cancelled. */
+  readonly signal: AbortSignal | undefined;
+  /** What the wait is, for the CancelledError (so only needed with a signal): `waiting for lock 'accounts'`. */
+  readonly what: string;
+}
+
+/** A wait loop: yields each time it must sleep, receives how the sleep ended, returns the wait's result. */
+export type WaitLoop<R> = Generator<Sleep, R, WaitResult>;
+
+export function sleepOn(
+  words: Int32Array,
+  index: number,
+  expected: number,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  what: string,
+  wake = deadline,
+): Sleep {
+  return { words, index, expected, deadline, wake: Math.min(wake, deadline), signal, what };
+}
+
+/** Runs a wait loop blocking this (worker) thread at each sleep. Callers assert first that the thread may block. */
+export function runBlocking<R>(loop: WaitLoop<R>): R {
+  let step = loop.next();
+  while (!step.done) {
+    const sleep = step.value;
+    step = loop.next(Atomics.wait(sleep.words, sleep.index, sleep.expected, remaining(sleep.wake)));
+  }
+  return step.value;
+}
+
+/** Runs a wait loop without blocking the event loop: each sleep is an Atomics.waitAsync. */
+export async function runAsync<R>(loop: WaitLoop<R>): Promise<R> {
+  let step = loop.next();
+  while (!step.done) {
+    let result: WaitResult;
+    try {
+      result = await blockAsync(step.value);
+    } catch (error) {
+      // Aborted: the loop's finally blocks run, and it rethrows (or goes on, if it chooses to).
+      step = loop.throw(error);
+      continue;
+    }
+    step = loop.next(result);
+  }
+  return step.value;
 }
 
 type WaitAsync = (
@@ -93,37 +166,30 @@ type WaitAsync = (
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 /**
- * Waits without blocking the event loop while `i32[index] === expected`, at
- * most until `deadline`.
+ * One async sleep (see {@link Sleep}).
  *
  * Atomics.waitAsync's own timeout holds no reference on the event loop: a
  * program whose only work is such a wait would exit (code 13, unsettled
- * top-level await) before it ends. So a wait with a deadline also holds a
+ * top-level await) before it ends. So a sleep under a deadline also holds a
  * timer (holdLoop) until it settles. The timer never ends the wait itself: a
  * wait given up early would stay queued on the word and swallow an
  * Atomics.notify(word, 1) meant for a live waiter.
  */
-export function blockAsync(
-  i32: Int32Array,
-  index: number,
-  expected: number,
-  deadline: number,
-  signal: AbortSignal | undefined,
-  what: string,
-): Promise<WaitResult> | WaitResult {
+function blockAsync(sleep: Sleep): Promise<WaitResult> | WaitResult {
+  const { words, index, signal, what, deadline } = sleep;
   throwIfAborted(signal, what);
-  const ms = remaining(deadline);
-  const result = waitAsync(i32, index, expected, ms === Infinity ? undefined : ms);
+  const ms = remaining(sleep.wake);
+  const result = waitAsync(words, index, sleep.expected, ms === Infinity ? undefined : ms);
   if (!result.async) return result.value;
-  if (!signal && ms === Infinity) return result.value;
+  if (!signal && deadline === Infinity) return result.value;
   return new Promise<WaitResult>((resolve, reject) => {
-    const hold = ms === Infinity ? null : holdLoop(deadline);
+    const hold = deadline === Infinity ? null : holdLoop(deadline);
     const onAbort = (): void => {
       hold?.release();
       // The abandoned waitAsync stays queued on the word and would swallow the
       // next Atomics.notify(word, 1) meant for a live waiter. Waking everyone
       // on the word removes it; the others re-check and wait again.
-      Atomics.notify(i32, index);
+      Atomics.notify(words, index);
       reject(new CancelledError(`${what} was aborted by its signal`, { cause: signal!.reason }));
     };
     signal?.addEventListener('abort', onAbort, { once: true });

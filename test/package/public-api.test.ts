@@ -12,7 +12,7 @@ import { DEADLINE_MS, root, typecheck } from './helpers.js';
 const DECLARATIONS = ['dist/esm/index.d.ts', 'dist/cjs/index.d.cts'];
 
 /** Members tagged @internal in src/, which `stripInternal` must keep out of the published types. */
-const INTERNAL_MEMBERS = ['job', 'settleFulfilled', 'settleRejected', 'settleCancelled', 'markRunning', 'markPending', 'rebind', 'words', 'stateIndex', 'idIndex', 'releaseAll', 'restoreDepth', 'setBound'];
+const INTERNAL_MEMBERS = ['job', 'settleFulfilled', 'settleRejected', 'settleCancelled', 'markRunning', 'markPending', 'rebind', 'words', 'stateIndex', 'idIndex', 'releaseAll', 'restoreDepth', 'setBound', 'fromShared'];
 const INTERNAL_TYPES = ['FutureOwner', 'TrackedLock'];
 
 describe('published declarations', () => {

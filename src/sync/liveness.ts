@@ -1,0 +1,64 @@
+/**
+ * Which threads died, so that a thread waiting for a Lock or RLock can tell
+ * that the owner named in the lock's word will never release it (owner-word.ts
+ * then takes the lock over).
+ *
+ *   thread backend: a worker's 'exit'  ──► threadExited(threadId)
+ *                                               │ one Atomics.store
+ *   deaths (shared by every thread)   [ ... tag ... ]  slot = tag mod 2^16
+ *                                               ▲ one Atomics.load
+ *   a waiter about to sleep on a lock ──► threadDied(owner tag)
+ *
+ * Thread ids are never reused in a process, so the tag a lock word holds names
+ * one thread for good. Each slot holds the tag of the last thread that died
+ * with that id modulo 2^16: a death is remembered until a thread 65,536 ids
+ * later dies too. Nothing here takes a mutex: a worker killed at any
+ * instruction cannot leave the record locked.
+ *
+ * Like the wait-for graph, the record is created by the main thread and given
+ * to every tandem thread worker before its first task. A thread without it (a
+ * worker that tandem did not start) never sees an owner as dead.
+ */
+import { isMainThread } from 'node:worker_threads';
+import { registerThreadGlobal, threadGlobal } from '../shareable.js';
+
+const SLOTS = 1 << 16;
+const MASK = SLOTS - 1;
+const THREAD_GLOBAL_KEY = 'tandem.sync.deaths';
+const MAIN_KEY = Symbol.for('tandem.sync.deaths');
+
+let deaths: Int32Array | null | undefined;
+
+/** The record; on the main thread `create` makes it if no thread worker was started yet (until then, nobody died). */
+function openDeaths(create: boolean): Int32Array | null {
+  if (deaths) return deaths;
+  let buffer: SharedArrayBuffer | undefined;
+  if (isMainThread) {
+    const globals = globalThis as unknown as Record<symbol, SharedArrayBuffer | undefined>;
+    buffer = globals[MAIN_KEY];
+    if (!buffer && !create) return null;
+    buffer ??= globals[MAIN_KEY] = new SharedArrayBuffer(SLOTS * 4);
+  } else {
+    // Installed from the worker's hello; before that (or in a worker tandem did not start), look again next time.
+    buffer = threadGlobal<SharedArrayBuffer>(THREAD_GLOBAL_KEY);
+    if (!buffer) return null;
+  }
+  deaths = new Int32Array(buffer);
+  return deaths;
+}
+
+registerThreadGlobal(THREAD_GLOBAL_KEY, () => openDeaths(true)?.buffer);
+
+/** Records that thread `threadId` (from node:worker_threads) has exited: locks it still holds are free to take over. */
+export function threadExited(threadId: number): void {
+  const tag = threadId + 1;
+  const words = openDeaths(true);
+  // The main thread (tag 1) never "dies" while the process runs; -1 (an id asked for too late) is no thread.
+  if (words && tag > 1) Atomics.store(words, tag & MASK, tag);
+}
+
+/** Whether the thread of owner tag `tag` (threadId + 1) is known to have exited. */
+export function threadDied(tag: number): boolean {
+  const words = deaths ?? openDeaths(false);
+  return words !== null && Atomics.load(words, tag & MASK) === tag;
+}
