@@ -69,23 +69,25 @@ export class Screen {
       const value = params.replace('?', '').split(';')[i];
       return value === undefined || value === '' ? fallback : Number(value);
     };
+    // A count or position of 0 means 1 (ECMA-48): Deno's readline writes CSI 0G where Node's writes CSI 1G.
+    const count = (i: number): number => Math.max(1, n(i, 1));
     this.#pendingWrap = false;
     const line = this.#line();
     switch (final) {
       case 'G':
-        this.#col = Math.min(this.#cols - 1, n(0, 1) - 1);
+        this.#col = Math.min(this.#cols - 1, count(0) - 1);
         return;
       case 'C':
-        this.#col = Math.min(this.#cols - 1, this.#col + n(0, 1));
+        this.#col = Math.min(this.#cols - 1, this.#col + count(0));
         return;
       case 'D':
-        this.#col = Math.max(0, this.#col - n(0, 1));
+        this.#col = Math.max(0, this.#col - count(0));
         return;
       case 'A':
-        this.#row = Math.max(this.#top, this.#row - n(0, 1));
+        this.#row = Math.max(this.#top, this.#row - count(0));
         return;
       case 'B':
-        this.#row += n(0, 1);
+        this.#row += count(0);
         return;
       case 'K': {
         const mode = n(0, 0);
@@ -191,7 +193,9 @@ const quote = (arg: string): string => `'${arg.replaceAll("'", "'\\''")}'`;
 export function startInTerminal(args: string[], options: { rows?: number; cols?: number; cwd?: string } = {}): TerminalRun {
   const rows = options.rows ?? 24;
   const cols = options.cols ?? 80;
-  const command = `stty rows ${rows} cols ${cols}; exec ${[process.execPath, CLI, ...args].map(quote).join(' ')}`;
+  // Through a shell, Deno does not turn `deno file.js` into `deno run -A file.js` as its child_process does.
+  const runtime = process.versions.deno ? [process.execPath, 'run', '-A'] : [process.execPath];
+  const command = `stty rows ${rows} cols ${cols}; exec ${[...runtime, CLI, ...args].map(quote).join(' ')}`;
   const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], {
     cwd: options.cwd,
     stdio: ['pipe', 'pipe', 'pipe'],
