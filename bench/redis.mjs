@@ -15,7 +15,13 @@ import { Redis } from 'ioredis';
 import { Pool } from 'tandem';
 import { inc } from './redis-tasks.mjs';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, items: { type: 'string', default: '100000' }, 'plain-items': { type: 'string', default: '10000' } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    items: { type: 'string', default: '100000' },
+    'plain-items': { type: 'string', default: '10000' },
+  },
+});
 const ROUNDS = Number(values.rounds);
 const ITEMS = Number(values.items);
 const PLAIN_ITEMS = Number(values['plain-items']);
@@ -54,7 +60,11 @@ function startHost(role, url, queue) {
 }
 
 async function stopHosts(hosts) {
-  await Promise.all(hosts.map(({ child }) => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGTERM'))))));
+  await Promise.all(
+    hosts.map(
+      ({ child }) => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGTERM')))),
+    ),
+  );
 }
 
 async function tandemRound(url, queue, items) {
@@ -88,7 +98,8 @@ async function plainRound(url, queue, count) {
     const finished = new Promise((resolve) => (done = resolve));
     for (let start = 0; start < n; start += 1_000) {
       const batch = [];
-      for (let i = start; i < Math.min(n, start + 1_000); i++) batch.push({ name: 'inc', data: { n: i }, opts: { jobId: `${prefix}-${i}`, removeOnComplete: true } });
+      for (let i = start; i < Math.min(n, start + 1_000); i++)
+        batch.push({ name: 'inc', data: { n: i }, opts: { jobId: `${prefix}-${i}`, removeOnComplete: true } });
       await jobs.addBulk(batch);
     }
     await finished;
@@ -108,12 +119,20 @@ const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1
 
 const began = Date.now();
 const port = await freePort();
-const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  stdio: 'ignore',
+});
 const hosts = [];
 try {
   await until('redis-server', () => ping(port));
   const url = `redis://127.0.0.1:${port}`;
-  for (const [role, queue] of [['tandem', 'bench-tandem'], ['tandem', 'bench-tandem'], ['plain', 'bench-plain'], ['plain', 'bench-plain']]) hosts.push(startHost(role, url, queue));
+  for (const [role, queue] of [
+    ['tandem', 'bench-tandem'],
+    ['tandem', 'bench-tandem'],
+    ['plain', 'bench-plain'],
+    ['plain', 'bench-plain'],
+  ])
+    hosts.push(startHost(role, url, queue));
   await Promise.all(hosts.map((host) => host.ready));
   const items = Array.from({ length: ITEMS }, (_, i) => i);
   const tandem = [];

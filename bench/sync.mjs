@@ -297,7 +297,13 @@ async function main() {
     const shared = perSecond(`queue ${label} SharedQueue`);
     const post = perSecond(`queue ${label} postMessage`);
     const postSync = perSecond(`queue ${label} postMessage (sync receive)`);
-    return { value: label, sharedQueuePerSec: shared, postMessagePerSec: post, postMessageSyncReceivePerSec: postSync, ratio: shared / post };
+    return {
+      value: label,
+      sharedQueuePerSec: shared,
+      postMessagePerSec: post,
+      postMessageSyncReceivePerSec: postSync,
+      ratio: shared / post,
+    };
   });
   const toMainRows = Object.keys(values).map((label) => {
     const shared = perSecond(`to main ${label} SharedQueue`);
@@ -351,7 +357,10 @@ async function main() {
   process.stdout.write(md);
   if (!quick) {
     const dir = new URL('./', import.meta.url);
-    writeFileSync(new URL('results-sync.json', dir), JSON.stringify({ machine, lock: lockRows, queue: queueRows, queueToMain: toMainRows, samples }, null, 2));
+    writeFileSync(
+      new URL('results-sync.json', dir),
+      JSON.stringify({ machine, lock: lockRows, queue: queueRows, queueToMain: toMainRows, samples }, null, 2),
+    );
     writeFileSync(new URL('results-sync.md', dir), md);
   }
 }

@@ -101,7 +101,11 @@ export function registerClass<C extends Class>(moduleUrl: string, cls: C, name: 
     throw new InvalidOptionError('cls', cls, 'a class (the second argument of registerClass)');
   }
   if (typeof name !== 'string' || name === '') {
-    throw new InvalidOptionError('name', name, "the name the module exports the class under (registerClass's third argument, for a class without a name)");
+    throw new InvalidOptionError(
+      'name',
+      name,
+      "the name the module exports the class under (registerClass's third argument, for a class without a name)",
+    );
   }
   const builtIn = builtInBase(cls.prototype as object);
   if (builtIn !== null) {
@@ -235,7 +239,8 @@ function load(module: string, name: string, path: string): Record<string, unknow
 function exportOf(namespace: Record<string, unknown>, name: string): unknown {
   if (Object.hasOwn(namespace, name)) return namespace[name];
   const fallback = namespace.default as Record<string, unknown> | null | undefined;
-  if (fallback !== null && (typeof fallback === 'object' || typeof fallback === 'function') && Object.hasOwn(fallback, name)) return fallback[name];
+  if (fallback !== null && (typeof fallback === 'object' || typeof fallback === 'function') && Object.hasOwn(fallback, name))
+    return fallback[name];
   return undefined;
 }
 
@@ -258,5 +263,9 @@ function normalizeModule(moduleUrl: unknown): string {
     if (moduleUrl.startsWith('file:')) return new URL(moduleUrl).href;
     if (isAbsolute(moduleUrl)) return pathToFileURL(moduleUrl).href;
   }
-  throw new InvalidOptionError('moduleUrl', moduleUrl, 'the URL or path of the module that exports the class: import.meta.url (ES modules) or __filename (CommonJS)');
+  throw new InvalidOptionError(
+    'moduleUrl',
+    moduleUrl,
+    'the URL or path of the module that exports the class: import.meta.url (ES modules) or __filename (CommonJS)',
+  );
 }

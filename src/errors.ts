@@ -175,7 +175,11 @@ export class SerializationError extends TandemError {
   readonly path: string;
   /** `options.result`: the value is a task's result, on its way back to the caller. */
   constructor(argumentIndex: number, path: string, why: string, options?: { cause?: unknown; result?: boolean }) {
-    super('ERR_TANDEM_SERIALIZATION', `${path} cannot be ${options?.result ? 'returned from a task' : 'sent to a worker'}: ${why}`, options);
+    super(
+      'ERR_TANDEM_SERIALIZATION',
+      `${path} cannot be ${options?.result ? 'returned from a task' : 'sent to a worker'}: ${why}`,
+      options,
+    );
     this.argumentIndex = argumentIndex;
     this.path = path;
   }
@@ -372,7 +376,10 @@ export class SyncTimeoutError extends TandemError {
   /** The wait's `timeout`, in milliseconds. */
   readonly timeout: number;
   constructor(what: string, timeout: number) {
-    super('ERR_TANDEM_SYNC_TIMEOUT', `${what} timed out after ${timeout} ms; retry, give it a longer timeout, or check which thread holds it`);
+    super(
+      'ERR_TANDEM_SYNC_TIMEOUT',
+      `${what} timed out after ${timeout} ms; retry, give it a longer timeout, or check which thread holds it`,
+    );
     this.timeout = timeout;
   }
 }
@@ -380,7 +387,10 @@ export class SyncTimeoutError extends TandemError {
 /** A value was put into, or taken from, a SharedQueue that was closed (and, for a get, is empty). */
 export class QueueClosedError extends TandemError {
   constructor(detail: string) {
-    super('ERR_TANDEM_QUEUE_CLOSED', `${detail}; the queue was closed by close(), so no more values go in and, once drained, none come out`);
+    super(
+      'ERR_TANDEM_QUEUE_CLOSED',
+      `${detail}; the queue was closed by close(), so no more values go in and, once drained, none come out`,
+    );
   }
 }
 

@@ -219,7 +219,8 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   }
   const object = value as object;
   if (isShareable(object)) {
-    if (state.boundary === 'process') throw new Refusal('it lives in shared memory, which only threads share; use the thread backend to pass it');
+    if (state.boundary === 'process')
+      throw new Refusal('it lives in shared memory, which only threads share; use the thread backend to pass it');
     state.markers = true;
     return;
   }
@@ -243,7 +244,8 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   if (proto === Object.prototype || proto === null) return walkProperties(object, state, depth);
   if (CLONEABLE.has(proto) || proto === TYPED_ARRAY_PROTO || Object.getPrototypeOf(proto) === TYPED_ARRAY_PROTO) return;
   if (object instanceof SharedArrayBuffer) {
-    if (state.boundary === 'process') throw new Refusal('a SharedArrayBuffer cannot be shared with another process; use the thread backend');
+    if (state.boundary === 'process')
+      throw new Refusal('a SharedArrayBuffer cannot be shared with another process; use the thread backend');
     return;
   }
   if (object instanceof Map) {

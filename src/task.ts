@@ -126,8 +126,7 @@ export function definitionOf(fn: unknown): TaskDefinition {
   return definition;
 }
 
-const FIX =
-  'wrap it with task(import.meta.url, fn) in a module that exports it, or pass what it needs as arguments';
+const FIX = 'wrap it with task(import.meta.url, fn) in a module that exports it, or pass what it needs as arguments';
 
 function sourceOf(fn: Function): string {
   const source = Function.prototype.toString.call(fn);

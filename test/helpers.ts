@@ -214,7 +214,9 @@ export async function runScript(script: string, options: { env?: Record<string, 
     });
     if (ended === null) {
       killGroup();
-      throw new Error(`${script} did not exit within ${deadlineMs} ms: it hangs (killed; stdout: ${stdout.slice(-500)}; stderr: ${stderr.slice(-500)})`);
+      throw new Error(
+        `${script} did not exit within ${deadlineMs} ms: it hangs (killed; stdout: ${stdout.slice(-500)}; stderr: ${stderr.slice(-500)})`,
+      );
     }
     // Processes of the group that outlived the script would be left behind.
     await eventually(() => !groupAlive(group), `the worker processes of ${script} to exit`, 10_000).catch((error: Error) => {

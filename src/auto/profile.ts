@@ -114,7 +114,10 @@ export class TaskProfile {
     const wall = this.#wallMs < 1 ? `${(this.#wallMs * 1000).toFixed(0)} µs` : `${this.#wallMs.toFixed(1)} ms`;
     let next: Placement;
     let reason: string;
-    const cpuBound = this.placement === null ? this.#share >= (CPU_ABOVE + IO_BELOW) / 2 : this.#share >= (this.placement === 'inline' ? CPU_ABOVE : IO_BELOW);
+    const cpuBound =
+      this.placement === null
+        ? this.#share >= (CPU_ABOVE + IO_BELOW) / 2
+        : this.#share >= (this.placement === 'inline' ? CPU_ABOVE : IO_BELOW);
     if (cpuBound) {
       next = this.isolate ? 'process' : 'thread';
       reason = `CPU-bound: its event loop was busy ${percent}% of each ${wall} call, so it needs cores of its own (${this.isolate ? 'child processes, as isolate: true asks' : 'worker threads'})`;

@@ -27,7 +27,9 @@ export function workerEntry(kind: 'thread' | 'process'): WorkerEntry {
         `this ${isMainThread ? 'process' : 'thread'} is a worker started from the app's bundle, which runs the bundle's top level to find its tasks, and such a worker starts no ${kind} workers of its own (they would run the top level too): if the app's main code started this pool, put that code under \`if (!isWorker()) { … }\` (isWorker is exported by tandem); a task that needs a pool of its own can use backend 'inline', or return its work to the caller's pool`,
       );
     }
-    return kind === 'thread' ? { file: bundle, workerData: { [BUNDLE_THREAD_KEY]: 'thread' } } : { file: bundle, env: { [BUNDLE_PROCESS_ENV]: 'process' } };
+    return kind === 'thread'
+      ? { file: bundle, workerData: { [BUNDLE_THREAD_KEY]: 'thread' } }
+      : { file: bundle, env: { [BUNDLE_PROCESS_ENV]: 'process' } };
   }
   if (codeFile === null) {
     throw new WorkerEntryError(

@@ -39,7 +39,9 @@ export async function loadTaskReference(reference: string, cwd = process.cwd()):
   try {
     namespace = (await import(moduleUrl)) as Record<string, unknown>;
   } catch (error) {
-    throw new CliUsageError(`could not import ${path}: ${(error as Error)?.message ?? String(error)}${typeScriptHint(path, error)}`, { cause: error });
+    throw new CliUsageError(`could not import ${path}: ${(error as Error)?.message ?? String(error)}${typeScriptHint(path, error)}`, {
+      cause: error,
+    });
   }
   // A CommonJS module's exports arrive under `default`.
   const fallback = namespace.default as Record<string, unknown> | undefined;

@@ -15,7 +15,6 @@ export class TaskQueue {
     return this.#size;
   }
 
-
   push(job: Job): void {
     this.#bucket(job.priority).push(job);
     job.place = QUEUED;

@@ -36,7 +36,10 @@ export function portablePath(moduleUrl: string): string {
     root = parent;
   }
   const path = relative(root, file);
-  cached = path.slice(0, path.length - extname(path).length).split(sep).join('/');
+  cached = path
+    .slice(0, path.length - extname(path).length)
+    .split(sep)
+    .join('/');
   pathCache.set(moduleUrl, cached);
   return cached;
 }
@@ -99,7 +102,11 @@ export class TaskDirectory {
       try {
         namespace = (await import(/* webpackIgnore: true */ url)) as Record<string, unknown>;
       } catch (error) {
-        throw new InvalidOptionError('tasks', file, `a module that loads (importing it failed: ${(error as Error)?.message ?? String(error)})`);
+        throw new InvalidOptionError(
+          'tasks',
+          file,
+          `a module that loads (importing it failed: ${(error as Error)?.message ?? String(error)})`,
+        );
       }
       for (const [, value] of exportsOf(namespace)) {
         const location = taskLocation(value);

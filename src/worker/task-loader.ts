@@ -28,9 +28,14 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
     // The module loaded but started a pool: that error says what to change, "not found" would not.
     // (Matched by code: the module may have thrown it from another copy of tandem.)
     if ((error as { code?: unknown } | null)?.code === 'ERR_TANDEM_UNGUARDED_POOL') throw error;
-    throw new TaskNotFoundError(module, label, `the module could not be loaded in the worker (${(error as Error)?.message ?? String(error)})${typeScriptHint(module, error)}`, {
-      cause: error,
-    });
+    throw new TaskNotFoundError(
+      module,
+      label,
+      `the module could not be loaded in the worker (${(error as Error)?.message ?? String(error)})${typeScriptHint(module, error)}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (module === appBundleUrl()) return declaredByBundle(module, index, name, label);
   const exported = exportsOf(namespace);
@@ -56,7 +61,8 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
 function declaredByBundle(module: string, index: number, name: string, label: string): Function {
   const declared = registeredTask(module, index);
   if (declared !== undefined && declared.name === name) return declared;
-  const found = declared === undefined ? `it declared only ${declaredTaskCount(module)} task(s)` : `its task #${index} is '${declared.name}'`;
+  const found =
+    declared === undefined ? `it declared only ${declaredTaskCount(module)} task(s)` : `its task #${index} is '${declared.name}'`;
   throw new TaskNotFoundError(
     module,
     label,

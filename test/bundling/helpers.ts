@@ -115,15 +115,20 @@ export function runBundle(bundle: string, args: string[] = []): Promise<Run> {
   return new Promise((resolve) => {
     // Bun would install what the bundle imports from beside it (acorn, for a plain function) from npm: not here.
     const flags = runtime === 'bun' ? ['--no-install'] : [];
-    execFile(process.execPath, [...flags, bundle, ...args], { cwd: join(bundle, '..'), timeout: RUN_DEADLINE_MS, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
-      const failed = error as (Error & { code?: unknown; signal?: NodeJS.Signals | null }) | null;
-      resolve({
-        code: failed ? (typeof failed.code === 'number' ? failed.code : null) : 0,
-        signal: failed?.signal ?? null,
-        stdout,
-        stderr,
-      });
-    });
+    execFile(
+      process.execPath,
+      [...flags, bundle, ...args],
+      { cwd: join(bundle, '..'), timeout: RUN_DEADLINE_MS, killSignal: 'SIGKILL' },
+      (error, stdout, stderr) => {
+        const failed = error as (Error & { code?: unknown; signal?: NodeJS.Signals | null }) | null;
+        resolve({
+          code: failed ? (typeof failed.code === 'number' ? failed.code : null) : 0,
+          signal: failed?.signal ?? null,
+          stdout,
+          stderr,
+        });
+      },
+    );
   });
 }
 
@@ -140,7 +145,12 @@ export function expectAppWorked(run: Run): void {
     isWorker: false,
     pid: expect.any(Number),
     backends: {
-      thread: { ...computed, where: { isWorker: true, pid: report.pid, markerInEnv: false }, nested: 'ERR_TANDEM_WORKER_ENTRY', balance: 200 },
+      thread: {
+        ...computed,
+        where: { isWorker: true, pid: report.pid, markerInEnv: false },
+        nested: 'ERR_TANDEM_WORKER_ENTRY',
+        balance: 200,
+      },
       process: { ...computed, where: { isWorker: true, pid: expect.any(Number), markerInEnv: false }, nested: 'ERR_TANDEM_WORKER_ENTRY' },
       auto: computed,
     },

@@ -86,7 +86,7 @@ describe('tandem compare', () => {
     expect(html).not.toMatch(/<script|<link|src=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
   });
 
-  it('--task --input compares the user\'s own task', { timeout: 120_000 }, async () => {
+  it("--task --input compares the user's own task", { timeout: 120_000 }, async () => {
     const dir = tempDir();
     const inputs = join(dir, 'inputs.json');
     writeFileSync(inputs, JSON.stringify([1, 4, 9, 16, 25, 36]));
@@ -108,7 +108,19 @@ describe('tandem compare', () => {
     const inputs = join(dir, 'inputs.json');
     writeFileSync(inputs, JSON.stringify([4, -1]));
     // The old names of --size and --in-flight still work, with a notice each.
-    const { code, stdout, stderr } = await runCli(['compare', '--task', `${TASKS}#sqrt`, '--input', inputs, '--out', dir, '--workers', '3', '--concurrency', '5']);
+    const { code, stdout, stderr } = await runCli([
+      'compare',
+      '--task',
+      `${TASKS}#sqrt`,
+      '--input',
+      inputs,
+      '--out',
+      dir,
+      '--workers',
+      '3',
+      '--concurrency',
+      '5',
+    ]);
     expect(code).toBe(1);
     expect(stdout).toContain('RangeError: cannot take the square root of -1');
     expect(stderr.split('\n').filter((line) => line.includes('deprecated'))).toHaveLength(2);

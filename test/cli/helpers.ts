@@ -80,7 +80,10 @@ export function startCli(args: string[], options: { stdin?: string; cwd?: string
   const waitFor = (stream: 'out' | 'err', test: (text: string) => boolean): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no matching ${stream === 'out' ? 'stdout' : 'stderr'} within ${DEADLINE_MS} ms; stdout:\n${out}\nstderr:\n${err}`)),
+        () =>
+          reject(
+            new Error(`no matching ${stream === 'out' ? 'stdout' : 'stderr'} within ${DEADLINE_MS} ms; stdout:\n${out}\nstderr:\n${err}`),
+          ),
         DEADLINE_MS,
       );
       waiters.push({ stream, test, resolve: () => (clearTimeout(timer), resolve()) });

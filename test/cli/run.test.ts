@@ -62,7 +62,10 @@ describe('tandem run', () => {
 
   it('gives up on a call past --timeout and reports it on its line', async () => {
     const dir = tempDir();
-    const input = inputFile([JSON.stringify({ pidFile: join(dir, 'pids'), ms: -1 }), JSON.stringify({ pidFile: join(dir, 'pids'), ms: 0 })]);
+    const input = inputFile([
+      JSON.stringify({ pidFile: join(dir, 'pids'), ms: -1 }),
+      JSON.stringify({ pidFile: join(dir, 'pids'), ms: 0 }),
+    ]);
     const { code, stdout } = await runCli(['run', `${TASKS}#recordPid`, '--input', input, '--backend', 'thread', '--timeout', '300']);
     expect(code).toBe(1);
     const lines = jsonLines(stdout);
@@ -90,7 +93,10 @@ describe('tandem run', () => {
   });
 
   it.each(['thread', 'process'])('runs a TypeScript task module under tsx (%s)', async (backend) => {
-    const { code, stdout } = await runCli(['run', `${TS_TASKS}#square`, '--backend', backend], { stdin: '3\n4\n', nodeArgs: ['--import', 'tsx'] });
+    const { code, stdout } = await runCli(['run', `${TS_TASKS}#square`, '--backend', backend], {
+      stdin: '3\n4\n',
+      nodeArgs: ['--import', 'tsx'],
+    });
     expect(code).toBe(0);
     expect(jsonLines(stdout)).toEqual([
       { line: 1, result: 9 },

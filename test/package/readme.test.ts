@@ -100,23 +100,34 @@ describe('README code blocks', () => {
     expect(all[0]!.files[0]!.text).toBe(readFileSync(join(root, 'examples', 'quickstart.mjs'), 'utf8'));
   });
 
-  it('every TypeScript block type-checks (strict, with @types/node)', async () => {
-    const files = all.filter((b) => b.lang === 'ts').flatMap((b) => b.files.map((f) => join(`line-${b.line}`, f.name)));
-    await typecheck(['globals.d.ts', ...files], project);
-  }, DEADLINE_MS);
+  it(
+    'every TypeScript block type-checks (strict, with @types/node)',
+    async () => {
+      const files = all.filter((b) => b.lang === 'ts').flatMap((b) => b.files.map((f) => join(`line-${b.line}`, f.name)));
+      await typecheck(['globals.d.ts', ...files], project);
+    },
+    DEADLINE_MS,
+  );
 
   const programs = all.filter((b) => b.lang === 'js' || b.files.some((f) => f.name === 'main.ts' && /from 'tandem'/.test(f.text)));
-  it.each(programs.map((b) => [b.line, b] as const))('the program at line %i runs and prints what it says', async (line, block) => {
-    const main = block.lang === 'js' ? block.files[0]!.name : 'main.ts';
-    // TypeScript under tsx on Node; Bun runs it as it is; Deno maps ./tasks.js to tasks.ts with --sloppy-imports.
-    const typescript = { node: ['--import', 'tsx'], bun: [], deno: ['run', '-A', '--sloppy-imports'] }[runtime];
-    const args = block.lang === 'js' ? [main] : [...typescript, main];
-    const ran = await ok(process.execPath, args, { cwd: join(project, `line-${line}`) });
-    const printed = ran.stdout.split('\n');
-    for (const value of promisedOutput(block.files.map((f) => f.text).join('\n'))) {
-      expect(printed.some((l) => l === value || l.startsWith(`${value} `)), `prints ${value}`).toBe(true);
-    }
-  }, DEADLINE_MS);
+  it.each(programs.map((b) => [b.line, b] as const))(
+    'the program at line %i runs and prints what it says',
+    async (line, block) => {
+      const main = block.lang === 'js' ? block.files[0]!.name : 'main.ts';
+      // TypeScript under tsx on Node; Bun runs it as it is; Deno maps ./tasks.js to tasks.ts with --sloppy-imports.
+      const typescript = { node: ['--import', 'tsx'], bun: [], deno: ['run', '-A', '--sloppy-imports'] }[runtime];
+      const args = block.lang === 'js' ? [main] : [...typescript, main];
+      const ran = await ok(process.execPath, args, { cwd: join(project, `line-${line}`) });
+      const printed = ran.stdout.split('\n');
+      for (const value of promisedOutput(block.files.map((f) => f.text).join('\n'))) {
+        expect(
+          printed.some((l) => l === value || l.startsWith(`${value} `)),
+          `prints ${value}`,
+        ).toBe(true);
+      }
+    },
+    DEADLINE_MS,
+  );
 });
 
 describe('README links', () => {
@@ -128,7 +139,9 @@ describe('README links', () => {
   });
 
   it("lead to files that exist, when they point into tandem's repository", () => {
-    const missing = links.filter((l) => l.startsWith(REPOSITORY)).filter((l) => !existsSync(join(root, l.slice(REPOSITORY.length).split('#')[0]!)));
+    const missing = links
+      .filter((l) => l.startsWith(REPOSITORY))
+      .filter((l) => !existsSync(join(root, l.slice(REPOSITORY.length).split('#')[0]!)));
     expect(missing).toEqual([]);
   });
 
@@ -144,7 +157,11 @@ describe('README links', () => {
   });
 
   it('package.json names the repository, homepage and issue tracker the links use', () => {
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { repository?: { url?: string }; homepage?: string; bugs?: { url?: string } };
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      repository?: { url?: string };
+      homepage?: string;
+      bugs?: { url?: string };
+    };
     const repo = REPOSITORY.replace(/\/blob\/main\/$/, '');
     expect(pkg.repository?.url).toBe(`git+${repo}.git`);
     expect(pkg.homepage).toBe(`${repo}#readme`);

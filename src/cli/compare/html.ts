@@ -58,10 +58,34 @@ function workloadSection(w: WorkloadReport): string {
   const bar = (value: (r: (typeof ok)[number]) => number, text: (r: (typeof ok)[number]) => string): Bar[] =>
     ok.map((r) => ({ label: r.label, value: value(r), text: text(r), color: COLORS[r.model], bold: lead(r.model) }));
   const charts = [
-    barChart('Wall time, median (shorter is better)', bar((r) => r.wallMs, (r) => `${formatMs(r.wallMs)} (${formatRange(r.wallMinMs, r.wallMaxMs)})`)),
-    barChart('Speedup over sequential', bar((r) => r.speedup, (r) => formatSpeedup(r.speedup))),
-    barChart('Cores busy (CPU time / wall time)', bar((r) => r.coresBusy, (r) => `${r.coresBusy.toFixed(2)} cores`)),
-    barChart('Peak memory (this process + children)', bar((r) => r.peakMemoryBytes, (r) => formatBytes(r.peakMemoryBytes))),
+    barChart(
+      'Wall time, median (shorter is better)',
+      bar(
+        (r) => r.wallMs,
+        (r) => `${formatMs(r.wallMs)} (${formatRange(r.wallMinMs, r.wallMaxMs)})`,
+      ),
+    ),
+    barChart(
+      'Speedup over sequential',
+      bar(
+        (r) => r.speedup,
+        (r) => formatSpeedup(r.speedup),
+      ),
+    ),
+    barChart(
+      'Cores busy (CPU time / wall time)',
+      bar(
+        (r) => r.coresBusy,
+        (r) => `${r.coresBusy.toFixed(2)} cores`,
+      ),
+    ),
+    barChart(
+      'Peak memory (this process + children)',
+      bar(
+        (r) => r.peakMemoryBytes,
+        (r) => formatBytes(r.peakMemoryBytes),
+      ),
+    ),
   ];
   const rows = w.results
     .map((r) =>

@@ -53,7 +53,10 @@ function list(items: string[]): string {
 function autoPlacements(results: ModelResult[]): string {
   const auto = results.find((r) => r.model === 'auto');
   if (!auto || auto.placements.length === 0) return '';
-  const where = auto.placements.map((p) => `${p.task} → ${p.backend === 'thread' ? 'threads' : p.backend === 'process' ? 'processes' : p.backend === 'inline' ? 'this event loop' : p.backend}`);
+  const where = auto.placements.map(
+    (p) =>
+      `${p.task} → ${p.backend === 'thread' ? 'threads' : p.backend === 'process' ? 'processes' : p.backend === 'inline' ? 'this event loop' : p.backend}`,
+  );
   return `auto measured each task and sent ${where.join(', ')}`;
 }
 
@@ -121,7 +124,10 @@ export function verdict(results: ModelResult[], machine: MachineState): Verdict 
   const kind = classify(sequentialCoreShare);
   const standing = standings(results);
   if (standing === null) {
-    const text = sequential?.error != null ? `the task failed when run sequentially (${sequential.error}); fix it or its inputs, then compare again` : 'every model failed: see the errors above';
+    const text =
+      sequential?.error != null
+        ? `the task failed when run sequentially (${sequential.error}); fix it or its inputs, then compare again`
+        : 'every model failed: see the errors above';
     return { winner: 'sequential', tiedWith: [], kind, sequentialCoreShare, text, certainty: '' };
   }
   const { best, tied } = standing;
@@ -174,14 +180,17 @@ export function verdict(results: ModelResult[], machine: MachineState): Verdict 
       (placed ? `; ${placed}` : '');
   } else {
     const how: Record<Exclude<ModelName, 'sequential'>, string> = {
-      inline: 'one event loop computed while the other calls waited, so the waiting cost nothing, and extra cores did not pay for their start-up here',
+      inline:
+        'one event loop computed while the other calls waited, so the waiting cost nothing, and extra cores did not pay for their start-up here',
       thread: 'the worker threads computed on every core while their event loops overlapped the waits',
       process: 'the child processes computed on every core while their event loops overlapped the waits',
       auto: 'tandem put each kind where it fits, so the cores computed while the waits overlapped',
     };
     why =
       `the work is mixed (${busy}): its CPU-bound calls need more cores and its I/O-bound calls need their waits overlapped; ` +
-      (clear ? how[best.model as Exclude<ModelName, 'sequential'>] : `${list(group.map((r) => r.label))} balanced the two about equally well here`) +
+      (clear
+        ? how[best.model as Exclude<ModelName, 'sequential'>]
+        : `${list(group.map((r) => r.label))} balanced the two about equally well here`) +
       (placed ? `; ${placed}` : '') +
       aside(others(['inline', 'thread', 'process', 'auto']));
   }
