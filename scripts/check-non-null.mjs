@@ -5,6 +5,8 @@
 // is here, so this asks it, over the same files `npm run typecheck` checks.
 //
 // Usage: node scripts/check-non-null.mjs   (exits 1 and lists them when it finds any)
+//        node scripts/check-non-null.mjs --fix   (removes them instead)
+import { writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -45,21 +47,31 @@ function mayBeNull(type) {
   return false;
 }
 
+const fix = process.argv.includes('--fix');
 const found = [];
 for (const file of program.getSourceFiles()) {
   if (file.isDeclarationFile || file.fileName.includes('/node_modules/') || !file.fileName.startsWith(root)) continue;
+  const bangs = []; // offsets of the useless `!`s: a non-null expression ends with its `!`
   const visit = (node) => {
     if (ts.isNonNullExpression(node) && !mayBeNull(checker.getTypeAtLocation(node.expression))) {
       const { line, character } = file.getLineAndCharacterOfPosition(node.getStart(file));
       const type = checker.typeToString(checker.getTypeAtLocation(node.expression));
       found.push(`${relative(root, file.fileName)}:${line + 1}:${character + 1}  ${node.getText(file)}  (already ${type})`);
+      bangs.push(node.getEnd() - 1);
     }
     ts.forEachChild(node, visit);
   };
   visit(file);
+  if (fix && bangs.length > 0) {
+    let text = file.text;
+    for (const at of bangs.sort((a, b) => b - a)) text = text.slice(0, at) + text.slice(at + 1);
+    writeFileSync(file.fileName, text);
+  }
 }
 
-if (found.length > 0) {
+if (fix) {
+  console.log(`removed ${found.length} non-null assertion(s) that did nothing`);
+} else if (found.length > 0) {
   console.error(`${found.length} non-null assertion(s) on a value that cannot be null or undefined; remove the \`!\`:`);
   for (const line of found) console.error(`  ${line}`);
   process.exit(1);
