@@ -146,7 +146,7 @@ async function writeFiles(dir: string, sizes: Sizes): Promise<string[]> {
 }
 
 function fetches(paths: string[], count: number, latencyMs: number): FileFetch[] {
-  return Array.from({ length: count }, (_, i) => ({ path: paths[i % paths.length]!, latencyMs }));
+  return Array.from({ length: count }, (_, i) => ({ path: paths[i % paths.length], latencyMs }));
 }
 
 /** The CPU-bound, I/O-bound and mixed workloads, with their files written to `dir`. */

@@ -166,7 +166,7 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
       report.workloads.push(entry);
     }
     steps.stop();
-    report.machine.loadAverageAfter = loadavg()[0]!;
+    report.machine.loadAverageAfter = loadavg()[0];
     const outDir = givenOut ?? mkdtempSync(join(tmpdir(), 'tandem-compare-'));
     const jsonPath = join(outDir, 'compare.json');
     const htmlPath = join(outDir, 'compare.html');

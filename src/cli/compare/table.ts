@@ -21,11 +21,11 @@ const HEADERS = [
 ];
 
 function pad(cells: string[][]): string[] {
-  const widths = HEADERS.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  const widths = HEADERS.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
   // Text columns align left, numbers right.
   return cells.map((row) =>
     row
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
       .join('  ')
       .trimEnd(),
   );
