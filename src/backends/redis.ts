@@ -191,7 +191,7 @@ class RedisHandle implements WorkerHandle {
         await this.#add(jobs);
         return this.#stop(0, 'exit');
       }
-      i += 1 + FRAME_FIELDS[tag]!;
+      i += 1 + FRAME_FIELDS[tag];
     }
     if (failed.length > 0) this.#events.message(failed);
     await this.#add(jobs);

@@ -573,7 +573,7 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
     const fates = fatesOf(worker, jobs);
     // Back to the head of the queue in their order, then the failed ones (retried first: they were older).
     for (let i = fates.unstarted.length - 1; i >= 0; i--) {
-      const job = fates.unstarted[i]!;
+      const job = fates.unstarted[i];
       if (!job.cancelled) this.#requeue(job);
     }
     const failed = [

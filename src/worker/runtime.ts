@@ -163,7 +163,7 @@ export class WorkerRuntime implements SignalSource {
             `unknown protocol tag ${String(tag)}; parent and worker run different versions of tandem`,
           );
       }
-      i += 1 + FRAME_FIELDS[tag]!;
+      i += 1 + FRAME_FIELDS[tag];
     }
     this.#lastFlush = performance.now();
     this.#drain();
@@ -527,7 +527,7 @@ export class WorkerRuntime implements SignalSource {
   #sendOneByOne(batch: Batch): void {
     for (let i = 0; i < batch.length; ) {
       const tag = batch[i] as number;
-      const width = 1 + FRAME_FIELDS[tag]!;
+      const width = 1 + FRAME_FIELDS[tag];
       const frame = batch.slice(i, i + width);
       i += width;
       if (tag === W_STATS) continue;

@@ -92,7 +92,7 @@ function inheritLoaders(): Promise<void> {
     // Loaders come from the command line or from NODE_OPTIONS.
     const argv = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)];
     for (let i = 0; i < argv.length; i++) {
-      const flag = argv[i]!;
+      const flag = argv[i];
       const spec = flag === '--import' ? argv[++i] : flag.startsWith('--import=') ? flag.slice('--import='.length) : undefined;
       // The caller's own tsx, found at run time, never bundled.
       const api = spec === undefined ? undefined : tsxApiUrl(spec);
