@@ -48,7 +48,7 @@ describe('esbuild', () => {
   it.each(['thread', 'process'])(
     'a worker of an app that forgot the isWorker() guard starts no workers of its own (%s)',
     async (backend) => {
-      const run = await runBundle(bundles['unguarded.mjs']!, [backend]);
+      const run = await runBundle(bundles['unguarded.mjs'], [backend]);
       expect({ code: run.code, signal: run.signal, stderr: run.stderr }).toEqual({ code: 0, signal: null, stderr: '' });
       const lines = run.stdout
         .trim()

@@ -97,7 +97,7 @@ export function itRunsAlone(bundles: Record<string, string>, names: string[]): v
   it.each(names)(
     '%s runs thread, process and auto pools alone in an empty folder',
     async (name) => {
-      expectAppWorked(await runBundle(bundles[name]!));
+      expectAppWorked(await runBundle(bundles[name]));
     },
     RUN_DEADLINE_MS + 10_000,
   );

@@ -97,9 +97,9 @@ describe('tandem compare', () => {
     const report = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as Report;
     expect(report.settings).toMatchObject({ size: 2, inFlight: 8, runs: 2 });
     expect(report.workloads).toHaveLength(1);
-    expect(report.workloads[0]!.results.map((r) => r.runs)).toEqual([2, 2, 2, 2, 2]);
-    expect(report.workloads[0]!.calls).toBe(6);
-    expect(report.workloads[0]!.results.map((r) => r.model)).toEqual(MODELS);
+    expect(report.workloads[0].results.map((r) => r.runs)).toEqual([2, 2, 2, 2, 2]);
+    expect(report.workloads[0].calls).toBe(6);
+    expect(report.workloads[0].results.map((r) => r.model)).toEqual(MODELS);
     expect(existsSync(join(dir, 'compare.html'))).toBe(true);
   });
 
@@ -127,8 +127,8 @@ describe('tandem compare', () => {
     const report = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as Report;
     expect(report.settings).toMatchObject({ size: 3, inFlight: 5 });
     // A task that fails on its own is not run again, nor under the other models.
-    expect(report.workloads[0]!.results).toHaveLength(1);
-    expect(report.workloads[0]!.results[0]).toMatchObject({ model: 'sequential', runs: 1, error: expect.stringContaining('RangeError') });
+    expect(report.workloads[0].results).toHaveLength(1);
+    expect(report.workloads[0].results[0]).toMatchObject({ model: 'sequential', runs: 1, error: expect.stringContaining('RangeError') });
   });
 
   it('refuses --task without --input, and an unknown workload, with a usage error', async () => {

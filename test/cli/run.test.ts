@@ -45,7 +45,7 @@ describe('tandem run', () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toEqual({ line: 1, result: 2 });
     expect(lines[1]).toMatchObject({ line: 2, input: '{"n": ', error: { code: 'ERR_TANDEM_INVALID_INPUT' } });
-    expect((lines[1]!.error as { message: string }).message).toContain('line 2');
+    expect((lines[1].error as { message: string }).message).toContain('line 2');
     expect(lines[2]).toEqual({ line: 3, result: 3 });
   });
 

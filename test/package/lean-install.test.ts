@@ -77,7 +77,7 @@ beforeAll(async () => {
   packDir = mkdtempSync(join(tmpdir(), 'tandem-pack-'));
   project = mkdtempSync(join(tmpdir(), 'tandem-lean-'));
   const packed = await ok('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], root);
-  const tarball = join(packDir, (JSON.parse(packed.stdout) as { filename: string }[])[0]!.filename);
+  const tarball = join(packDir, (JSON.parse(packed.stdout) as { filename: string }[])[0].filename);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'lean-app', version: '1.0.0', private: true }));
   await ok('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], project);
   writeFileSync(join(project, 'tasks.mjs'), TASKS_MJS);

@@ -50,10 +50,10 @@ function blocks(): Block[] {
     const line = README.slice(0, match.index).split('\n').length;
     const files: { name: string; text: string }[] = [];
     let current = { name: `block.${lang === 'js' ? 'mjs' : 'ts'}`, text: '' };
-    for (const text of match[2]!.replace(/\n$/, '').split('\n')) {
+    for (const text of match[2].replace(/\n$/, '').split('\n')) {
       const header = /^\/\/ ([\w-]+\.(?:ts|mts|js|mjs))\b/.exec(text);
       if (header && current.text.trim() !== '') files.push(current);
-      if (header) current = { name: header[1]!, text: '' };
+      if (header) current = { name: header[1], text: '' };
       current.text += `${text}\n`;
     }
     files.push(current);
@@ -64,7 +64,7 @@ function blocks(): Block[] {
 
 /** Numbers the README says a program prints: `console.log(…); // 832040, …`. */
 function promisedOutput(text: string): string[] {
-  return [...text.matchAll(/console\.log\(.*\);\s*\/\/\s*(-?\d[\d.]*)\b/g)].map((m) => m[1]!);
+  return [...text.matchAll(/console\.log\(.*\);\s*\/\/\s*(-?\d[\d.]*)\b/g)].map((m) => m[1]);
 }
 
 let project = '';
@@ -97,7 +97,7 @@ describe('README code blocks', () => {
   });
 
   it('the first block is examples/quickstart.mjs, word for word', () => {
-    expect(all[0]!.files[0]!.text).toBe(readFileSync(join(root, 'examples', 'quickstart.mjs'), 'utf8'));
+    expect(all[0].files[0].text).toBe(readFileSync(join(root, 'examples', 'quickstart.mjs'), 'utf8'));
   });
 
   it(
@@ -113,7 +113,7 @@ describe('README code blocks', () => {
   it.each(programs.map((b) => [b.line, b] as const))(
     'the program at line %i runs and prints what it says',
     async (line, block) => {
-      const main = block.lang === 'js' ? block.files[0]!.name : 'main.ts';
+      const main = block.lang === 'js' ? block.files[0].name : 'main.ts';
       // TypeScript under tsx on Node; Bun runs it as it is; Deno maps ./tasks.js to tasks.ts with --sloppy-imports.
       const typescript = { node: ['--import', 'tsx'], bun: [], deno: ['run', '-A', '--sloppy-imports'] }[runtime];
       const args = block.lang === 'js' ? [main] : [...typescript, main];
@@ -131,7 +131,7 @@ describe('README code blocks', () => {
 });
 
 describe('README links', () => {
-  const links = [...README.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!);
+  const links = [...README.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]);
 
   it('are absolute (npm shows the README without the repository around it) or anchors', () => {
     expect(links.length).toBeGreaterThan(0);
@@ -141,7 +141,7 @@ describe('README links', () => {
   it("lead to files that exist, when they point into tandem's repository", () => {
     const missing = links
       .filter((l) => l.startsWith(REPOSITORY))
-      .filter((l) => !existsSync(join(root, l.slice(REPOSITORY.length).split('#')[0]!)));
+      .filter((l) => !existsSync(join(root, l.slice(REPOSITORY.length).split('#')[0])));
     expect(missing).toEqual([]);
   });
 
@@ -152,7 +152,7 @@ describe('README links', () => {
         .replace(/[^\p{L}\p{N}\s-]/gu, '')
         .trim()
         .replace(/\s/g, '-');
-    const anchors = new Set([...README.matchAll(/^#+ (.+)$/gm)].map((m) => `#${slug(m[1]!)}`));
+    const anchors = new Set([...README.matchAll(/^#+ (.+)$/gm)].map((m) => `#${slug(m[1])}`));
     expect(links.filter((l) => l.startsWith('#') && !anchors.has(l))).toEqual([]);
   });
 

@@ -187,7 +187,7 @@ export class MapItems implements PoolCommand {
   }
   async run(m: Model, r: Real): Promise<void> {
     const indexes = this.actions.map(() => r.next++);
-    const items = indexes.map((index, i) => r.args(index, this.actions[i]!, m.gate));
+    const items = indexes.map((index, i) => r.args(index, this.actions[i], m.gate));
     if (this.kind === 'map') {
       r.jobs += items.length;
       const result = r.pool.map(actItem, items, { chunksize: 1 });
@@ -232,7 +232,7 @@ export class Cancel implements PoolCommand {
   async run(_: Model, r: Real): Promise<void> {
     if (r.calls.length === 0) return;
     // One of the last few calls: those are the ones still pending or running.
-    const call = r.calls[r.calls.length - 1 - (this.pick % Math.min(r.calls.length, 4))]!;
+    const call = r.calls[r.calls.length - 1 - (this.pick % Math.min(r.calls.length, 4))];
     const state = call.future.state;
     const ran = r.runs(call.index);
     const returned = call.future.cancel();

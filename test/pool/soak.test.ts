@@ -121,8 +121,8 @@ describe.each(workerBackends)('fault soak (%s)', (backend) => {
         const unsure =
           killed && outcome.status === 'rejected' && outcome.error instanceof WorkerCrashedError && outcome.error.callState !== 'running';
         expect(
-          unsure || (outcome.status === 'rejected' && outcome.error instanceof FAILS_WITH[call.action]!),
-          `${what} rejects with ${FAILS_WITH[call.action]!.name}`,
+          unsure || (outcome.status === 'rejected' && outcome.error instanceof FAILS_WITH[call.action]),
+          `${what} rejects with ${FAILS_WITH[call.action].name}`,
         ).toBe(true);
         const bound = allowedRuns(outcome, RETRIES) ?? { min: 1 + RETRIES, max: 1 + RETRIES };
         expect(runs(call), `runs of ${what}`).toBeGreaterThanOrEqual(bound.min);
