@@ -47,7 +47,9 @@ function analyse(file) {
     return null;
   };
   const self = new Map(); // node id -> µs
-  prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+  prof.samples.forEach((id, i) => {
+    self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  });
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   const agg = new Map();
   for (const [id, us] of self) {
@@ -98,10 +100,12 @@ for (const job of jobs) {
     rows
       .filter(([k]) => !k.startsWith('(idle)'))
       .slice(0, TOP)
-      .forEach((row) => console.log(`   ${line(row)}`));
+      .forEach((row) => {
+        console.log(`   ${line(row)}`);
+      });
     const own = rows.filter(([, a]) => a.url.includes('/dist/'));
     const ownTotal = own.reduce((s, [, a]) => s + a.us, 0);
     console.log(`  tandem's own code (dist/): ${((ownTotal / busy) * 100).toFixed(1)} % of busy self time`);
-    own.slice(0, TOP).forEach((row) => console.log(`   ${line(row)}`));
+    for (const row of own.slice(0, TOP)) console.log(`   ${line(row)}`);
   }
 }

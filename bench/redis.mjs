@@ -46,7 +46,10 @@ async function until(what, check, deadlineMs = 30_000) {
 const ping = (port) =>
   new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => (socket.destroy(), resolve(String(data).startsWith('+PONG'))));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(String(data).startsWith('+PONG'));
+    });
     socket.once('error', () => resolve(false));
   });
 
@@ -62,7 +65,12 @@ function startHost(role, url, queue) {
 async function stopHosts(hosts) {
   await Promise.all(
     hosts.map(
-      ({ child }) => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGTERM')))),
+      ({ child }) =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', resolve);
+          child.kill('SIGTERM');
+        }),
     ),
   );
 }

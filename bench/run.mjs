@@ -473,9 +473,9 @@ if (against) {
     `| figure | before (${commitOf(against) ?? 'against'}) | after (${commitOf(here) ?? 'this tree'}) | after ÷ before |`,
     '| --- | ---: | ---: | ---: |',
   );
-  tracked.forEach((f, i) =>
-    md.push(`| ${f.label} | ${f.show(before[i].value)} | ${f.show(f.value)} | ${x(ratio(f.value, before[i].value))} |`),
-  );
+  tracked.forEach((f, i) => {
+    md.push(`| ${f.label} | ${f.show(before[i].value)} | ${f.show(f.value)} | ${x(ratio(f.value, before[i].value))} |`);
+  });
   md.push('');
 }
 
@@ -513,7 +513,7 @@ if (filters.length === 0) {
   };
   writeFileSync(
     new URL('./results.json', import.meta.url),
-    JSON.stringify(
+    `${JSON.stringify(
       {
         meta,
         summary,
@@ -523,9 +523,9 @@ if (filters.length === 0) {
       },
       null,
       2,
-    ) + '\n',
+    )}\n`,
   );
-  writeFileSync(new URL('./results.md', import.meta.url), text + '\n');
+  writeFileSync(new URL('./results.md', import.meta.url), `${text}\n`);
   console.error('wrote bench/results.json and bench/results.md');
 }
 console.log(text);

@@ -240,7 +240,7 @@ function echoRun(peers, n, window) {
     let sent = 0;
     const handlers = [];
     const finish = () => {
-      peers.forEach((p, k) => p.target.off('message', handlers[k]));
+      for (const [k, p] of peers.entries()) p.target.off('message', handlers[k]);
       resolve(now() - t0);
     };
     const perPeer = Math.ceil(n / peers.length);
@@ -283,7 +283,7 @@ function echoBatched(peers, n, size, window) {
       handlers[k] = (arr) => {
         received += arr.length;
         if (received >= n) {
-          peers.forEach((p, j) => p.target.off('message', handlers[j]));
+          for (const [j, p] of peers.entries()) p.target.off('message', handlers[j]);
           resolve(now() - t0);
         } else if (next < n) sendOne(peer);
       };
@@ -425,7 +425,9 @@ async function s5(kind, n) {
   } else if (kind === 'raw-fork') {
     const children = await Promise.all(Array.from({ length: n }, forkEcho));
     pids = children.map((c) => c.pid);
-    close = async () => children.forEach((c) => c.disconnect());
+    close = async () => {
+      for (const c of children) c.disconnect();
+    };
   } else {
     const lib = kind === 'tandem-thread' || kind === 'tandem-process' ? kind : kind;
     const pool = await openPool(lib, n);
@@ -434,7 +436,7 @@ async function s5(kind, n) {
       const seen = new Set();
       for (let tries = 0; tries < 10 && seen.size < n; tries++) {
         const got = await Promise.all(Array.from({ length: n }, () => pool.pool.submit(pool.tasks.pidAfter, [100])));
-        got.forEach((p) => seen.add(p));
+        for (const p of got) seen.add(p);
       }
       pids = [...seen];
       if (pids.length !== n) throw new Error(`found ${pids.length} worker pids, expected ${n}`);
