@@ -56,7 +56,8 @@ const TABLES_KEY = Symbol.for('tandem.classes');
 const globals = globalThis as unknown as Record<symbol, ClassTables | undefined>;
 const tables: ClassTables = (globals[TABLES_KEY] ??= { byPrototype: new Map(), byName: new Map(), loaded: new Map(), checking: new Set() });
 
-type Class = abstract new (...args: any[]) => unknown;
+// never[]: any constructor fits, whatever its parameters (they are never called here).
+type Class = abstract new (...args: never[]) => unknown;
 
 /**
  * Lets instances of `cls` be passed to tasks and returned from them: they

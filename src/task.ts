@@ -11,6 +11,7 @@ import { freeVariables } from './task-source.js';
  *
  * @typeParam F The function's own type.
  */
+// biome-ignore lint/suspicious/noExplicitAny: any[] is what lets every function's parameters fit
 export type Task<F extends (...args: any[]) => unknown = (...args: any[]) => unknown> = F;
 
 interface TaskInfo {
@@ -58,6 +59,7 @@ const registry: Map<string, Function[]> = (globals[REGISTRY_KEY] ??= new Map());
  * });
  * ```
  */
+// biome-ignore lint/suspicious/noExplicitAny: any[] is what lets every function's parameters fit
 export function task<F extends (...args: any[]) => unknown>(moduleUrl: string, fn: F): F {
   if (typeof fn !== 'function') {
     throw new InvalidTaskError(`task(moduleUrl, fn) needs a function as its second argument; got ${typeof fn}`);

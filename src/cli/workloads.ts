@@ -69,6 +69,7 @@ export const readAndWait = task(import.meta.url, async function readAndWait(fetc
 /** One task over its inputs; a workload runs its batches at the same time. */
 export interface Batch {
   label: string;
+  // biome-ignore lint/suspicious/noExplicitAny: each batch's task takes its own input type
   task: (input: any) => unknown;
   inputs: unknown[];
 }

@@ -431,6 +431,7 @@ function editDistance(a: string, b: string): number {
   return rows[a.length][b.length];
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the checks that follow each call narrow the fields they read
 function isRecord(value: unknown): value is Record<string, any> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -27,6 +27,7 @@ import {
 import { FUTURE_OWNER, Scheduler } from './scheduler.js';
 import type { PoolStats } from './stats.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: any[] is what lets every function's parameters fit
 type AnyFunction = (...args: any[]) => unknown;
 type Result<F extends AnyFunction> = Awaited<ReturnType<F>>;
 
@@ -202,6 +203,7 @@ export class Pool implements AsyncDisposable {
    * ```
    * @typeParam F The task: a function of one argument, the item.
    */
+  // biome-ignore lint/suspicious/noExplicitAny: (item: any) is what lets every one-parameter function fit
   map<F extends (item: any) => unknown>(
     task: F,
     items: Iterable<Parameters<F>[0]>,
@@ -235,6 +237,7 @@ export class Pool implements AsyncDisposable {
    * ```
    * @typeParam F The task: a function of one argument, the item.
    */
+  // biome-ignore lint/suspicious/noExplicitAny: (item: any) is what lets every one-parameter function fit
   imap<F extends (item: any) => unknown>(
     task: F,
     items: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
