@@ -1,4 +1,4 @@
-import { CancelledError, InvalidOptionError, TandemError, WaitTimeoutError } from './errors.js';
+import { CancelledError, InvalidOptionError, type TandemError, WaitTimeoutError } from './errors.js';
 import { setLongTimeout } from './timer.js';
 
 /** Where a future is in its life. */

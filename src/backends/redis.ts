@@ -234,7 +234,7 @@ class RedisHandle implements WorkerHandle {
   #deliver(buffers: Buffer[]): void {
     const out: unknown[] = [];
     for (const buffer of buffers) {
-      let entry;
+      let entry: ReturnType<typeof decodeReply>;
       try {
         entry = decodeReply(buffer);
       } catch {
