@@ -17,6 +17,7 @@ class InputBroke extends Error {}
 /** Where the input fails: a sync or async iterable that throws on its first item, on a later one, or from [Symbol.iterator]() itself. */
 const failingInputs = {
   'a sync generator that throws on its first item': (error: Error) => ({
+    // biome-ignore lint/correctness/useYield: a generator that fails before its first item, on purpose
     input: (function* (): Generator<number> {
       throw error;
     })(),
@@ -40,6 +41,7 @@ const failingInputs = {
     before: [] as number[],
   }),
   'an async generator that throws on its first item': (error: Error) => ({
+    // biome-ignore lint/correctness/useYield: a generator that fails before its first item, on purpose
     input: (async function* (): AsyncGenerator<number> {
       throw error;
     })(),

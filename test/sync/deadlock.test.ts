@@ -79,7 +79,7 @@ describe('deadlock detection', () => {
       const cycle = failed[0].error!.cycle;
       expect(cycle).toHaveLength(3);
       expect(new Set(cycle.map((link) => link.thread)).size).toBe(3);
-      cycle.forEach((link, i) => expect(link.waitsFor).toBe(cycle[(i + 1) % 3].holds));
+      for (const [i, link] of cycle.entries()) expect(link.waitsFor).toBe(cycle[(i + 1) % 3].holds);
     },
     HANG + 5_000,
   );
