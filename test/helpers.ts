@@ -107,6 +107,7 @@ export function exists(path: string): boolean {
 }
 
 /** The rejection reason of a promise; fails the test if it fulfils. */
+// biome-ignore lint/suspicious/noExplicitAny: tests read the error's fields (code, cause) without narrowing it first
 export async function rejection(promise: PromiseLike<unknown>): Promise<any> {
   let value: unknown;
   try {
@@ -118,6 +119,7 @@ export async function rejection(promise: PromiseLike<unknown>): Promise<any> {
 }
 
 /** What `fn()` throws synchronously; fails the test if it returns. */
+// biome-ignore lint/suspicious/noExplicitAny: tests read the error's fields (code, cause) without narrowing it first
 export function thrown(fn: () => unknown): any {
   let value: unknown;
   try {
@@ -133,6 +135,7 @@ export function thrown(fn: () => unknown): any {
  * The error of a call that may fail either way: thrown synchronously or as a
  * rejection (for example imap's iterator: at the call or on the first next()).
  */
+// biome-ignore lint/suspicious/noExplicitAny: tests read the error's fields (code, cause) without narrowing it first
 export async function failure(fn: () => unknown): Promise<any> {
   try {
     const value = fn();

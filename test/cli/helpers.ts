@@ -86,7 +86,14 @@ export function startCli(args: string[], options: { stdin?: string; cwd?: string
           ),
         DEADLINE_MS,
       );
-      waiters.push({ stream, test, resolve: () => (clearTimeout(timer), resolve()) });
+      waiters.push({
+        stream,
+        test,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
       check();
       void exited.then(() => {
         if (!test(stream === 'out' ? out : err)) {

@@ -117,6 +117,7 @@ export class Screen {
       if (char === '\x1b') {
         const next = text[i + 1];
         if (next === '[') {
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: a terminal control sequence starts with ESC
           const match = /^\x1b\[([?0-9;]*)([@-~])/.exec(text.slice(i));
           if (match === null) {
             this.unknown.push(JSON.stringify(text.slice(i, i + 8)));
@@ -237,7 +238,11 @@ export function startInTerminal(args: string[], options: { rows?: number; cols?:
         };
         const timer = setTimeout(() => fail(`${DEADLINE_MS} ms passed`), DEADLINE_MS);
         waiters.add(check);
-        void exited.then(() => waiters.has(check) && (check(), waiters.has(check) && fail('tandem exited')));
+        void exited.then(() => {
+          if (!waiters.has(check)) return;
+          check();
+          if (waiters.has(check)) fail('tandem exited');
+        });
         check();
       }),
   };

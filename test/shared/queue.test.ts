@@ -97,6 +97,7 @@ describe('SharedQueue', () => {
 
   it('gives back exactly what structured clone would, for plain and other values', async () => {
     const shared = { n: 1 };
+    // biome-ignore lint/suspicious/noSparseArray: a hole is one of the values under test
     const sparse = [1, , 3];
     const values: unknown[] = [
       42,
