@@ -364,7 +364,8 @@ export function checkTransfer(options: CallOptions, boundary: 'thread' | 'proces
     throw new InvalidOptionError(
       'transfer',
       options.transfer,
-      `left out with backend '${backend}': a child process or another host shares no memory with the caller, so nothing can be moved to it (without transfer, values are copied)`,
+      `left out with backend '${backend}': a child process or another host shares no memory with the caller, so nothing can be moved to ` +
+        `it (without transfer, values are copied)`,
     );
   }
 }

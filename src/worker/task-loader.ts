@@ -47,7 +47,8 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
   throw new TaskNotFoundError(
     module,
     label,
-    `the module does not export it (it exports ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'nothing'}); a worker finds a task among its module's exports, so export it`,
+    `the module does not export it (it exports ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'nothing'}); a worker finds a ` +
+      `task among its module's exports, so export it`,
   );
 }
 
@@ -66,7 +67,9 @@ function declaredByBundle(module: string, index: number, name: string, label: st
   throw new TaskNotFoundError(
     module,
     label,
-    `this worker started from the app's bundle and ran its top level, but ${found}; a worker finds a bundle's tasks by the order of their task() calls, so declare every task at the top level of a module the bundle imports statically, not inside a function, a dynamic import() or an isWorker() guard`,
+    `this worker started from the app's bundle and ran its top level, but ${found}; a worker finds a bundle's tasks by the order of ` +
+      `their task() calls, so declare every task at the top level of a module the bundle imports statically, not inside a function, a ` +
+      `dynamic import() or an isWorker() guard`,
   );
 }
 

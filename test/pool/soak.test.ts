@@ -58,7 +58,8 @@ interface Call {
 }
 
 describe.each(workerBackends)('fault soak (%s)', (backend) => {
-  it(`${CALLS[backend]} calls with random faults, retries: ${RETRIES}: each settles once as its fault says, the pool serves on (seed ${SEED})`, async () => {
+  it(`${CALLS[backend]} calls with random faults, retries: ${RETRIES}: each settles once as its fault says, the pool serves on (seed ` +
+    `${SEED})`, async () => {
     const random = generator(SEED);
     const threadsBefore = threadCount();
     const pool = makePool({ backend, size: 3, retries: RETRIES });
