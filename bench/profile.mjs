@@ -42,7 +42,9 @@ function analyse(file) {
     for (let p = parentOf.get(id); p !== undefined; p = parentOf.get(p)) {
       const cf = byId.get(p).callFrame;
       if (cf.url.includes('/dist/'))
-        return `${cf.functionName || '(anonymous)'}${sourceOf(cf.url, cf.lineNumber, cf.columnNumber) ? ` [${sourceOf(cf.url, cf.lineNumber, cf.columnNumber)}]` : ''}`;
+        return `${cf.functionName || '(anonymous)'}${
+          sourceOf(cf.url, cf.lineNumber, cf.columnNumber) ? ` [${sourceOf(cf.url, cf.lineNumber, cf.columnNumber)}]` : ''
+        }`;
     }
     return null;
   };
@@ -94,7 +96,9 @@ for (const job of jobs) {
       const via = callers.length
         ? `  <- from tandem: ${callers.map(([c, us]) => `${c} ${((us / a.us) * 100).toFixed(0)}%`).join(', ')}`
         : '';
-      return `${((a.us / busy) * 100).toFixed(1).padStart(5)} %  ${(a.us / 1000).toFixed(1).padStart(7)} ms  ${k}${a.src ? `  [${a.src}]` : ''}${via}`;
+      return `${((a.us / busy) * 100).toFixed(1).padStart(5)} %  ${(a.us / 1000).toFixed(1).padStart(7)} ms  ${k}${
+        a.src ? `  [${a.src}]` : ''
+      }${via}`;
     };
     console.log('  top self time, everything (not idle):');
     rows

@@ -171,17 +171,22 @@ try {
     `# tandem over Redis: map vs one BullMQ job per item
 
 Node ${result.node}, ${result.cpu}, ${result.cpus} CPUs; redis-server on 127.0.0.1. ${ROUNDS} rounds, interleaved; median.
-Generated ${result.date} by \`node bench/redis.mjs\` in ${result.seconds} s. 1-min load average ${result.loadavg1.min.toFixed(1)}–${result.loadavg1.max.toFixed(1)} while rounds started.
+Generated ${result.date} by \`node bench/redis.mjs\` in ${result.seconds} s. 1-min load average ` +
+      `${result.loadavg1.min.toFixed(1)}–${result.loadavg1.max.toFixed(1)} while rounds started.
 
 Both sides run two worker processes on this machine with the same trivial task \`(n) => n + 1\`:
 two \`tandem worker\` hosts (local pool of 1 thread each) vs two plain BullMQ Workers (concurrency 64 each).
 
 | how | items | items/s (median) | rounds |
 | --- | ---: | ---: | --- |
-| tandem \`pool.map(inc, items)\`, backend 'redis', chunksize auto | ${fmt(ITEMS)} | ${fmt(result.tandem.median)} | ${tandem.map(fmt).join(', ')} |
-| plain BullMQ, one job per item (\`addBulk\` by 1000, results via QueueEvents) | ${fmt(PLAIN_ITEMS)} | ${fmt(result.plainBullmq.median)} | ${plain.map(fmt).join(', ')} |
+| tandem \`pool.map(inc, items)\`, backend 'redis', chunksize auto | ${fmt(ITEMS)} | ${fmt(result.tandem.median)} | ` +
+      `${tandem.map(fmt).join(', ')} |
+| plain BullMQ, one job per item (\`addBulk\` by 1000, results via QueueEvents) | ${fmt(PLAIN_ITEMS)} | ` +
+      `${fmt(result.plainBullmq.median)} | ${plain.map(fmt).join(', ')} |
 
-**tandem ÷ plain: ${result.ratio.toFixed(1)}×** (goal ≥ ${result.goal}×). The plain queue moves ${fmt(PLAIN_ITEMS)} items per round instead of ${fmt(ITEMS)} (at its rate, ${fmt(ITEMS)} would take ${(ITEMS / result.plainBullmq.median).toFixed(0)} s); items/s compares all the same.
+**tandem ÷ plain: ${result.ratio.toFixed(1)}×** (goal ≥ ${result.goal}×). The plain queue moves ${fmt(PLAIN_ITEMS)} items per round ` +
+      `instead of ${fmt(ITEMS)} (at its rate, ${fmt(ITEMS)} would take ${(ITEMS / result.plainBullmq.median).toFixed(0)} s); items/s ` +
+      `compares all the same.
 `,
   );
   console.log(`tandem ÷ plain BullMQ: ${result.ratio.toFixed(1)}× (goal ≥ 10×)`);

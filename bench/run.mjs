@@ -27,7 +27,8 @@ if (against) {
   for (const need of ['bench/scenario.mjs', 'bench/tasks.mjs', 'dist/esm/index.js']) {
     if (!existsSync(path.join(against, need))) {
       console.error(
-        `--against=${againstArg}: ${path.join(against, need)} is missing (build that tree, and copy this tree's bench/ into it; see bench/README.md, "Comparing two commits")`,
+        `--against=${againstArg}: ${path.join(against, need)} is missing (build that tree, and copy this tree's bench/ into it; see ` +
+          `bench/README.md, "Comparing two commits")`,
       );
       process.exit(2);
     }
@@ -131,7 +132,9 @@ const brief = (r) => {
   if (r.speedup) return `speedup ${r.speedup.toFixed(2)}`;
   if (r.ms) return `${r.ms.toFixed(0)} ms`;
   if (r.floor)
-    return `raw ${fmt(r.floor.perSec)}/s, batched ${fmt(r.batched.perSec)}/s${r.tandem ? `; tandem submit ${fmt(r.tandem.submitPerSec)}/s, map ${fmt(r.tandem.mapPerSec)}/s` : ''}`;
+    return `raw ${fmt(r.floor.perSec)}/s, batched ${fmt(r.batched.perSec)}/s${
+      r.tandem ? `; tandem submit ${fmt(r.tandem.submitPerSec)}/s, map ${fmt(r.tandem.mapPerSec)}/s` : ''
+    }`;
   return 'ok';
 };
 for (let round = 1; round <= rounds; round++) {
@@ -148,7 +151,8 @@ for (let round = 1; round <= rounds; round++) {
       (tree === here ? runs : baseRuns)[job].push(r);
       const label = against && onBoth(job) ? `${job}${tree === here ? '' : ' (against)'}` : job;
       console.error(
-        `[round ${round}/${rounds}] ${label.padEnd(36)} ${brief(r).padEnd(16)} (${(r.wallMs / 1000).toFixed(1)} s, load ${r.load1.toFixed(2)}, others' CPU before ${(r.backgroundCpu * 100).toFixed(0)} %)`,
+        `[round ${round}/${rounds}] ${label.padEnd(36)} ${brief(r).padEnd(16)} (${(r.wallMs / 1000).toFixed(1)} s, load ` +
+          `${r.load1.toFixed(2)}, others' CPU before ${(r.backgroundCpu * 100).toFixed(0)} %)`,
       );
     }
   }
@@ -218,38 +222,42 @@ const md = [];
 md.push('# tandem benchmark results', '');
 if (against)
   md.push(
-    `Run with \`--against=${againstArg}\`: every tandem job also ran on that tree (commit ${commitOf(against) ?? 'unknown'}), interleaved with this one (commit ${commitOf(here) ?? 'unknown'}); the tables below are this tree's, the before/after table compares both.`,
+    `Run with \`--against=${againstArg}\`: every tandem job also ran on that tree (commit ${commitOf(against) ?? 'unknown'}), ` +
+      `interleaved with this one (commit ${commitOf(here) ?? 'unknown'}); the tables below are this tree's, the before/after table ` +
+      `compares both.`,
     '',
   );
 md.push(
-  `Node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} CPUs (availableParallelism ${cores}), ${os.platform()} ${os.release()}.`,
+  `Node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} CPUs (availableParallelism ${cores}), ${os.platform()} ` +
+    `${os.release()}.`,
 );
 md.push(
-  `${rounds} rounds; every (library, scenario) job in a fresh process; median of the rounds. Generated ${new Date().toISOString()} by \`node bench/run.mjs\` in ${((Date.now() - t0) / 1000).toFixed(0)} s. 1-min load average ranged ${fmt(
-    Math.min(
-      ...Object.values(runs)
-        .flat()
-        .map((r) => r.load1),
-    ),
-  )}–${fmt(
-    Math.max(
-      ...Object.values(runs)
-        .flat()
-        .map((r) => r.load1),
-    ),
-  )} when jobs started; CPU used by other processes just before each job: median ${pct(
-    median(
-      Object.values(runs)
-        .flat()
-        .map((r) => r.backgroundCpu),
-    ),
-  )}, max ${pct(
-    Math.max(
-      ...Object.values(runs)
-        .flat()
-        .map((r) => r.backgroundCpu),
-    ),
-  )}.`,
+  `${rounds} rounds; every (library, scenario) job in a fresh process; median of the rounds. Generated ${new Date().toISOString()} by ` +
+    `\`node bench/run.mjs\` in ${((Date.now() - t0) / 1000).toFixed(0)} s. 1-min load average ranged ${fmt(
+      Math.min(
+        ...Object.values(runs)
+          .flat()
+          .map((r) => r.load1),
+      ),
+    )}–${fmt(
+      Math.max(
+        ...Object.values(runs)
+          .flat()
+          .map((r) => r.load1),
+      ),
+    )} when jobs started; CPU used by other processes just before each job: median ${pct(
+      median(
+        Object.values(runs)
+          .flat()
+          .map((r) => r.backgroundCpu),
+      ),
+    )}, max ${pct(
+      Math.max(
+        ...Object.values(runs)
+          .flat()
+          .map((r) => r.backgroundCpu),
+      ),
+    )}.`,
   '',
 );
 
@@ -264,11 +272,13 @@ if (has('s1:tandem-thread')) {
   summary.s1 = { tasksPerSec: s1, cpuUsPerTask: cpu };
   md.push('## 1. 100k trivial tasks, one call each (pool size 2)', '');
   md.push(
-    'CPU µs/task: CPU time of the benchmark process during the timed section ÷ 100k — main thread plus worker threads for thread pools, the parent only for tandem-process (its children are not counted). Less sensitive to other load than tasks/s.',
+    'CPU µs/task: CPU time of the benchmark process during the timed section ÷ 100k — main thread plus worker threads for thread pools, ' +
+      'the parent only for tandem-process (its children are not counted). Less sensitive to other load than tasks/s.',
     '',
   );
   md.push(
-    '"÷ raw echo": this row\'s tasks/s ÷ the raw echo of its transport from scenario 4 — one message per task, all sent at once over 2 workers (thread pools: worker_threads `postMessage`, (a); tandem-process: `child_process.fork`, (c)).',
+    '"÷ raw echo": this row\'s tasks/s ÷ the raw echo of its transport from scenario 4 — one message per task, all sent at once over 2 ' +
+      'workers (thread pools: worker_threads `postMessage`, (a); tandem-process: `child_process.fork`, (c)).',
     '',
   );
   md.push(
@@ -287,7 +297,8 @@ if (has('s1:tandem-thread')) {
   for (const [lib, v] of Object.entries(s1)) {
     vsEcho[lib] = ratio(v, floorsOf(transportOf(lib)).perItem);
     md.push(
-      `| ${lib} | \`${api[lib]}\` | ${fmt(v)} | ${x(ratio(s1['tandem-thread'], v))} | ${x(ratio(s1['tandem-process'], v))} | ${x(vsEcho[lib])} | ${Number.isFinite(cpu[lib]) ? cpu[lib].toFixed(1) : 'n/a'} |`,
+      `| ${lib} | \`${api[lib]}\` | ${fmt(v)} | ${x(ratio(s1['tandem-thread'], v))} | ${x(ratio(s1['tandem-process'], v))} | ` +
+        `${x(vsEcho[lib])} | ${Number.isFinite(cpu[lib]) ? cpu[lib].toFixed(1) : 'n/a'} |`,
     );
   }
   summary.s1.vsRawEcho = vsEcho;
@@ -302,7 +313,8 @@ if (has('s2:tandem-thread') || has('s2:tandem-process')) {
   summary.s2 = { itemsPerSec: s2 };
   md.push('## 2. `pool.map(noop, 1M ints)` (pool size 2, chunksize auto)', '');
   md.push(
-    'Raw batched echo: 1M ints through the same transport, 1,000 per message, all sent at once over 2 workers (scenario 4; threads (b), processes (d)).',
+    'Raw batched echo: 1M ints through the same transport, 1,000 per message, all sent at once over 2 workers (scenario 4; threads (b), ' +
+      'processes (d)).',
     '',
   );
   md.push(
@@ -324,7 +336,9 @@ if (Object.keys(runs).some((j) => j.startsWith('s3:'))) {
   const s3 = { sequentialMs: seq, poolMs: {}, sequentialInSameProcessMs: {}, speedup: {} };
   md.push(`## 3. 16 × fib(32), pool size ${cores} (availableParallelism), pool start excluded`, '');
   md.push(
-    `Each job times the 16 calls sequentially on its own main thread just before and after the pool run (same process, pool idle) and divides by the pool time; the median of the rounds is shown. A separate sequential-only process took ${Number.isFinite(seq) ? seq.toFixed(0) : 'n/a'} ms. Goal: speedup ≥ 0.95 × ${cores} = ${(0.95 * cores).toFixed(2)}.`,
+    `Each job times the 16 calls sequentially on its own main thread just before and after the pool run (same process, pool idle) and ` +
+      `divides by the pool time; the median of the rounds is shown. A separate sequential-only process took ` +
+      `${Number.isFinite(seq) ? seq.toFixed(0) : 'n/a'} ms. Goal: speedup ≥ 0.95 × ${cores} = ${(0.95 * cores).toFixed(2)}.`,
     '',
   );
   md.push('| library | pool ms | sequential ms (same process) | speedup | speedup ÷ cores |', '| --- | ---: | ---: | ---: | ---: |');
@@ -378,7 +392,13 @@ if (s4Transports.length) {
   }
   md.push('## 4. Raw echo floors, and tandem beside them in the same process', '');
   md.push(
-    'Each job runs a raw echo over one transport — worker_threads `postMessage` (`peers/echo-thread.mjs`), or `child_process.fork` with `serialization: \'advanced\'` (`peers/echo-child.mjs`) — then tandem\'s pool of the same backend (size 2) in the same process, each round. Raw: the parent sends the integer i as one message, the peer sends it back; rates are round trips per second. "window W" keeps W messages in flight per worker; "all at once" sends every message, then awaits every reply. The floors issue 8 holds tandem to are marked: (a)/(c) all at once over 2 workers, one message per item, for `submit`; (b)/(d) the same with 1,000 items per message, for `map`. Ratios in the second table are computed per round (raw and tandem in the same process), then the median is taken.',
+    'Each job runs a raw echo over one transport — worker_threads `postMessage` (`peers/echo-thread.mjs`), or `child_process.fork` with ' +
+      "`serialization: 'advanced'` (`peers/echo-child.mjs`) — then tandem's pool of the same backend (size 2) in the same process, " +
+      'each round. Raw: the parent sends the integer i as one message, the peer sends it back; rates are round trips per second. "window ' +
+      'W" keeps W messages in flight per worker; "all at once" sends every message, then awaits every reply. The floors issue 8 holds ' +
+      'tandem to are marked: (a)/(c) all at once over 2 workers, one message per item, for `submit`; (b)/(d) the same with 1,000 items ' +
+      'per message, for `map`. Ratios in the second table are computed per round (raw and tandem in the same process), then the median ' +
+      'is taken.',
     '',
   );
   const cell = (t, row) =>
@@ -386,7 +406,8 @@ if (s4Transports.length) {
   md.push('| raw configuration | thread: messages/s | process: messages/s |', '| --- | ---: | ---: |');
   for (const [name, row] of rows) md.push(`| ${name} | ${cell('thread', row)} | ${cell('process', row)} |`);
   md.push(
-    `| 1,000 ints per message, all at once, 2 workers (items/s) | ${th ? `${fmt(th.rawBatched.itemsPerSec)} **(b)**` : '–'} | ${pr ? `${fmt(pr.rawBatched.itemsPerSec)} **(d)**` : '–'} |`,
+    `| 1,000 ints per message, all at once, 2 workers (items/s) | ${th ? `${fmt(th.rawBatched.itemsPerSec)} **(b)**` : '–'} | ` +
+      `${pr ? `${fmt(pr.rawBatched.itemsPerSec)} **(d)**` : '–'} |`,
     '',
   );
   const t = (tr, k, show) => (s4[tr] ? show(s4[tr].tandem[k]) : '–');
@@ -395,16 +416,20 @@ if (s4Transports.length) {
     '| --- | ---: | ---: | ---: | ---: |',
   );
   md.push(
-    `| 100k \`submit\`, then \`Promise.all\` (tasks/s), ÷ (a)/(c) | ${t('thread', 'submitPerSec', fmt)} | ${t('thread', 'submitVsFloor', x)} | ${t('process', 'submitPerSec', fmt)} | ${t('process', 'submitVsFloor', x)} |`,
+    `| 100k \`submit\`, then \`Promise.all\` (tasks/s), ÷ (a)/(c) | ${t('thread', 'submitPerSec', fmt)} | ` +
+      `${t('thread', 'submitVsFloor', x)} | ${t('process', 'submitPerSec', fmt)} | ${t('process', 'submitVsFloor', x)} |`,
   );
   md.push(
-    `| the same, ÷ the best pipelined raw configuration | | ${t('thread', 'submitVsRawBest', x)} | | ${t('process', 'submitVsRawBest', x)} |`,
+    `| the same, ÷ the best pipelined raw configuration | | ${t('thread', 'submitVsRawBest', x)} | | ` +
+      `${t('process', 'submitVsRawBest', x)} |`,
   );
   md.push(
-    `| \`map\` 1M (items/s), ÷ (b)/(d) | ${t('thread', 'mapPerSec', fmt)} | ${t('thread', 'mapVsBatched', x)} | ${t('process', 'mapPerSec', fmt)} | ${t('process', 'mapVsBatched', x)} |`,
+    `| \`map\` 1M (items/s), ÷ (b)/(d) | ${t('thread', 'mapPerSec', fmt)} | ${t('thread', 'mapVsBatched', x)} | ` +
+      `${t('process', 'mapPerSec', fmt)} | ${t('process', 'mapVsBatched', x)} |`,
   );
   md.push(
-    `| ping-pong: \`await pool.run(noop, i)\` one at a time (calls/s), ÷ raw ping-pong | ${t('thread', 'pingPongPerSec', fmt)} | ${t('thread', 'pingPongVsRaw', x)} | ${t('process', 'pingPongPerSec', fmt)} | ${t('process', 'pingPongVsRaw', x)} |`,
+    `| ping-pong: \`await pool.run(noop, i)\` one at a time (calls/s), ÷ raw ping-pong | ${t('thread', 'pingPongPerSec', fmt)} | ` +
+      `${t('thread', 'pingPongVsRaw', x)} | ${t('process', 'pingPongPerSec', fmt)} | ${t('process', 'pingPongVsRaw', x)} |`,
   );
   md.push('');
   if (pr)
@@ -420,7 +445,8 @@ if (Object.keys(runs).some((j) => j.startsWith('s5:'))) {
   const s5 = {};
   md.push('## 5. Memory per idle worker', '');
   md.push(
-    "Threads: growth of the parent's RSS (after GC) once N workers have started and run a task, ÷ N. Processes: each child's VmRSS (and PSS, which splits shared pages fairly) from /proc, plus the parent's own growth.",
+    "Threads: growth of the parent's RSS (after GC) once N workers have started and run a task, ÷ N. Processes: each child's VmRSS (and " +
+      "PSS, which splits shared pages fairly) from /proc, plus the parent's own growth.",
     '',
   );
   md.push(
@@ -439,7 +465,8 @@ if (Object.keys(runs).some((j) => j.startsWith('s5:'))) {
     (s5[kind] ??= {})[n] = row;
     const f = (v) => (Number.isFinite(v) ? v.toFixed(1) : '–');
     md.push(
-      `| ${kind} | ${n} | ${f(row.parentDeltaPerWorkerMb)} | ${f(row.childRssPerWorkerMb)} | ${f(row.childPssPerWorkerMb)} | ${Number.isFinite(row.childThreads) ? row.childThreads : '–'} |`,
+      `| ${kind} | ${n} | ${f(row.parentDeltaPerWorkerMb)} | ${f(row.childRssPerWorkerMb)} | ${f(row.childPssPerWorkerMb)} | ` +
+        `${Number.isFinite(row.childThreads) ? row.childThreads : '–'} |`,
     );
   }
   const slope = (kind) => (s5[kind]?.['4'] && s5[kind]?.['2'] ? (s5[kind]['4'].parentDeltaMb - s5[kind]['2'].parentDeltaMb) / 2 : NaN);
@@ -454,7 +481,8 @@ summary.tracked = Object.fromEntries(tracked.map((f) => [f.key, f.value]));
 if (tracked.some((f) => Number.isFinite(f.value))) {
   md.push('## Issue 8: figures that must not drop', '');
   md.push(
-    'Ratios of medians from the tables above (one run, same machine). (a)/(c): raw echo, one message per item, all sent at once over 2 workers, worker_threads / fork; (b)/(d): the same with 1,000 items per message.',
+    'Ratios of medians from the tables above (one run, same machine). (a)/(c): raw echo, one message per item, all sent at once over 2 ' +
+      'workers, worker_threads / fork; (b)/(d): the same with 1,000 items per message.',
     '',
   );
   md.push('| figure | measured |', '| --- | ---: |');
@@ -466,7 +494,9 @@ if (against) {
   summary.against = { tree: against, commit: commitOf(against), tracked: Object.fromEntries(before.map((f) => [f.key, f.value])) };
   md.push(`## Before / after: ${commitOf(against) ?? againstArg} → ${commitOf(here) ?? 'this tree'}`, '');
   md.push(
-    "Every tandem job ran on both trees back to back in each round (peers and the sequential baseline once, shared). The raw floors are medians over both trees' runs of the raw echo (it does not depend on tandem), so each ratio's change is tandem's own. \"after ÷ before\" above 1 is better.",
+    'Every tandem job ran on both trees back to back in each round (peers and the sequential baseline once, shared). The raw floors are ' +
+      "medians over both trees' runs of the raw echo (it does not depend on tandem), so each ratio's change is tandem's own. \"after ÷ " +
+      'before" above 1 is better.',
     '',
   );
   md.push(

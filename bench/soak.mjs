@@ -256,7 +256,9 @@ async function runPhase(backend, number, shape, ms) {
     idleTimeout: pick([100, 30_000]),
     maxTasksPerWorker: pick([Infinity, between(20, 60)]),
   };
-  const label = `${backend} phase ${number}: retries ${options.retries}, maps ${shape.maps ? 'on' : 'off'}, minSize ${options.minSize}, idleTimeout ${options.idleTimeout}, maxTasksPerWorker ${options.maxTasksPerWorker}`;
+  const label =
+    `${backend} phase ${number}: retries ${options.retries}, maps ${shape.maps ? 'on' : 'off'}, minSize ${options.minSize}, ` +
+    `idleTimeout ${options.idleTimeout}, maxTasksPerWorker ${options.maxTasksPerWorker}`;
   where = `${backend} phase ${number}`;
   console.error(`-- ${label}`);
   const threadsBefore = threadCount();
@@ -513,7 +515,8 @@ async function runPhase(backend, number, shape, ms) {
         if (bad || wrong || op.abortedEarly)
           violation(
             'wrong map outcome',
-            `${op.token} (n ${n}, chunksize ${chunksize}${bad ? ', one failing item' : ''}${op.abortedEarly ? ', aborted' : ''}): fulfilled${wrong ? ' with wrong values' : ''}`,
+            `${op.token} (n ${n}, chunksize ${chunksize}${bad ? ', one failing item' : ''}${op.abortedEarly ? ', aborted' : ''}): ` +
+              `fulfilled${wrong ? ' with wrong values' : ''}`,
           );
       },
       (error) => {
@@ -526,7 +529,9 @@ async function runPhase(backend, number, shape, ms) {
         if (!ok)
           violation(
             'wrong map outcome',
-            `${op.token} (n ${n}, chunksize ${chunksize}${bad ? ', one failing item' : ''}${controller ? `, signal${op.abortedEarly ? ' aborted' : ''}` : ''}): ${describe({ ok: false, error })}`,
+            `${op.token} (n ${n}, chunksize ${chunksize}${bad ? ', one failing item' : ''}${
+              controller ? `, signal${op.abortedEarly ? ' aborted' : ''}` : ''
+            }): ${describe({ ok: false, error })}`,
           );
       },
     );
@@ -571,7 +576,9 @@ async function runPhase(backend, number, shape, ms) {
         if (bad || sourceFailsAt >= 0 || wrong)
           violation(
             'wrong imap outcome',
-            `${op.token} (n ${n}, ${ordered ? 'ordered' : 'unordered'}): completed${wrong ? ` with ${got.length} wrong values` : ''}${bad ? ' though an item fails' : ''}${sourceFailsAt >= 0 ? ' though its input throws' : ''}`,
+            `${op.token} (n ${n}, ${ordered ? 'ordered' : 'unordered'}): completed${
+              wrong ? ` with ${got.length} wrong values` : ''
+            }${bad ? ' though an item fails' : ''}${sourceFailsAt >= 0 ? ' though its input throws' : ''}`,
           );
         mine.chunksLo += chunksize ? Math.ceil(n / chunksize) : 1;
         mine.chunksDoneLo += chunksize ? Math.ceil(n / chunksize) : 1;
@@ -582,7 +589,8 @@ async function runPhase(backend, number, shape, ms) {
         if (!ok)
           violation(
             'wrong imap outcome',
-            `${op.token} (n ${n}${bad ? ', one failing item' : ''}${sourceFailsAt >= 0 ? `, input throws at ${sourceFailsAt}` : ''}): ${describe({ ok: false, error })}`,
+            `${op.token} (n ${n}${bad ? ', one failing item' : ''}${sourceFailsAt >= 0 ? `, input throws at ${sourceFailsAt}` : ''}): ` +
+              `${describe({ ok: false, error })}`,
           );
       } finally {
         pending.delete(op);
@@ -613,12 +621,10 @@ async function runPhase(backend, number, shape, ms) {
   // -- stats, live
   let last = null;
   function checkLive(s, when) {
+    const COUNTS = ['workers', 'busy', 'queued', 'running', 'completed', 'failed', 'cancelled'];
     const bad = (what, detail = what) =>
-      violation(
-        `stats: ${what}`,
-        `${when}: ${detail} — ${JSON.stringify({ workers: s.workers, busy: s.busy, queued: s.queued, running: s.running, completed: s.completed, failed: s.failed, cancelled: s.cancelled })}`,
-      );
-    for (const k of ['workers', 'busy', 'queued', 'running', 'completed', 'failed', 'cancelled']) {
+      violation(`stats: ${what}`, `${when}: ${detail} — ${JSON.stringify(Object.fromEntries(COUNTS.map((k) => [k, s[k]])))}`);
+    for (const k of COUNTS) {
       if (!Number.isInteger(s[k]) || s[k] < 0) return bad(`${k} not a count ≥ 0`, `${k} is ${s[k]}`);
     }
     // `size` is "most workers alive at once", but a worker that retires
@@ -627,7 +633,8 @@ async function runPhase(backend, number, shape, ms) {
     if (s.workers > options.size)
       note(
         'stats: workers > size',
-        `workers ${s.workers} > size ${options.size} — ${JSON.stringify({ workers: s.workers, busy: s.busy, queued: s.queued, running: s.running })}`,
+        `workers ${s.workers} > size ${options.size} — ` +
+          `${JSON.stringify({ workers: s.workers, busy: s.busy, queued: s.queued, running: s.running })}`,
       );
     if (s.busy > s.workers) bad('busy > workers', `busy ${s.busy} > workers ${s.workers}`);
     if (s.running > s.workers) bad('running > workers', `running ${s.running} > workers ${s.workers} (one call per worker)`);
@@ -673,7 +680,9 @@ async function runPhase(backend, number, shape, ms) {
       if (t >= nextReport) {
         const s = pool.stats();
         console.error(
-          `   ${((t - started) / 1000).toFixed(0).padStart(4)} s: ${tally.accepted} calls, ${tally.faults} faults, ${tally.killed} killed, ${tally.maps + tally.imaps} map/imap; stats: workers ${s.workers}, busy ${s.busy}, queued ${s.queued}, running ${s.running}, completed ${s.completed}, failed ${s.failed}, cancelled ${s.cancelled}; violations ${violations.length}`,
+          `   ${((t - started) / 1000).toFixed(0).padStart(4)} s: ${tally.accepted} calls, ${tally.faults} faults, ${tally.killed} ` +
+            `killed, ${tally.maps + tally.imaps} map/imap; stats: workers ${s.workers}, busy ${s.busy}, queued ${s.queued}, running ` +
+            `${s.running}, completed ${s.completed}, failed ${s.failed}, cancelled ${s.cancelled}; violations ${violations.length}`,
         );
         nextReport = t + 5000;
       }
@@ -686,10 +695,13 @@ async function runPhase(backend, number, shape, ms) {
         .slice(0, 10)
         .map(
           (c) =>
-            `${c.kind} ${c.token}${c.future ? ` (state ${c.future.state}${c.cancel ? `, ${c.cancel.how}` : ''}${c.timeout ? `, timeout ${c.timeout}` : ''})` : ''}, ${((now() - c.submittedAt) / 1000).toFixed(0)} s old`,
+            `${c.kind} ${c.token}${
+              c.future ? ` (state ${c.future.state}${c.cancel ? `, ${c.cancel.how}` : ''}${c.timeout ? `, timeout ${c.timeout}` : ''})` : ''
+            }, ${((now() - c.submittedAt) / 1000).toFixed(0)} s old`,
         );
       throw new Hang(
-        `${pending.size} calls never settled within ${DRAIN_MS / 1000} s after the load stopped; stats ${JSON.stringify(pool.stats())}; first: ${list.join('; ')}`,
+        `${pending.size} calls never settled within ${DRAIN_MS / 1000} s after the load stopped; stats ${JSON.stringify(pool.stats())}; ` +
+          `first: ${list.join('; ')}`,
         pool,
       );
     }
@@ -697,7 +709,8 @@ async function runPhase(backend, number, shape, ms) {
     for (let i = 0; i < options.size * 2; i++) submit('probe');
     if (!(await waitFor(() => pending.size === 0, PROBE_LIMIT_MS)))
       throw new Hang(
-        `the pool stopped serving: ${pending.size} of ${options.size * 2} plain calls unanswered after ${PROBE_LIMIT_MS / 1000} s; stats ${JSON.stringify(pool.stats())}`,
+        `the pool stopped serving: ${pending.size} of ${options.size * 2} plain calls unanswered after ${PROBE_LIMIT_MS / 1000} s; stats ` +
+          `${JSON.stringify(pool.stats())}`,
         pool,
       );
     await sleep(100); // pending cancel timers (≤ 60 ms) fire
@@ -722,7 +735,8 @@ async function runPhase(backend, number, shape, ms) {
       if (s.completed !== mine.completed || s.failed !== mine.failed || s.cancelled !== mine.cancelled) {
         violation(
           'stats: totals differ from the futures once quiet',
-          `completed/failed/cancelled ${s.completed}/${s.failed}/${s.cancelled}, but the futures say ${mine.completed}/${mine.failed}/${mine.cancelled}`,
+          `completed/failed/cancelled ${s.completed}/${s.failed}/${s.cancelled}, but the futures say ` +
+            `${mine.completed}/${mine.failed}/${mine.cancelled}`,
         );
       }
     } else if (settledJobs < lo || settledJobs > hi) {
@@ -771,7 +785,9 @@ async function runPhase(backend, number, shape, ms) {
     if (expected !== null && n !== expected) {
       violation(
         'ran the wrong number of times',
-        `${call.kind} ${call.token} ran ${n} times, expected ${expected} (retries ${call.retries}${c ? `, ${c.how} while ${c.stateBefore}` : ''}; ${describe(call.outcome)})`,
+        `${call.kind} ${call.token} ran ${n} times, expected ${expected} (retries ${call.retries}${
+          c ? `, ${c.how} while ${c.stateBefore}` : ''
+        }; ${describe(call.outcome)})`,
       );
     } else if (n > limit) {
       violation('ran too often', `${call.kind} ${call.token} ran ${n} times, at most ${limit} allowed (retries ${call.retries})`);
@@ -808,11 +824,13 @@ async function hang(message, pool) {
 function printSummary(phases) {
   console.log('');
   console.log(
-    `soak summary: seed ${config.seed}, backends ${config.backends.join(', ')}, ${config.durationS} s each, size ${config.size}, ${config.inflight} in flight, ${config.faultRate} faults/s`,
+    `soak summary: seed ${config.seed}, backends ${config.backends.join(', ')}, ${config.durationS} s each, size ${config.size}, ` +
+      `${config.inflight} in flight, ${config.faultRate} faults/s`,
   );
   for (const p of phases) {
     console.log(
-      `  ${p.label}: ${p.tally.accepted} calls accepted (${p.tally.refused} refused at submit), ${p.tally.faults} faults, ${p.tally.killed} workers SIGKILLed, ${p.tally.maps} maps, ${p.tally.imaps} imaps`,
+      `  ${p.label}: ${p.tally.accepted} calls accepted (${p.tally.refused} refused at submit), ${p.tally.faults} faults, ` +
+        `${p.tally.killed} workers SIGKILLed, ${p.tally.maps} maps, ${p.tally.imaps} imaps`,
     );
     for (const [kind, outcomes] of Object.entries(p.tally.byKind).sort()) {
       console.log(
@@ -854,7 +872,8 @@ const watchdog = setTimeout(
 watchdog.unref();
 
 console.error(
-  `soak: seed ${config.seed}; ${config.backends.join(' and ')}, ${config.durationS} s each in ${phaseCount} phase(s); watchdog ${(budgetMs / 1000).toFixed(0)} s`,
+  `soak: seed ${config.seed}; ${config.backends.join(' and ')}, ${config.durationS} s each in ${phaseCount} phase(s); watchdog ` +
+    `${(budgetMs / 1000).toFixed(0)} s`,
 );
 // Start libuv's thread pool now, so that it is not counted as a worker left behind.
 await Promise.all(Array.from({ length: 4 }, () => fsp.stat(os.tmpdir())));
