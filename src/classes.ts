@@ -113,7 +113,8 @@ export function registerClass<C extends Class>(moduleUrl: string, cls: C, name: 
     throw new InvalidOptionError(
       'cls',
       cls,
-      `a class whose instances keep their data in their own properties; ${cls.name || name} extends ${builtIn}, whose contents would not travel (wrap one instead of extending it)`,
+      `a class whose instances keep their data in their own properties; ${cls.name || name} extends ${builtIn}, whose contents would not ` +
+        `travel (wrap one instead of extending it)`,
     );
   }
   if (bundle !== null) {
@@ -229,7 +230,8 @@ function load(module: string, name: string, path: string): Record<string, unknow
     throw new SerializationError(
       -1,
       path,
-      `class '${name}' of ${module} was not loaded here, and loading its module failed (${namespace.message}); import that module from the task's module, so it is loaded before calls arrive`,
+      `class '${name}' of ${module} was not loaded here, and loading its module failed (${namespace.message}); import that module from ` +
+        `the task's module, so it is loaded before calls arrive`,
       { cause: namespace },
     );
   }
@@ -247,7 +249,10 @@ function exportOf(namespace: Record<string, unknown>, name: string): unknown {
 
 function notExported(module: string, name: string, exportNames: string[]): string {
   const list = exportNames.length > 0 ? exportNames.map((n) => `'${n}'`).join(', ') : 'nothing';
-  return `class '${name}' is registered with registerClass from ${module}, but that module does not export it under that name (it exports ${list}); export the class, or pass the name it is exported under as registerClass's third argument`;
+  return (
+    `class '${name}' is registered with registerClass from ${module}, but that module does not export it under that name (it ` +
+    `exports ${list}); export the class, or pass the name it is exported under as registerClass's third argument`
+  );
 }
 
 /** The built-in class `proto` inherits from (whose internal contents structured clone would have to copy), if any. */

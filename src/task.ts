@@ -88,10 +88,12 @@ function normalizeModuleUrl(moduleUrl: unknown): string {
   // A bundler that writes CommonJS empties import.meta, so the user did pass import.meta.url.
   const emptied =
     moduleUrl === undefined
-      ? ' (undefined is what import.meta.url becomes when a bundler turns an ES module into CommonJS: bundle tandem into the same file, where tasks need no URL, or output an ES module; see docs/bundling.md)'
+      ? ' (undefined is what import.meta.url becomes when a bundler turns an ES module into CommonJS: bundle tandem into the same file, ' +
+        'where tasks need no URL, or output an ES module; see docs/bundling.md)'
       : '';
   throw new InvalidTaskError(
-    `task(moduleUrl, fn) needs the URL or path of the module that exports the task: pass import.meta.url (ES modules) or __filename (CommonJS); got ${describeValue(moduleUrl)}${emptied}`,
+    `task(moduleUrl, fn) needs the URL or path of the module that exports the task: pass import.meta.url (ES modules) or __filename ` +
+      `(CommonJS); got ${describeValue(moduleUrl)}${emptied}`,
   );
 }
 
@@ -147,7 +149,8 @@ function sourceOf(fn: Function): string {
   if (free.length > 0) {
     const names = free.map((n) => `'${n}'`).join(', ');
     throw new InvalidTaskError(
-      `${label} uses ${names} from an outer scope; a plain function is sent to the worker as source code and runs there without its closure. ${FIX}`,
+      `${label} uses ${names} from an outer scope; a plain function is sent to the worker as source code and runs there without its ` +
+        `closure. ${FIX}`,
     );
   }
   return expression;

@@ -120,10 +120,14 @@ export class TaskProfile {
         : this.#share >= (this.placement === 'inline' ? CPU_ABOVE : IO_BELOW);
     if (cpuBound) {
       next = this.isolate ? 'process' : 'thread';
-      reason = `CPU-bound: its event loop was busy ${percent}% of each ${wall} call, so it needs cores of its own (${this.isolate ? 'child processes, as isolate: true asks' : 'worker threads'})`;
+      reason =
+        `CPU-bound: its event loop was busy ${percent}% of each ${wall} call, so it needs cores of its own ` +
+        `(${this.isolate ? 'child processes, as isolate: true asks' : 'worker threads'})`;
     } else {
       next = this.isolate ? 'process' : 'inline';
-      reason = `I/O-bound: its event loop was busy only ${percent}% of each ${wall} call and waited the rest, so many calls overlap on ${this.isolate ? 'few child processes (isolate: true)' : 'this event loop, with no copying to a worker'}`;
+      reason =
+        `I/O-bound: its event loop was busy only ${percent}% of each ${wall} call and waited the rest, so many calls overlap on ` +
+        `${this.isolate ? 'few child processes (isolate: true)' : 'this event loop, with no copying to a worker'}`;
     }
     this.reason = reason;
     if (next === this.placement) return false;

@@ -199,7 +199,8 @@ export async function runWorker(options: RedisWorkerOptions): Promise<RedisWorke
   subscriber.on('message', (_channel: string, jobId: string) => worker.cancelJob(jobId, 'cancelled by its caller'));
 
   log(
-    `tandem worker: serving queue '${options.queue}' at ${url} on ${size} ${backend} worker(s), ${concurrency} job(s) at once; ${directory.size} task(s): ${directory.names.join(', ')}`,
+    `tandem worker: serving queue '${options.queue}' at ${url} on ${size} ${backend} worker(s), ${concurrency} job(s) at once; ` +
+      `${directory.size} task(s): ${directory.names.join(', ')}`,
   );
 
   await new Promise<void>((resolve) => {

@@ -27,7 +27,8 @@ export const BUILD_DEADLINE_MS = 240_000;
  * (tandem itself needs neither.) esbuild's `banner.js`, Rollup's `output.banner`.
  */
 export const COMMONJS_IN_ESM_BANNER =
-  "import { createRequire } from 'node:module'; import { fileURLToPath } from 'node:url'; const require = createRequire(import.meta.url); const __filename = fileURLToPath(import.meta.url);";
+  "import { createRequire } from 'node:module'; import { fileURLToPath } from 'node:url'; const require = " +
+  'createRequire(import.meta.url); const __filename = fileURLToPath(import.meta.url);';
 
 export interface Project {
   /** The project folder: app/ (the fixture sources), node_modules/tandem, out/. */

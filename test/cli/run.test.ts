@@ -122,7 +122,8 @@ describe('tandem run, interrupted', () => {
     return inputFile(Array.from({ length: count }, () => JSON.stringify({ pidFile, ms })));
   }
 
-  it('on Ctrl-C (SIGINT to its process group, as a terminal sends it) stops taking input, flushes what finished and leaves no process behind', async () => {
+  // Ctrl-C as a terminal sends it: SIGINT to the whole process group.
+  it('on Ctrl-C stops taking input, flushes what finished and leaves no process behind', async () => {
     const pidFile = join(tempDir(), 'pids');
     const input = slowInputs(200, 100, pidFile);
     const run = startCli(['run', `${TASKS}#recordPid`, '--input', input, '--backend', 'process', '--size', '2'], { detached: true });

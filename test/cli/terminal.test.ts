@@ -68,7 +68,8 @@ async function runUntilGated(extraArgs: string[] = []) {
 }
 
 describe('tandem run on a terminal', () => {
-  it('writes result lines clear of the progress bar, and after Ctrl-C a clean summary that counts cancelled inputs and names the line it stopped at', {
+  it('writes result lines clear of the progress bar, and after Ctrl-C a clean summary that counts cancelled inputs and names the line it ' +
+    'stopped at', {
     timeout: 120_000,
   }, async () => {
     const { run, files } = await runUntilGated();

@@ -11,7 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_PACKAGES } from '../../src/redis/connect.js';
 import { DEADLINE_MS, ok as okIn, root, run as runIn, typecheck } from './helpers.js';
 
-/** npm config that tells where the user's cache and registry are; the rest of npm's `npm test` environment (its local prefix above all) must not reach the inner npm. */
+/**
+ * npm config that tells where the user's cache and registry are; the rest of npm's `npm test`
+ * environment (its local prefix above all) must not reach the inner npm.
+ */
 const KEEP = new Set(['npm_config_cache', 'npm_config_registry', 'npm_config_cafile', 'npm_config_userconfig', 'npm_config_globalconfig']);
 const env = Object.fromEntries(
   Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_') || KEEP.has(key.toLowerCase())),

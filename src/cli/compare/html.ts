@@ -46,7 +46,8 @@ function barChart(title: string, bars: Bar[]): string {
     );
   });
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(title)}">` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" ` +
+    `aria-label="${escapeHtml(title)}">` +
     `<text x="0" y="14" font-weight="bold">${escapeHtml(title)}</text>${rows.join('')}</svg>`
   );
 }
@@ -91,7 +92,8 @@ function workloadSection(w: WorkloadReport): string {
     .map((r) =>
       r.error !== null
         ? `<tr><td>${escapeHtml(r.label)}</td><td colspan="8">failed: ${escapeHtml(r.error)}</td></tr>`
-        : `<tr${lead(r.model) ? ' class="won"' : ''}><td>${escapeHtml(r.label)}</td><td>${formatMs(r.wallMs)}</td><td>${formatRange(r.wallMinMs, r.wallMaxMs)}</td>` +
+        : `<tr${lead(r.model) ? ' class="won"' : ''}><td>${escapeHtml(r.label)}</td><td>${formatMs(r.wallMs)}</td>` +
+          `<td>${formatRange(r.wallMinMs, r.wallMaxMs)}</td>` +
           `<td>${r.model === 'sequential' ? '—' : formatMs(r.startupMs)}</td><td>${formatSpeedup(r.speedup)}</td>` +
           `<td>${formatShare(r.cpuShare)} (${r.coresBusy.toFixed(1)} cores)</td><td>${formatShare(r.poolUtilisation)}</td>` +
           `<td>${formatBytes(r.peakMemoryBytes)}</td><td>${formatBytes(r.memoryPerWorkerBytes)}</td></tr>`,
@@ -101,15 +103,20 @@ function workloadSection(w: WorkloadReport): string {
     .flatMap((r) => r.placements)
     .map((p) => `<li><code>${escapeHtml(p.task)}</code> → <b>${escapeHtml(p.backend)}</b>: ${escapeHtml(p.reason)}</li>`)
     .join('');
-  return `<section id="${escapeHtml(w.name)}">
+  return (
+    `<section id="${escapeHtml(w.name)}">
 <h2>${escapeHtml(w.name)} — ${escapeHtml(w.title)}</h2>
 <p>${escapeHtml(w.description)}.</p>
-<p class="verdict">${escapeHtml(w.verdict.text)}${w.verdict.certainty ? `<br><span class="muted">How sure: ${escapeHtml(w.verdict.certainty)}.</span>` : ''}</p>
-<table><thead><tr><th>model</th><th>wall (median)</th><th>fastest–slowest</th><th>start-up</th><th>speedup</th><th>CPU (all cores)</th><th>pool busy</th><th>peak memory</th><th>memory/worker</th></tr></thead>
+<p class="verdict">${escapeHtml(w.verdict.text)}${
+      w.verdict.certainty ? `<br><span class="muted">How sure: ${escapeHtml(w.verdict.certainty)}.</span>` : ''
+    }</p>
+<table><thead><tr><th>model</th><th>wall (median)</th><th>fastest–slowest</th><th>start-up</th><th>speedup</th><th>CPU (all ` +
+    `cores)</th><th>pool busy</th><th>peak memory</th><th>memory/worker</th></tr></thead>
 <tbody>${rows}</tbody></table>
 ${placements ? `<p>What <code>auto</code> decided (<code>pool.explain(task)</code>):</p><ul>${placements}</ul>` : ''}
 <div class="charts">${charts.join('\n')}</div>
-</section>`;
+</section>`
+  );
 }
 
 /** One row per workload: its measured kind and the model that won (or the models too close to call). */
@@ -119,22 +126,30 @@ function summary(workloads: WorkloadReport[]): string {
       const winner = w.results.find((r) => r.model === w.verdict.winner);
       const tied = w.verdict.tiedWith.map((m) => w.results.find((r) => r.model === m)?.label ?? m);
       const fastest = tied.length === 0 ? (winner?.label ?? '—') : `${[winner?.label ?? '—', ...tied].join(' ≈ ')} (too close to call)`;
-      return `<tr><td><a href="#${escapeHtml(w.name)}">${escapeHtml(w.name)}</a></td><td>${escapeHtml(w.verdict.kind)}</td><td>${escapeHtml(fastest)}</td><td>${winner ? formatSpeedup(winner.speedup) : '—'}</td></tr>`;
+      return (
+        `<tr><td><a href="#${escapeHtml(w.name)}">${escapeHtml(w.name)}</a></td><td>${escapeHtml(w.verdict.kind)}</td>` +
+        `<td>${escapeHtml(fastest)}</td><td>${winner ? formatSpeedup(winner.speedup) : '—'}</td></tr>`
+      );
     })
     .join('');
-  return `<table><thead><tr><th>workload</th><th>measured as</th><th>fastest</th><th>speedup</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return (
+    `<table><thead><tr><th>workload</th><th>measured ` +
+    `as</th><th>fastest</th><th>speedup</th></tr></thead><tbody>${rows}</tbody></table>`
+  );
 }
 
 export function renderHtml(report: CompareReport): string {
   const m = report.machine;
   const s = report.settings;
-  return `<!doctype html>
+  return (
+    `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tandem compare — ${escapeHtml(report.createdAt)}</title>
 <style>
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; padding: 0 1rem; color: #1d2330; }
 h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ccd; }
-table { border-collapse: collapse; margin: 0.8rem 0; } th, td { padding: 0.25rem 0.7rem; text-align: right; border-bottom: 1px solid #e3e6ee; }
+table { border-collapse: collapse; margin: 0.8rem 0; } th, td { padding: 0.25rem 0.7rem; text-align: right; border-bottom: 1px solid ` +
+    `#e3e6ee; }
 th:first-child, td:first-child { text-align: left; } tr.won td { font-weight: bold; background: #f1f7ee; }
 .verdict { background: #f4f1fa; border-left: 4px solid #7b2cbf; padding: 0.5rem 0.8rem; }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem 2rem; } svg { font: 12px system-ui, sans-serif; }
@@ -142,7 +157,10 @@ th:first-child, td:first-child { text-align: left; } tr.won td { font-weight: bo
 </style></head><body>
 <h1>tandem compare</h1>
 <p class="muted">${escapeHtml(report.createdAt)} · ${m.cores} cores (${escapeHtml(m.cpuModel)}) · ${formatBytes(m.totalMemoryBytes)} RAM ·
-${escapeHtml(m.platform)}/${escapeHtml(m.arch)} · Node ${escapeHtml(m.node)} · load ${m.loadAverageBefore.toFixed(1)} → ${m.loadAverageAfter.toFixed(1)} · ${s.size} workers, ${s.inFlight} calls in flight, ${s.runs} run(s) of each model${s.quick ? ' · --quick' : ''}</p>
+${escapeHtml(m.platform)}/${escapeHtml(m.arch)} · Node ${escapeHtml(m.node)} · load ${m.loadAverageBefore.toFixed(1)} → ` +
+    `${m.loadAverageAfter.toFixed(1)} · ${s.size} workers, ${s.inFlight} calls in flight, ${s.runs} run(s) of each model${
+      s.quick ? ' · --quick' : ''
+    }</p>
 <p>Each workload ran under every model with the same budget. <b>sequential</b>: one call after another on this thread.
 <b>inline async</b>: this event loop, calls overlapping while they wait. <b>threads</b>: worker_threads (multithreading).
 <b>processes</b>: child processes (multiprocessing). <b>auto</b>: tandem measured each task and chose.
@@ -151,10 +169,14 @@ overlaps waiting but never computation; worker threads and processes each run th
 <p class="muted">Each model ran each workload ${s.runs} time(s), in rounds whose order rotates, so that a busy moment of the
 machine does not always fall on the same model. Every figure is the median of the runs; fastest–slowest is the spread of their wall times.
 A verdict names a winner only when each of its runs beat every run of the other models; otherwise it says which are too close to call.
-Wall time includes starting the workers. CPU is the time of this process, its threads${s.childProcessesMeasured ? ' and its child processes' : ' (child processes are not measured on this platform)'},
-divided by wall time × cores. Pool busy is <code>pool.stats().utilisation</code>. Memory per worker is (peak − memory before the run) / workers.</p>
+Wall time includes starting the workers. CPU is the time of this process, its threads${
+      s.childProcessesMeasured ? ' and its child processes' : ' (child processes are not measured on this platform)'
+    },
+divided by wall time × cores. Pool busy is <code>pool.stats().utilisation</code>. Memory per worker is (peak − memory before the run) / ` +
+    `workers.</p>
 ${summary(report.workloads)}
 ${report.workloads.map(workloadSection).join('\n')}
 </body></html>
-`;
+`
+  );
 }

@@ -132,7 +132,8 @@ export async function runCommand(reference: string, options: RunOptions): Promis
     for (const future of live) if (future.state === 'pending' && future.cancel()) cancelled++;
     const handed = live.size - cancelled;
     progress.note(
-      `tandem run: interrupted; ${cancelled} queued call(s) cancelled, letting the ${handed} handed to workers finish (Ctrl-C again stops them now)`,
+      `tandem run: interrupted; ${cancelled} queued call(s) cancelled, letting the ${handed} handed to workers finish (Ctrl-C again ` +
+        `stops them now)`,
     );
     wakeUp();
   };
