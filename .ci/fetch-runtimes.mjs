@@ -44,7 +44,18 @@ function ensure({ name, package: pkg, version, binary }) {
   rmSync(temporary, { recursive: true, force: true });
   execFileSync(
     'npm',
-    ['install', '--prefix', temporary, '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', `${pkg}@${version}`],
+    [
+      'install',
+      '--prefix',
+      temporary,
+      '--no-save',
+      '--no-package-lock',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      `${pkg}@${version}`,
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   if (!answers(path(temporary), version)) {

@@ -60,7 +60,8 @@ const markdown = [
   ...rows,
   '',
   `auto placed crunch on **${results.auto.placements.crunch}** and fetchLike on **${results.auto.placements.fetchLike}**; ` +
-    `auto is ${summary.autoSpeedupOverBestFixed.toFixed(2)}× faster than the best fixed backend (goal: > 1): ${summary.goalMet ? 'met' : 'MISSED'}.`,
+    `auto is ${summary.autoSpeedupOverBestFixed.toFixed(2)}× faster than the best fixed backend (goal: > 1): ` +
+    `${summary.goalMet ? 'met' : 'MISSED'}.`,
   '',
 ].join('\n');
 writeFileSync(new URL('./results-auto.md', import.meta.url), markdown);

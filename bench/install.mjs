@@ -21,7 +21,9 @@ const quiet = { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' };
 
 let tarballs = process.argv.slice(2).map((t) => resolve(t));
 if (tarballs.length === 0) {
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', scratch], { ...quiet, cwd: root }));
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', scratch], { ...quiet, cwd: root }),
+  );
   tarballs = [join(scratch, packed[0].filename)];
 }
 
@@ -44,7 +46,10 @@ try {
       if (run > 0) times.push(performance.now() - start);
     }
     // `npm ls --parseable` lists the project itself first: every other line is an installed package.
-    const packages = execFileSync('npm', ['ls', '--all', '--parseable'], { ...quiet, cwd: project }).trim().split('\n').length - 1;
+    const packages =
+      execFileSync('npm', ['ls', '--all', '--parseable'], { ...quiet, cwd: project })
+        .trim()
+        .split('\n').length - 1;
     const du = (...flags) => execFileSync('du', ['-sh', ...flags, join(project, 'node_modules')], quiet).split('\t')[0];
     console.log(`| ${basename(tarball)} | ${packages} | ${du()} | ${du('--apparent-size')} | ${(median(times) / 1000).toFixed(1)} s |`);
   }

@@ -41,12 +41,17 @@ function analyse(file) {
   const ownCaller = (id) => {
     for (let p = parentOf.get(id); p !== undefined; p = parentOf.get(p)) {
       const cf = byId.get(p).callFrame;
-      if (cf.url.includes('/dist/')) return `${cf.functionName || '(anonymous)'}${sourceOf(cf.url, cf.lineNumber, cf.columnNumber) ? ` [${sourceOf(cf.url, cf.lineNumber, cf.columnNumber)}]` : ''}`;
+      if (cf.url.includes('/dist/'))
+        return `${cf.functionName || '(anonymous)'}${
+          sourceOf(cf.url, cf.lineNumber, cf.columnNumber) ? ` [${sourceOf(cf.url, cf.lineNumber, cf.columnNumber)}]` : ''
+        }`;
     }
     return null;
   };
   const self = new Map(); // node id -> µs
-  prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+  prof.samples.forEach((id, i) => {
+    self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  });
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   const agg = new Map();
   for (const [id, us] of self) {
@@ -71,13 +76,16 @@ for (const job of jobs) {
   const r = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, scenarioFile, job], { encoding: 'utf8' });
   console.log(`\n=== ${job}: ${r.stdout.trim().split('\n').pop()}  (profiles in ${dir})`);
   if (r.status !== 0) console.log(r.stderr);
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort();
   const parentPid = Math.min(...files.map((f) => Number(f.split('.')[3])));
   for (const f of files) {
     const [, , , pid, tid] = f.split('.'); // CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile
     const { total, idle, rows } = analyse(path.join(dir, f));
     const busy = total - idle;
-    const role = Number(pid) === parentPid && tid === '0' ? 'parent main thread' : tid === '0' ? `child process ${pid}` : `thread ${tid} of ${pid}`;
+    const role =
+      Number(pid) === parentPid && tid === '0' ? 'parent main thread' : tid === '0' ? `child process ${pid}` : `thread ${tid} of ${pid}`;
     if (busy < 50_000) {
       console.log(`\n-- ${role}: ${(busy / 1000).toFixed(0)} ms busy (skipped)`);
       continue;
@@ -85,14 +93,23 @@ for (const job of jobs) {
     console.log(`\n-- ${role}: ${(busy / 1000).toFixed(0)} ms busy of ${(total / 1000).toFixed(0)} ms`);
     const line = ([k, a]) => {
       const callers = [...a.callers.entries()].sort((x, y) => y[1] - x[1]).slice(0, 2);
-      const via = callers.length ? `  <- from tandem: ${callers.map(([c, us]) => `${c} ${((us / a.us) * 100).toFixed(0)}%`).join(', ')}` : '';
-      return `${((a.us / busy) * 100).toFixed(1).padStart(5)} %  ${(a.us / 1000).toFixed(1).padStart(7)} ms  ${k}${a.src ? `  [${a.src}]` : ''}${via}`;
+      const via = callers.length
+        ? `  <- from tandem: ${callers.map(([c, us]) => `${c} ${((us / a.us) * 100).toFixed(0)}%`).join(', ')}`
+        : '';
+      return `${((a.us / busy) * 100).toFixed(1).padStart(5)} %  ${(a.us / 1000).toFixed(1).padStart(7)} ms  ${k}${
+        a.src ? `  [${a.src}]` : ''
+      }${via}`;
     };
     console.log('  top self time, everything (not idle):');
-    rows.filter(([k]) => !k.startsWith('(idle)')).slice(0, TOP).forEach((row) => console.log(`   ${line(row)}`));
+    rows
+      .filter(([k]) => !k.startsWith('(idle)'))
+      .slice(0, TOP)
+      .forEach((row) => {
+        console.log(`   ${line(row)}`);
+      });
     const own = rows.filter(([, a]) => a.url.includes('/dist/'));
     const ownTotal = own.reduce((s, [, a]) => s + a.us, 0);
     console.log(`  tandem's own code (dist/): ${((ownTotal / busy) * 100).toFixed(1)} % of busy self time`);
-    own.slice(0, TOP).forEach((row) => console.log(`   ${line(row)}`));
+    for (const row of own.slice(0, TOP)) console.log(`   ${line(row)}`);
   }
 }

@@ -15,7 +15,13 @@ import { Redis } from 'ioredis';
 import { Pool } from 'tandem';
 import { inc } from './redis-tasks.mjs';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, items: { type: 'string', default: '100000' }, 'plain-items': { type: 'string', default: '10000' } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    items: { type: 'string', default: '100000' },
+    'plain-items': { type: 'string', default: '10000' },
+  },
+});
 const ROUNDS = Number(values.rounds);
 const ITEMS = Number(values.items);
 const PLAIN_ITEMS = Number(values['plain-items']);
@@ -40,7 +46,10 @@ async function until(what, check, deadlineMs = 30_000) {
 const ping = (port) =>
   new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => (socket.destroy(), resolve(String(data).startsWith('+PONG'))));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(String(data).startsWith('+PONG'));
+    });
     socket.once('error', () => resolve(false));
   });
 
@@ -54,7 +63,16 @@ function startHost(role, url, queue) {
 }
 
 async function stopHosts(hosts) {
-  await Promise.all(hosts.map(({ child }) => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGTERM'))))));
+  await Promise.all(
+    hosts.map(
+      ({ child }) =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', resolve);
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
 }
 
 async function tandemRound(url, queue, items) {
@@ -88,7 +106,8 @@ async function plainRound(url, queue, count) {
     const finished = new Promise((resolve) => (done = resolve));
     for (let start = 0; start < n; start += 1_000) {
       const batch = [];
-      for (let i = start; i < Math.min(n, start + 1_000); i++) batch.push({ name: 'inc', data: { n: i }, opts: { jobId: `${prefix}-${i}`, removeOnComplete: true } });
+      for (let i = start; i < Math.min(n, start + 1_000); i++)
+        batch.push({ name: 'inc', data: { n: i }, opts: { jobId: `${prefix}-${i}`, removeOnComplete: true } });
       await jobs.addBulk(batch);
     }
     await finished;
@@ -108,12 +127,20 @@ const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1
 
 const began = Date.now();
 const port = await freePort();
-const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  stdio: 'ignore',
+});
 const hosts = [];
 try {
   await until('redis-server', () => ping(port));
   const url = `redis://127.0.0.1:${port}`;
-  for (const [role, queue] of [['tandem', 'bench-tandem'], ['tandem', 'bench-tandem'], ['plain', 'bench-plain'], ['plain', 'bench-plain']]) hosts.push(startHost(role, url, queue));
+  for (const [role, queue] of [
+    ['tandem', 'bench-tandem'],
+    ['tandem', 'bench-tandem'],
+    ['plain', 'bench-plain'],
+    ['plain', 'bench-plain'],
+  ])
+    hosts.push(startHost(role, url, queue));
   await Promise.all(hosts.map((host) => host.ready));
   const items = Array.from({ length: ITEMS }, (_, i) => i);
   const tandem = [];
@@ -144,17 +171,22 @@ try {
     `# tandem over Redis: map vs one BullMQ job per item
 
 Node ${result.node}, ${result.cpu}, ${result.cpus} CPUs; redis-server on 127.0.0.1. ${ROUNDS} rounds, interleaved; median.
-Generated ${result.date} by \`node bench/redis.mjs\` in ${result.seconds} s. 1-min load average ${result.loadavg1.min.toFixed(1)}–${result.loadavg1.max.toFixed(1)} while rounds started.
+Generated ${result.date} by \`node bench/redis.mjs\` in ${result.seconds} s. 1-min load average ` +
+      `${result.loadavg1.min.toFixed(1)}–${result.loadavg1.max.toFixed(1)} while rounds started.
 
 Both sides run two worker processes on this machine with the same trivial task \`(n) => n + 1\`:
 two \`tandem worker\` hosts (local pool of 1 thread each) vs two plain BullMQ Workers (concurrency 64 each).
 
 | how | items | items/s (median) | rounds |
 | --- | ---: | ---: | --- |
-| tandem \`pool.map(inc, items)\`, backend 'redis', chunksize auto | ${fmt(ITEMS)} | ${fmt(result.tandem.median)} | ${tandem.map(fmt).join(', ')} |
-| plain BullMQ, one job per item (\`addBulk\` by 1000, results via QueueEvents) | ${fmt(PLAIN_ITEMS)} | ${fmt(result.plainBullmq.median)} | ${plain.map(fmt).join(', ')} |
+| tandem \`pool.map(inc, items)\`, backend 'redis', chunksize auto | ${fmt(ITEMS)} | ${fmt(result.tandem.median)} | ` +
+      `${tandem.map(fmt).join(', ')} |
+| plain BullMQ, one job per item (\`addBulk\` by 1000, results via QueueEvents) | ${fmt(PLAIN_ITEMS)} | ` +
+      `${fmt(result.plainBullmq.median)} | ${plain.map(fmt).join(', ')} |
 
-**tandem ÷ plain: ${result.ratio.toFixed(1)}×** (goal ≥ ${result.goal}×). The plain queue moves ${fmt(PLAIN_ITEMS)} items per round instead of ${fmt(ITEMS)} (at its rate, ${fmt(ITEMS)} would take ${(ITEMS / result.plainBullmq.median).toFixed(0)} s); items/s compares all the same.
+**tandem ÷ plain: ${result.ratio.toFixed(1)}×** (goal ≥ ${result.goal}×). The plain queue moves ${fmt(PLAIN_ITEMS)} items per round ` +
+      `instead of ${fmt(ITEMS)} (at its rate, ${fmt(ITEMS)} would take ${(ITEMS / result.plainBullmq.median).toFixed(0)} s); items/s ` +
+      `compares all the same.
 `,
   );
   console.log(`tandem ÷ plain BullMQ: ${result.ratio.toFixed(1)}× (goal ≥ 10×)`);

@@ -26,7 +26,10 @@ const against = againstArg ? path.resolve(againstArg) : null;
 if (against) {
   for (const need of ['bench/scenario.mjs', 'bench/tasks.mjs', 'dist/esm/index.js']) {
     if (!existsSync(path.join(against, need))) {
-      console.error(`--against=${againstArg}: ${path.join(against, need)} is missing (build that tree, and copy this tree's bench/ into it; see bench/README.md, "Comparing two commits")`);
+      console.error(
+        `--against=${againstArg}: ${path.join(against, need)} is missing (build that tree, and copy this tree's bench/ into it; see ` +
+          `bench/README.md, "Comparing two commits")`,
+      );
       process.exit(2);
     }
   }
@@ -128,7 +131,10 @@ const brief = (r) => {
   if (r.perSec) return `${fmt(r.perSec)}/s`;
   if (r.speedup) return `speedup ${r.speedup.toFixed(2)}`;
   if (r.ms) return `${r.ms.toFixed(0)} ms`;
-  if (r.floor) return `raw ${fmt(r.floor.perSec)}/s, batched ${fmt(r.batched.perSec)}/s${r.tandem ? `; tandem submit ${fmt(r.tandem.submitPerSec)}/s, map ${fmt(r.tandem.mapPerSec)}/s` : ''}`;
+  if (r.floor)
+    return `raw ${fmt(r.floor.perSec)}/s, batched ${fmt(r.batched.perSec)}/s${
+      r.tandem ? `; tandem submit ${fmt(r.tandem.submitPerSec)}/s, map ${fmt(r.tandem.mapPerSec)}/s` : ''
+    }`;
   return 'ok';
 };
 for (let round = 1; round <= rounds; round++) {
@@ -144,7 +150,10 @@ for (let round = 1; round <= rounds; round++) {
       }
       (tree === here ? runs : baseRuns)[job].push(r);
       const label = against && onBoth(job) ? `${job}${tree === here ? '' : ' (against)'}` : job;
-      console.error(`[round ${round}/${rounds}] ${label.padEnd(36)} ${brief(r).padEnd(16)} (${(r.wallMs / 1000).toFixed(1)} s, load ${r.load1.toFixed(2)}, others' CPU before ${(r.backgroundCpu * 100).toFixed(0)} %)`);
+      console.error(
+        `[round ${round}/${rounds}] ${label.padEnd(36)} ${brief(r).padEnd(16)} (${(r.wallMs / 1000).toFixed(1)} s, load ` +
+          `${r.load1.toFixed(2)}, others' CPU before ${(r.backgroundCpu * 100).toFixed(0)} %)`,
+      );
     }
   }
 }
@@ -190,7 +199,12 @@ function trackedFigures(runsOf) {
     ['submitVsPiscina', '100k submit: tandem-thread ÷ piscina', ratio(rate('s1:tandem-thread'), rate('s1:piscina')), x],
     ['submitThreadVsEcho', '100k submit: tandem-thread ÷ raw postMessage echo (a)', ratio(rate('s1:tandem-thread'), th.perItem), x],
     ['submitProcessVsEcho', '100k submit: tandem-process ÷ raw fork echo (c)', ratio(rate('s1:tandem-process'), pr.perItem), x],
-    ['mapThreadVsEcho', 'map 1M: tandem-thread ÷ raw postMessage echo, 1,000 per message (b)', ratio(rate('s2:tandem-thread'), th.batched), x],
+    [
+      'mapThreadVsEcho',
+      'map 1M: tandem-thread ÷ raw postMessage echo, 1,000 per message (b)',
+      ratio(rate('s2:tandem-thread'), th.batched),
+      x,
+    ],
     ['mapProcessVsEcho', 'map 1M: tandem-process ÷ raw fork echo, 1,000 per message (d)', ratio(rate('s2:tandem-process'), pr.batched), x],
     ['fibThreadSpeedup', '16 × fib(32): tandem-thread speedup', m('s3:tandem-thread', (r) => r.speedup), x],
     ['fibProcessSpeedup', '16 × fib(32): tandem-process speedup', m('s3:tandem-process', (r) => r.speedup), x],
@@ -206,9 +220,46 @@ const summary = {};
 const goals = [];
 const md = [];
 md.push('# tandem benchmark results', '');
-if (against) md.push(`Run with \`--against=${againstArg}\`: every tandem job also ran on that tree (commit ${commitOf(against) ?? 'unknown'}), interleaved with this one (commit ${commitOf(here) ?? 'unknown'}); the tables below are this tree's, the before/after table compares both.`, '');
-md.push(`Node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} CPUs (availableParallelism ${cores}), ${os.platform()} ${os.release()}.`);
-md.push(`${rounds} rounds; every (library, scenario) job in a fresh process; median of the rounds. Generated ${new Date().toISOString()} by \`node bench/run.mjs\` in ${((Date.now() - t0) / 1000).toFixed(0)} s. 1-min load average ranged ${fmt(Math.min(...Object.values(runs).flat().map((r) => r.load1)))}–${fmt(Math.max(...Object.values(runs).flat().map((r) => r.load1)))} when jobs started; CPU used by other processes just before each job: median ${pct(median(Object.values(runs).flat().map((r) => r.backgroundCpu)))}, max ${pct(Math.max(...Object.values(runs).flat().map((r) => r.backgroundCpu)))}.`, '');
+if (against)
+  md.push(
+    `Run with \`--against=${againstArg}\`: every tandem job also ran on that tree (commit ${commitOf(against) ?? 'unknown'}), ` +
+      `interleaved with this one (commit ${commitOf(here) ?? 'unknown'}); the tables below are this tree's, the before/after table ` +
+      `compares both.`,
+    '',
+  );
+md.push(
+  `Node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} CPUs (availableParallelism ${cores}), ${os.platform()} ` +
+    `${os.release()}.`,
+);
+md.push(
+  `${rounds} rounds; every (library, scenario) job in a fresh process; median of the rounds. Generated ${new Date().toISOString()} by ` +
+    `\`node bench/run.mjs\` in ${((Date.now() - t0) / 1000).toFixed(0)} s. 1-min load average ranged ${fmt(
+      Math.min(
+        ...Object.values(runs)
+          .flat()
+          .map((r) => r.load1),
+      ),
+    )}–${fmt(
+      Math.max(
+        ...Object.values(runs)
+          .flat()
+          .map((r) => r.load1),
+      ),
+    )} when jobs started; CPU used by other processes just before each job: median ${pct(
+      median(
+        Object.values(runs)
+          .flat()
+          .map((r) => r.backgroundCpu),
+      ),
+    )}, max ${pct(
+      Math.max(
+        ...Object.values(runs)
+          .flat()
+          .map((r) => r.backgroundCpu),
+      ),
+    )}.`,
+  '',
+);
 
 if (has('s1:tandem-thread')) {
   const s1 = {};
@@ -220,14 +271,35 @@ if (has('s1:tandem-thread')) {
   }
   summary.s1 = { tasksPerSec: s1, cpuUsPerTask: cpu };
   md.push('## 1. 100k trivial tasks, one call each (pool size 2)', '');
-  md.push('CPU µs/task: CPU time of the benchmark process during the timed section ÷ 100k — main thread plus worker threads for thread pools, the parent only for tandem-process (its children are not counted). Less sensitive to other load than tasks/s.', '');
-  md.push('"÷ raw echo": this row\'s tasks/s ÷ the raw echo of its transport from scenario 4 — one message per task, all sent at once over 2 workers (thread pools: worker_threads `postMessage`, (a); tandem-process: `child_process.fork`, (c)).', '');
-  md.push('| library | API | tasks/s | tandem-thread ÷ this | tandem-process ÷ this | this ÷ raw echo | CPU µs/task |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |');
-  const api = { 'tandem-thread': 'pool.submit(noop, [i])', 'tandem-process': 'pool.submit(noop, [i])', piscina: 'piscina.run(i)', tinypool: 'tinypool.run(i)', workerpool: "pool.exec('noop', [i])", poolifier: "FixedThreadPool.execute(i, 'noop')" };
+  md.push(
+    'CPU µs/task: CPU time of the benchmark process during the timed section ÷ 100k — main thread plus worker threads for thread pools, ' +
+      'the parent only for tandem-process (its children are not counted). Less sensitive to other load than tasks/s.',
+    '',
+  );
+  md.push(
+    '"÷ raw echo": this row\'s tasks/s ÷ the raw echo of its transport from scenario 4 — one message per task, all sent at once over 2 ' +
+      'workers (thread pools: worker_threads `postMessage`, (a); tandem-process: `child_process.fork`, (c)).',
+    '',
+  );
+  md.push(
+    '| library | API | tasks/s | tandem-thread ÷ this | tandem-process ÷ this | this ÷ raw echo | CPU µs/task |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  );
+  const api = {
+    'tandem-thread': 'pool.submit(noop, [i])',
+    'tandem-process': 'pool.submit(noop, [i])',
+    piscina: 'piscina.run(i)',
+    tinypool: 'tinypool.run(i)',
+    workerpool: "pool.exec('noop', [i])",
+    poolifier: "FixedThreadPool.execute(i, 'noop')",
+  };
   const vsEcho = {};
   for (const [lib, v] of Object.entries(s1)) {
     vsEcho[lib] = ratio(v, floorsOf(transportOf(lib)).perItem);
-    md.push(`| ${lib} | \`${api[lib]}\` | ${fmt(v)} | ${x(ratio(s1['tandem-thread'], v))} | ${x(ratio(s1['tandem-process'], v))} | ${x(vsEcho[lib])} | ${Number.isFinite(cpu[lib]) ? cpu[lib].toFixed(1) : 'n/a'} |`);
+    md.push(
+      `| ${lib} | \`${api[lib]}\` | ${fmt(v)} | ${x(ratio(s1['tandem-thread'], v))} | ${x(ratio(s1['tandem-process'], v))} | ` +
+        `${x(vsEcho[lib])} | ${Number.isFinite(cpu[lib]) ? cpu[lib].toFixed(1) : 'n/a'} |`,
+    );
   }
   summary.s1.vsRawEcho = vsEcho;
   md.push('');
@@ -240,8 +312,15 @@ if (has('s2:tandem-thread') || has('s2:tandem-process')) {
   for (const lib of TANDEM) if (has(`s2:${lib}`)) s2[lib] = med(`s2:${lib}`, (r) => r.perSec);
   summary.s2 = { itemsPerSec: s2 };
   md.push('## 2. `pool.map(noop, 1M ints)` (pool size 2, chunksize auto)', '');
-  md.push('Raw batched echo: 1M ints through the same transport, 1,000 per message, all sent at once over 2 workers (scenario 4; threads (b), processes (d)).', '');
-  md.push('| backend | items/s | raw batched echo items/s | ÷ raw batched echo | goal ≥ 5M items/s |', '| --- | ---: | ---: | ---: | --- |');
+  md.push(
+    'Raw batched echo: 1M ints through the same transport, 1,000 per message, all sent at once over 2 workers (scenario 4; threads (b), ' +
+      'processes (d)).',
+    '',
+  );
+  md.push(
+    '| backend | items/s | raw batched echo items/s | ÷ raw batched echo | goal ≥ 5M items/s |',
+    '| --- | ---: | ---: | ---: | --- |',
+  );
   summary.s2.vsRawBatchedEcho = {};
   for (const [lib, v] of Object.entries(s2)) {
     const floor = floorsOf(transportOf(lib)).batched;
@@ -256,7 +335,12 @@ if (Object.keys(runs).some((j) => j.startsWith('s3:'))) {
   const seq = has('s3:sequential') ? med('s3:sequential', (r) => r.ms) : NaN;
   const s3 = { sequentialMs: seq, poolMs: {}, sequentialInSameProcessMs: {}, speedup: {} };
   md.push(`## 3. 16 × fib(32), pool size ${cores} (availableParallelism), pool start excluded`, '');
-  md.push(`Each job times the 16 calls sequentially on its own main thread just before and after the pool run (same process, pool idle) and divides by the pool time; the median of the rounds is shown. A separate sequential-only process took ${Number.isFinite(seq) ? seq.toFixed(0) : 'n/a'} ms. Goal: speedup ≥ 0.95 × ${cores} = ${(0.95 * cores).toFixed(2)}.`, '');
+  md.push(
+    `Each job times the 16 calls sequentially on its own main thread just before and after the pool run (same process, pool idle) and ` +
+      `divides by the pool time; the median of the rounds is shown. A separate sequential-only process took ` +
+      `${Number.isFinite(seq) ? seq.toFixed(0) : 'n/a'} ms. Goal: speedup ≥ 0.95 × ${cores} = ${(0.95 * cores).toFixed(2)}.`,
+    '',
+  );
   md.push('| library | pool ms | sequential ms (same process) | speedup | speedup ÷ cores |', '| --- | ---: | ---: | ---: | ---: |');
   for (const lib of [...TANDEM, ...PEERS]) {
     if (!has(`s3:${lib}`)) continue;
@@ -267,7 +351,8 @@ if (Object.keys(runs).some((j) => j.startsWith('s3:'))) {
     s3.sequentialInSameProcessMs[lib] = seqMs;
     s3.speedup[lib] = sp;
     md.push(`| ${lib} | ${ms.toFixed(0)} | ${seqMs.toFixed(0)} | ${x(sp)} | ${pct(sp / cores)} |`);
-    if (lib.startsWith('tandem')) goals.push({ goal: `16×fib(32) ${lib} speedup ≥ ${(0.95 * cores).toFixed(2)}×`, value: sp, target: 0.95 * cores, show: x });
+    if (lib.startsWith('tandem'))
+      goals.push({ goal: `16×fib(32) ${lib} speedup ≥ ${(0.95 * cores).toFixed(2)}×`, value: sp, target: 0.95 * cores, show: x });
   }
   md.push('');
   summary.s3 = s3;
@@ -286,39 +371,88 @@ if (s4Transports.length) {
       rawBest: { names: [...new Set(rs.map((r) => r.best.name))], perSec: median(rs.map((r) => r.best.perSec)) },
       rawPingPong: median(rs.map((r) => r.pingPong)),
       rawBatched: { name: rs[0]?.batched.name, itemsPerSec: median(rs.map((r) => r.batched.perSec)) },
-      tandem: Object.fromEntries(['submitPerSec', 'mapPerSec', 'pingPongPerSec', 'submitVsFloor', 'submitVsRawBest', 'mapVsBatched', 'pingPongVsRaw'].map((k) => [k, mt(k)])),
+      tandem: Object.fromEntries(
+        ['submitPerSec', 'mapPerSec', 'pingPongPerSec', 'submitVsFloor', 'submitVsRawBest', 'mapVsBatched', 'pingPongVsRaw'].map((k) => [
+          k,
+          mt(k),
+        ]),
+      ),
     };
   }
   summary.s4 = s4;
   const th = s4.thread;
   const pr = s4.process;
   // Config names say "thread(s)" or "child(ren)"; one row per configuration, both transports side by side.
-  const generic = (name) => name.replace(/\b(children|child|threads|thread)\b/, (w) => (w === 'child' || w === 'thread' ? 'worker' : 'workers'));
+  const generic = (name) =>
+    name.replace(/\b(children|child|threads|thread)\b/, (w) => (w === 'child' || w === 'thread' ? 'worker' : 'workers'));
   const rows = new Map();
   for (const transport of s4Transports) {
-    for (const [c, v] of Object.entries(s4[transport].rawMessagesPerSec)) (rows.get(generic(c)) ?? rows.set(generic(c), {}).get(generic(c)))[transport] = { name: c, v };
+    for (const [c, v] of Object.entries(s4[transport].rawMessagesPerSec))
+      (rows.get(generic(c)) ?? rows.set(generic(c), {}).get(generic(c)))[transport] = { name: c, v };
   }
   md.push('## 4. Raw echo floors, and tandem beside them in the same process', '');
-  md.push("Each job runs a raw echo over one transport — worker_threads `postMessage` (`peers/echo-thread.mjs`), or `child_process.fork` with `serialization: 'advanced'` (`peers/echo-child.mjs`) — then tandem's pool of the same backend (size 2) in the same process, each round. Raw: the parent sends the integer i as one message, the peer sends it back; rates are round trips per second. \"window W\" keeps W messages in flight per worker; \"all at once\" sends every message, then awaits every reply. The floors issue 8 holds tandem to are marked: (a)/(c) all at once over 2 workers, one message per item, for `submit`; (b)/(d) the same with 1,000 items per message, for `map`. Ratios in the second table are computed per round (raw and tandem in the same process), then the median is taken.", '');
-  const cell = (t, row) => (row?.[t] ? `${fmt(row[t].v)}${s4[t].rawFloor.name === row[t].name ? (t === 'thread' ? ' **(a)**' : ' **(c)**') : ''}` : '–');
+  md.push(
+    'Each job runs a raw echo over one transport — worker_threads `postMessage` (`peers/echo-thread.mjs`), or `child_process.fork` with ' +
+      "`serialization: 'advanced'` (`peers/echo-child.mjs`) — then tandem's pool of the same backend (size 2) in the same process, " +
+      'each round. Raw: the parent sends the integer i as one message, the peer sends it back; rates are round trips per second. "window ' +
+      'W" keeps W messages in flight per worker; "all at once" sends every message, then awaits every reply. The floors issue 8 holds ' +
+      'tandem to are marked: (a)/(c) all at once over 2 workers, one message per item, for `submit`; (b)/(d) the same with 1,000 items ' +
+      'per message, for `map`. Ratios in the second table are computed per round (raw and tandem in the same process), then the median ' +
+      'is taken.',
+    '',
+  );
+  const cell = (t, row) =>
+    row?.[t] ? `${fmt(row[t].v)}${s4[t].rawFloor.name === row[t].name ? (t === 'thread' ? ' **(a)**' : ' **(c)**') : ''}` : '–';
   md.push('| raw configuration | thread: messages/s | process: messages/s |', '| --- | ---: | ---: |');
   for (const [name, row] of rows) md.push(`| ${name} | ${cell('thread', row)} | ${cell('process', row)} |`);
-  md.push(`| 1,000 ints per message, all at once, 2 workers (items/s) | ${th ? `${fmt(th.rawBatched.itemsPerSec)} **(b)**` : '–'} | ${pr ? `${fmt(pr.rawBatched.itemsPerSec)} **(d)**` : '–'} |`, '');
+  md.push(
+    `| 1,000 ints per message, all at once, 2 workers (items/s) | ${th ? `${fmt(th.rawBatched.itemsPerSec)} **(b)**` : '–'} | ` +
+      `${pr ? `${fmt(pr.rawBatched.itemsPerSec)} **(d)**` : '–'} |`,
+    '',
+  );
   const t = (tr, k, show) => (s4[tr] ? show(s4[tr].tandem[k]) : '–');
-  md.push('| tandem pool, size 2, same process as the raw echo | thread | ÷ raw | process | ÷ raw |', '| --- | ---: | ---: | ---: | ---: |');
-  md.push(`| 100k \`submit\`, then \`Promise.all\` (tasks/s), ÷ (a)/(c) | ${t('thread', 'submitPerSec', fmt)} | ${t('thread', 'submitVsFloor', x)} | ${t('process', 'submitPerSec', fmt)} | ${t('process', 'submitVsFloor', x)} |`);
-  md.push(`| the same, ÷ the best pipelined raw configuration | | ${t('thread', 'submitVsRawBest', x)} | | ${t('process', 'submitVsRawBest', x)} |`);
-  md.push(`| \`map\` 1M (items/s), ÷ (b)/(d) | ${t('thread', 'mapPerSec', fmt)} | ${t('thread', 'mapVsBatched', x)} | ${t('process', 'mapPerSec', fmt)} | ${t('process', 'mapVsBatched', x)} |`);
-  md.push(`| ping-pong: \`await pool.run(noop, i)\` one at a time (calls/s), ÷ raw ping-pong | ${t('thread', 'pingPongPerSec', fmt)} | ${t('thread', 'pingPongVsRaw', x)} | ${t('process', 'pingPongPerSec', fmt)} | ${t('process', 'pingPongVsRaw', x)} |`);
+  md.push(
+    '| tandem pool, size 2, same process as the raw echo | thread | ÷ raw | process | ÷ raw |',
+    '| --- | ---: | ---: | ---: | ---: |',
+  );
+  md.push(
+    `| 100k \`submit\`, then \`Promise.all\` (tasks/s), ÷ (a)/(c) | ${t('thread', 'submitPerSec', fmt)} | ` +
+      `${t('thread', 'submitVsFloor', x)} | ${t('process', 'submitPerSec', fmt)} | ${t('process', 'submitVsFloor', x)} |`,
+  );
+  md.push(
+    `| the same, ÷ the best pipelined raw configuration | | ${t('thread', 'submitVsRawBest', x)} | | ` +
+      `${t('process', 'submitVsRawBest', x)} |`,
+  );
+  md.push(
+    `| \`map\` 1M (items/s), ÷ (b)/(d) | ${t('thread', 'mapPerSec', fmt)} | ${t('thread', 'mapVsBatched', x)} | ` +
+      `${t('process', 'mapPerSec', fmt)} | ${t('process', 'mapVsBatched', x)} |`,
+  );
+  md.push(
+    `| ping-pong: \`await pool.run(noop, i)\` one at a time (calls/s), ÷ raw ping-pong | ${t('thread', 'pingPongPerSec', fmt)} | ` +
+      `${t('thread', 'pingPongVsRaw', x)} | ${t('process', 'pingPongPerSec', fmt)} | ${t('process', 'pingPongVsRaw', x)} |`,
+  );
   md.push('');
-  if (pr) goals.push({ goal: 'process submit ≥ 50 % of raw fork echo (best pipelined)', value: pr.tandem.submitVsRawBest, target: 0.5, show: pct });
+  if (pr)
+    goals.push({
+      goal: 'process submit ≥ 50 % of raw fork echo (best pipelined)',
+      value: pr.tandem.submitVsRawBest,
+      target: 0.5,
+      show: pct,
+    });
 }
 
 if (Object.keys(runs).some((j) => j.startsWith('s5:'))) {
   const s5 = {};
   md.push('## 5. Memory per idle worker', '');
-  md.push('Threads: growth of the parent\'s RSS (after GC) once N workers have started and run a task, ÷ N. Processes: each child\'s VmRSS (and PSS, which splits shared pages fairly) from /proc, plus the parent\'s own growth.', '');
-  md.push('| kind | N | parent RSS Δ / worker (MB) | child VmRSS / worker (MB) | child PSS / worker (MB) | threads per child |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+  md.push(
+    "Threads: growth of the parent's RSS (after GC) once N workers have started and run a task, ÷ N. Processes: each child's VmRSS (and " +
+      "PSS, which splits shared pages fairly) from /proc, plus the parent's own growth.",
+    '',
+  );
+  md.push(
+    '| kind | N | parent RSS Δ / worker (MB) | child VmRSS / worker (MB) | child PSS / worker (MB) | threads per child |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  );
   for (const job of Object.keys(runs).filter((j) => j.startsWith('s5:'))) {
     const [, kind, n] = job.split(':');
     const row = {
@@ -330,10 +464,14 @@ if (Object.keys(runs).some((j) => j.startsWith('s5:'))) {
     };
     (s5[kind] ??= {})[n] = row;
     const f = (v) => (Number.isFinite(v) ? v.toFixed(1) : '–');
-    md.push(`| ${kind} | ${n} | ${f(row.parentDeltaPerWorkerMb)} | ${f(row.childRssPerWorkerMb)} | ${f(row.childPssPerWorkerMb)} | ${Number.isFinite(row.childThreads) ? row.childThreads : '–'} |`);
+    md.push(
+      `| ${kind} | ${n} | ${f(row.parentDeltaPerWorkerMb)} | ${f(row.childRssPerWorkerMb)} | ${f(row.childPssPerWorkerMb)} | ` +
+        `${Number.isFinite(row.childThreads) ? row.childThreads : '–'} |`,
+    );
   }
   const slope = (kind) => (s5[kind]?.['4'] && s5[kind]?.['2'] ? (s5[kind]['4'].parentDeltaMb - s5[kind]['2'].parentDeltaMb) / 2 : NaN);
-  if (Number.isFinite(slope('tandem-thread'))) md.push('', `Marginal cost of one more tandem thread (parent RSS at N=4 minus N=2, ÷ 2): ${slope('tandem-thread').toFixed(1)} MB.`);
+  if (Number.isFinite(slope('tandem-thread')))
+    md.push('', `Marginal cost of one more tandem thread (parent RSS at N=4 minus N=2, ÷ 2): ${slope('tandem-thread').toFixed(1)} MB.`);
   md.push('');
   summary.s5 = s5;
 }
@@ -342,7 +480,11 @@ const tracked = trackedFigures(hereRunsOf);
 summary.tracked = Object.fromEntries(tracked.map((f) => [f.key, f.value]));
 if (tracked.some((f) => Number.isFinite(f.value))) {
   md.push('## Issue 8: figures that must not drop', '');
-  md.push('Ratios of medians from the tables above (one run, same machine). (a)/(c): raw echo, one message per item, all sent at once over 2 workers, worker_threads / fork; (b)/(d): the same with 1,000 items per message.', '');
+  md.push(
+    'Ratios of medians from the tables above (one run, same machine). (a)/(c): raw echo, one message per item, all sent at once over 2 ' +
+      'workers, worker_threads / fork; (b)/(d): the same with 1,000 items per message.',
+    '',
+  );
   md.push('| figure | measured |', '| --- | ---: |');
   for (const f of tracked) md.push(`| ${f.label} | ${f.show(f.value)} |`);
   md.push('');
@@ -351,9 +493,19 @@ if (against) {
   const before = trackedFigures(againstRunsOf);
   summary.against = { tree: against, commit: commitOf(against), tracked: Object.fromEntries(before.map((f) => [f.key, f.value])) };
   md.push(`## Before / after: ${commitOf(against) ?? againstArg} → ${commitOf(here) ?? 'this tree'}`, '');
-  md.push('Every tandem job ran on both trees back to back in each round (peers and the sequential baseline once, shared). The raw floors are medians over both trees\' runs of the raw echo (it does not depend on tandem), so each ratio\'s change is tandem\'s own. "after ÷ before" above 1 is better.', '');
-  md.push(`| figure | before (${commitOf(against) ?? 'against'}) | after (${commitOf(here) ?? 'this tree'}) | after ÷ before |`, '| --- | ---: | ---: | ---: |');
-  tracked.forEach((f, i) => md.push(`| ${f.label} | ${f.show(before[i].value)} | ${f.show(f.value)} | ${x(ratio(f.value, before[i].value))} |`));
+  md.push(
+    'Every tandem job ran on both trees back to back in each round (peers and the sequential baseline once, shared). The raw floors are ' +
+      "medians over both trees' runs of the raw echo (it does not depend on tandem), so each ratio's change is tandem's own. \"after ÷ " +
+      'before" above 1 is better.',
+    '',
+  );
+  md.push(
+    `| figure | before (${commitOf(against) ?? 'against'}) | after (${commitOf(here) ?? 'this tree'}) | after ÷ before |`,
+    '| --- | ---: | ---: | ---: |',
+  );
+  tracked.forEach((f, i) => {
+    md.push(`| ${f.label} | ${f.show(before[i].value)} | ${f.show(f.value)} | ${x(ratio(f.value, before[i].value))} |`);
+  });
   md.push('');
 }
 
@@ -361,20 +513,49 @@ if (goals.length) {
   md.push('## Goals (issue 2, item 8)', '', '| goal | measured | status |', '| --- | ---: | --- |');
   for (const g of goals) {
     const met = g.value >= g.target;
-    const status = !Number.isFinite(g.value) ? 'not measured' : met ? `met (${x(g.value / g.target)} the target)` : `missed (${pct(g.value / g.target)} of target)`;
+    const status = !Number.isFinite(g.value)
+      ? 'not measured'
+      : met
+        ? `met (${x(g.value / g.target)} the target)`
+        : `missed (${pct(g.value / g.target)} of target)`;
     md.push(`| ${g.goal} | ${g.show(g.value)} | ${status} |`);
   }
   md.push('');
 }
 
-const failures = [...Object.entries(runs), ...Object.entries(baseRuns).map(([job, rs]) => [`${job} (against)`, rs])].flatMap(([job, rs]) => rs.filter((r) => !r.ok).map((r) => `${job}: ${r.error}`));
+const failures = [...Object.entries(runs), ...Object.entries(baseRuns).map(([job, rs]) => [`${job} (against)`, rs])].flatMap(([job, rs]) =>
+  rs.filter((r) => !r.ok).map((r) => `${job}: ${r.error}`),
+);
 if (failures.length) md.push('## Failed jobs', '', ...failures.map((f) => `- ${f.replace(/\n/g, ' ')}`), '');
 
 const text = md.join('\n');
 if (filters.length === 0) {
-  const meta = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, availableParallelism: cores, platform: `${os.platform()} ${os.release()}`, commit: commitOf(here), against: against ? { tree: against, commit: commitOf(against) } : undefined, rounds, durationS: (Date.now() - t0) / 1000 };
-  writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ meta, summary, goals: goals.map(({ show, ...g }) => ({ ...g, met: g.value >= g.target })), runs, againstRuns: against ? baseRuns : undefined }, null, 2) + '\n');
-  writeFileSync(new URL('./results.md', import.meta.url), text + '\n');
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    availableParallelism: cores,
+    platform: `${os.platform()} ${os.release()}`,
+    commit: commitOf(here),
+    against: against ? { tree: against, commit: commitOf(against) } : undefined,
+    rounds,
+    durationS: (Date.now() - t0) / 1000,
+  };
+  writeFileSync(
+    new URL('./results.json', import.meta.url),
+    `${JSON.stringify(
+      {
+        meta,
+        summary,
+        goals: goals.map(({ show, ...g }) => ({ ...g, met: g.value >= g.target })),
+        runs,
+        againstRuns: against ? baseRuns : undefined,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  writeFileSync(new URL('./results.md', import.meta.url), `${text}\n`);
   console.error('wrote bench/results.json and bench/results.md');
 }
 console.log(text);

@@ -240,7 +240,7 @@ function echoRun(peers, n, window) {
     let sent = 0;
     const handlers = [];
     const finish = () => {
-      peers.forEach((p, k) => p.target.off('message', handlers[k]));
+      for (const [k, p] of peers.entries()) p.target.off('message', handlers[k]);
       resolve(now() - t0);
     };
     const perPeer = Math.ceil(n / peers.length);
@@ -283,7 +283,7 @@ function echoBatched(peers, n, size, window) {
       handlers[k] = (arr) => {
         received += arr.length;
         if (received >= n) {
-          peers.forEach((p, j) => p.target.off('message', handlers[j]));
+          for (const [j, p] of peers.entries()) p.target.off('message', handlers[j]);
           resolve(now() - t0);
         } else if (next < n) sendOne(peer);
       };
@@ -312,7 +312,12 @@ async function s4(transport, withTandem) {
   const configs = [
     ...[1, 2].map((kids) => ({ name: `ping-pong, ${kids} ${noun(kids)}`, kids, window: 1, n: Math.min(N_TASKS, 20_000) })),
     ...[64, 1024, Infinity].flatMap((window) =>
-      [1, 2].map((kids) => ({ name: `${window === Infinity ? 'all at once' : `window ${window}`}, ${kids} ${noun(kids)}`, kids, window, n: N_TASKS })),
+      [1, 2].map((kids) => ({
+        name: `${window === Infinity ? 'all at once' : `window ${window}`}, ${kids} ${noun(kids)}`,
+        kids,
+        window,
+        n: N_TASKS,
+      })),
     ),
   ];
   const floorName = `all at once, 2 ${noun(2)}`;
@@ -327,7 +332,13 @@ async function s4(transport, withTandem) {
   await echoBatched(peers, Math.min(N_MAP, 100_000), ECHO_BATCH, Infinity);
   await sleep(20);
   const batchedMs = await echoBatched(peers, N_MAP, ECHO_BATCH, Infinity);
-  const batched = { name: `${ECHO_BATCH} ints per message, all at once, 2 ${noun(2)}`, items: N_MAP, perMessage: ECHO_BATCH, ms: batchedMs, perSec: (N_MAP / batchedMs) * 1000 };
+  const batched = {
+    name: `${ECHO_BATCH} ints per message, all at once, 2 ${noun(2)}`,
+    items: N_MAP,
+    perMessage: ECHO_BATCH,
+    ms: batchedMs,
+    perSec: (N_MAP / batchedMs) * 1000,
+  };
   await Promise.all(peers.map((p) => p.close()));
   const pipelined = Object.entries(out).filter(([k]) => !k.startsWith('ping-pong'));
   const best = pipelined.reduce((a, b) => (b[1].perSec > a[1].perSec ? b : a));
@@ -400,7 +411,10 @@ async function s5(kind, n) {
   if (kind === 'raw-thread') {
     const workers = await Promise.all(
       Array.from({ length: n }, () => {
-        const w = new Worker(`require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m));`, { eval: true });
+        const w = new Worker(
+          `require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m));`,
+          { eval: true },
+        );
         return new Promise((resolve) => {
           w.once('message', () => resolve(w));
           w.postMessage('hello');
@@ -411,7 +425,9 @@ async function s5(kind, n) {
   } else if (kind === 'raw-fork') {
     const children = await Promise.all(Array.from({ length: n }, forkEcho));
     pids = children.map((c) => c.pid);
-    close = async () => children.forEach((c) => c.disconnect());
+    close = async () => {
+      for (const c of children) c.disconnect();
+    };
   } else {
     const lib = kind === 'tandem-thread' || kind === 'tandem-process' ? kind : kind;
     const pool = await openPool(lib, n);
@@ -420,7 +436,7 @@ async function s5(kind, n) {
       const seen = new Set();
       for (let tries = 0; tries < 10 && seen.size < n; tries++) {
         const got = await Promise.all(Array.from({ length: n }, () => pool.pool.submit(pool.tasks.pidAfter, [100])));
-        got.forEach((p) => seen.add(p));
+        for (const p of got) seen.add(p);
       }
       pids = [...seen];
       if (pids.length !== n) throw new Error(`found ${pids.length} worker pids, expected ${n}`);
@@ -448,7 +464,8 @@ async function main() {
   if (scenario === 's1') result = await s1(lib);
   else if (scenario === 's2') result = await s2(lib);
   else if (scenario === 's3') result = await s3(lib);
-  else if (scenario === 's4' && /^(tandem-(thread|process)-vs-raw|raw-(thread|process))$/.test(lib)) result = await s4(lib.includes('thread') ? 'thread' : 'process', lib.startsWith('tandem-'));
+  else if (scenario === 's4' && /^(tandem-(thread|process)-vs-raw|raw-(thread|process))$/.test(lib))
+    result = await s4(lib.includes('thread') ? 'thread' : 'process', lib.startsWith('tandem-'));
   else if (scenario === 's5') result = await s5(lib, Number(arg));
   else throw new Error(`unknown job '${job}'`);
   // Which build ran ('tandem' is the self-reference: this tree's dist/), so a comparison of two trees can be checked.

@@ -44,7 +44,8 @@ function usage(problem) {
   const say = problem ? console.error : console.log;
   if (problem) say(`soak: ${problem}`);
   say('usage: node bench/soak.mjs [--name=value ...]   (or the environment variable)');
-  for (const [name, [env, def, what]] of Object.entries(OPTIONS)) say(`  --${name.padEnd(11)} ${env.padEnd(16)} ${what}${def === null ? '' : ` (default ${def})`}`);
+  for (const [name, [env, def, what]] of Object.entries(OPTIONS))
+    say(`  --${name.padEnd(11)} ${env.padEnd(16)} ${what}${def === null ? '' : ` (default ${def})`}`);
   finished = true;
   process.exit(problem ? 2 : 0);
 }
@@ -124,7 +125,13 @@ async function within(promise, ms) {
     timer = setTimeout(() => resolve(false), ms);
   });
   try {
-    return await Promise.race([promise.then(() => true, () => true), late]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -141,7 +148,9 @@ const codeOf = (error) => error?.code ?? `${error?.name ?? typeof error} (no cod
 function describe(outcome) {
   if (outcome.ok) return `fulfilled with ${JSON.stringify(outcome.value)?.slice(0, 60)}`;
   const e = outcome.error;
-  return `rejected with ${codeOf(e)}: ${String(e?.message ?? e).split('\n')[0].slice(0, 160)}`;
+  return `rejected with ${codeOf(e)}: ${String(e?.message ?? e)
+    .split('\n')[0]
+    .slice(0, 160)}`;
 }
 
 /** Children of this process (the process backend's workers), from /proc. */
@@ -193,7 +202,9 @@ process.on('exit', (code) => {
   if (finished) return;
   // Node exits when nothing is left to wait on, even with a promise pending:
   // the pool had dropped every handle while a call was still unsettled.
-  console.error(`HANG: the soak exited (code ${code}) before it finished, in ${where}: the event loop ran out of work while a call was pending`);
+  console.error(
+    `HANG: the soak exited (code ${code}) before it finished, in ${where}: the event loop ran out of work while a call was pending`,
+  );
   process.exitCode = 3;
 });
 
@@ -205,8 +216,23 @@ let current = null;
 
 // ---------------------------------------------------------------- one phase
 const SINGLE_FAULTS = {
-  thread: [['fail', 3], ['exit', 2], ['uncaught', 2], ['hang', 1], ['detached', 1], ['badarg', 1]],
-  process: [['fail', 3], ['exit', 2], ['uncaught', 2], ['hang', 1], ['detached', 1], ['badarg', 1], ['victim', 2]],
+  thread: [
+    ['fail', 3],
+    ['exit', 2],
+    ['uncaught', 2],
+    ['hang', 1],
+    ['detached', 1],
+    ['badarg', 1],
+  ],
+  process: [
+    ['fail', 3],
+    ['exit', 2],
+    ['uncaught', 2],
+    ['hang', 1],
+    ['detached', 1],
+    ['badarg', 1],
+    ['victim', 2],
+  ],
 };
 const PHASES = [
   { retries: 0, maps: false },
@@ -230,7 +256,9 @@ async function runPhase(backend, number, shape, ms) {
     idleTimeout: pick([100, 30_000]),
     maxTasksPerWorker: pick([Infinity, between(20, 60)]),
   };
-  const label = `${backend} phase ${number}: retries ${options.retries}, maps ${shape.maps ? 'on' : 'off'}, minSize ${options.minSize}, idleTimeout ${options.idleTimeout}, maxTasksPerWorker ${options.maxTasksPerWorker}`;
+  const label =
+    `${backend} phase ${number}: retries ${options.retries}, maps ${shape.maps ? 'on' : 'off'}, minSize ${options.minSize}, ` +
+    `idleTimeout ${options.idleTimeout}, maxTasksPerWorker ${options.maxTasksPerWorker}`;
   where = `${backend} phase ${number}`;
   console.error(`-- ${label}`);
   const threadsBefore = threadCount();
@@ -255,7 +283,19 @@ async function runPhase(backend, number, shape, ms) {
   // -- single calls
   function submit(kind) {
     const token = `${tag}.${++seq}`;
-    const call = { token, kind, retries: options.retries, expect: undefined, cancel: null, outcome: null, doneCalls: 0, killedPid: null, submittedAt: now(), settledAt: 0, timeout: 0 };
+    const call = {
+      token,
+      kind,
+      retries: options.retries,
+      expect: undefined,
+      cancel: null,
+      outcome: null,
+      doneCalls: 0,
+      killedPid: null,
+      submittedAt: now(),
+      settledAt: 0,
+      timeout: 0,
+    };
     const opts = {};
     let fn;
     let args;
@@ -307,9 +347,18 @@ async function runPhase(backend, number, shape, ms) {
         args = [token, () => 1, 0];
         break;
     }
-    if ((kind === 'work' || kind === 'workAsync' || kind === 'victim') && chance(0.2)) opts.timeout = chance(0.1) ? 1e10 : between(5_000, 10_000);
+    if ((kind === 'work' || kind === 'workAsync' || kind === 'victim') && chance(0.2))
+      opts.timeout = chance(0.1) ? 1e10 : between(5_000, 10_000);
     if (chance(0.3)) opts.priority = pick([-1, 1, 2]);
-    const plan = kind === 'probe' ? 'none' : weighted([['none', 88], ['cancel', 6], ['signal', 4], ['signal-before', 2]]);
+    const plan =
+      kind === 'probe'
+        ? 'none'
+        : weighted([
+            ['none', 88],
+            ['cancel', 6],
+            ['signal', 4],
+            ['signal-before', 2],
+          ]);
     let controller = null;
     if (plan === 'signal' || plan === 'signal-before') {
       controller = new AbortController();
@@ -329,7 +378,8 @@ async function runPhase(backend, number, shape, ms) {
       return;
     }
     tally.accepted++;
-    if (kind === 'badarg') violation('accepted a function argument', `${token}: submit returned a future instead of throwing SerializationError`);
+    if (kind === 'badarg')
+      violation('accepted a function argument', `${token}: submit returned a future instead of throwing SerializationError`);
     call.future = future;
     calls.push(call);
     pending.add(call);
@@ -343,19 +393,24 @@ async function runPhase(backend, number, shape, ms) {
     );
     if (kind === 'victim') victims.add(call);
     if (plan === 'cancel' || plan === 'signal') {
-      setTimeout(() => {
-        const before = future.done();
-        const stateBefore = future.state;
-        let returned;
-        if (plan === 'cancel') {
-          returned = future.cancel();
-          if (before && returned) violation('cancel() of a settled future returned true', `${kind} ${token}`);
-          if (!before && !returned) violation('cancel() of an unsettled future returned false', `${kind} ${token} (state ${stateBefore})`);
-        } else controller.abort();
-        const effective = plan === 'cancel' ? returned && !before : !before;
-        call.cancel = { how: plan, stateBefore, effective };
-        if (effective && future.state !== 'cancelled') violation('cancel did not settle the future at once', `${kind} ${token}: state ${future.state} after ${plan}`);
-      }, between(0, 60));
+      setTimeout(
+        () => {
+          const before = future.done();
+          const stateBefore = future.state;
+          let returned;
+          if (plan === 'cancel') {
+            returned = future.cancel();
+            if (before && returned) violation('cancel() of a settled future returned true', `${kind} ${token}`);
+            if (!before && !returned)
+              violation('cancel() of an unsettled future returned false', `${kind} ${token} (state ${stateBefore})`);
+          } else controller.abort();
+          const effective = plan === 'cancel' ? returned && !before : !before;
+          call.cancel = { how: plan, stateBefore, effective };
+          if (effective && future.state !== 'cancelled')
+            violation('cancel did not settle the future at once', `${kind} ${token}: state ${future.state} after ${plan}`);
+        },
+        between(0, 60),
+      );
     }
   }
 
@@ -387,7 +442,8 @@ async function runPhase(backend, number, shape, ms) {
     if (c?.effective) return code === 'ERR_TANDEM_CANCELLED' ? null : `cancelled (${c.how}) but ${describe(o)}`;
     // A cancel timer fires after the call's own settling has been judged, so
     // here a CancelledError has no cancel of ours behind it.
-    if (code === 'ERR_TANDEM_CANCELLED') return c ? `${describe(o)} though its ${c.how} came after it settled` : `${describe(o)} though it was never cancelled`;
+    if (code === 'ERR_TANDEM_CANCELLED')
+      return c ? `${describe(o)} though its ${c.how} came after it settled` : `${describe(o)} though it was never cancelled`;
     const want = (ok) => (ok ? null : `${describe(o)}${call.timeout ? ` (timeout ${call.timeout} ms)` : ''}`);
     switch (call.kind) {
       case 'work':
@@ -440,10 +496,13 @@ async function runPhase(backend, number, shape, ms) {
     mine.chunksHi += chunks ?? n;
     pending.add(op);
     if (controller) {
-      setTimeout(() => {
-        op.abortedEarly = !op.done;
-        controller.abort();
-      }, between(0, 50));
+      setTimeout(
+        () => {
+          op.abortedEarly = !op.done;
+          controller.abort();
+        },
+        between(0, 50),
+      );
     }
     promise.then(
       (values) => {
@@ -453,7 +512,12 @@ async function runPhase(backend, number, shape, ms) {
         mine.chunksLo += chunks ?? 1;
         mine.chunksDoneLo += chunks ?? 1;
         const wrong = values.length !== n || values.some((v, i) => v !== items[i] * 2);
-        if (bad || wrong || op.abortedEarly) violation('wrong map outcome', `${op.token} (n ${n}, chunksize ${chunksize}${bad ? ', one failing item' : ''}${op.abortedEarly ? ', aborted' : ''}): fulfilled${wrong ? ' with wrong values' : ''}`);
+        if (bad || wrong || op.abortedEarly)
+          violation(
+            'wrong map outcome',
+            `${op.token} (n ${n}, chunksize ${chunksize}${bad ? ', one failing item' : ''}${op.abortedEarly ? ', aborted' : ''}): ` +
+              `fulfilled${wrong ? ' with wrong values' : ''}`,
+          );
       },
       (error) => {
         op.done = true;
@@ -462,7 +526,13 @@ async function runPhase(backend, number, shape, ms) {
         count('map', code);
         if (code === 'ERR_TANDEM_TASK') mine.chunksLo += 1;
         const ok = (bad && code === 'ERR_TANDEM_TASK') || (op.abortedEarly && code === 'ERR_TANDEM_CANCELLED');
-        if (!ok) violation('wrong map outcome', `${op.token} (n ${n}, chunksize ${chunksize}${bad ? ', one failing item' : ''}${controller ? `, signal${op.abortedEarly ? ' aborted' : ''}` : ''}): ${describe({ ok: false, error })}`);
+        if (!ok)
+          violation(
+            'wrong map outcome',
+            `${op.token} (n ${n}, chunksize ${chunksize}${bad ? ', one failing item' : ''}${
+              controller ? `, signal${op.abortedEarly ? ' aborted' : ''}` : ''
+            }): ${describe({ ok: false, error })}`,
+          );
       },
     );
   }
@@ -475,12 +545,15 @@ async function runPhase(backend, number, shape, ms) {
     const breakAfter = chance(0.3) ? between(0, n) : Infinity;
     const sourceFailsAt = chance(0.1) ? between(0, n - 1) : -1;
     const sourceError = new Error('soak: the imap input fails on purpose');
-    const source = sourceFailsAt < 0 ? items : (function* () {
-      for (let i = 0; i < n; i++) {
-        if (i === sourceFailsAt) throw sourceError;
-        yield items[i];
-      }
-    })();
+    const source =
+      sourceFailsAt < 0
+        ? items
+        : (function* () {
+            for (let i = 0; i < n; i++) {
+              if (i === sourceFailsAt) throw sourceError;
+              yield items[i];
+            }
+          })();
     const op = { kind: 'imap', token: `${tag}.${++seq}`, submittedAt: now() };
     mine.chunksHi += chunksize ? Math.ceil(n / chunksize) : n;
     pending.add(op);
@@ -500,13 +573,25 @@ async function runPhase(backend, number, shape, ms) {
         const expected = items.map((x) => x * 2);
         const seen = ordered ? got : [...got].sort((a, b) => a - b);
         const wrong = seen.length !== n || seen.some((v, i) => v !== expected[i]);
-        if (bad || sourceFailsAt >= 0 || wrong) violation('wrong imap outcome', `${op.token} (n ${n}, ${ordered ? 'ordered' : 'unordered'}): completed${wrong ? ` with ${got.length} wrong values` : ''}${bad ? ' though an item fails' : ''}${sourceFailsAt >= 0 ? ' though its input throws' : ''}`);
+        if (bad || sourceFailsAt >= 0 || wrong)
+          violation(
+            'wrong imap outcome',
+            `${op.token} (n ${n}, ${ordered ? 'ordered' : 'unordered'}): completed${
+              wrong ? ` with ${got.length} wrong values` : ''
+            }${bad ? ' though an item fails' : ''}${sourceFailsAt >= 0 ? ' though its input throws' : ''}`,
+          );
         mine.chunksLo += chunksize ? Math.ceil(n / chunksize) : 1;
         mine.chunksDoneLo += chunksize ? Math.ceil(n / chunksize) : 1;
       } catch (error) {
         count('imap', error === sourceError ? 'input error' : codeOf(error));
-        const ok = (bad && codeOf(error) === 'ERR_TANDEM_TASK') || (sourceFailsAt >= 0 && (error === sourceError || error?.cause === sourceError));
-        if (!ok) violation('wrong imap outcome', `${op.token} (n ${n}${bad ? ', one failing item' : ''}${sourceFailsAt >= 0 ? `, input throws at ${sourceFailsAt}` : ''}): ${describe({ ok: false, error })}`);
+        const ok =
+          (bad && codeOf(error) === 'ERR_TANDEM_TASK') || (sourceFailsAt >= 0 && (error === sourceError || error?.cause === sourceError));
+        if (!ok)
+          violation(
+            'wrong imap outcome',
+            `${op.token} (n ${n}${bad ? ', one failing item' : ''}${sourceFailsAt >= 0 ? `, input throws at ${sourceFailsAt}` : ''}): ` +
+              `${describe({ ok: false, error })}`,
+          );
       } finally {
         pending.delete(op);
       }
@@ -536,20 +621,30 @@ async function runPhase(backend, number, shape, ms) {
   // -- stats, live
   let last = null;
   function checkLive(s, when) {
-    const bad = (what, detail = what) => violation(`stats: ${what}`, `${when}: ${detail} — ${JSON.stringify({ workers: s.workers, busy: s.busy, queued: s.queued, running: s.running, completed: s.completed, failed: s.failed, cancelled: s.cancelled })}`);
-    for (const k of ['workers', 'busy', 'queued', 'running', 'completed', 'failed', 'cancelled']) {
+    const COUNTS = ['workers', 'busy', 'queued', 'running', 'completed', 'failed', 'cancelled'];
+    const bad = (what, detail = what) =>
+      violation(`stats: ${what}`, `${when}: ${detail} — ${JSON.stringify(Object.fromEntries(COUNTS.map((k) => [k, s[k]])))}`);
+    for (const k of COUNTS) {
       if (!Number.isInteger(s[k]) || s[k] < 0) return bad(`${k} not a count ≥ 0`, `${k} is ${s[k]}`);
     }
     // `size` is "most workers alive at once", but a worker that retires
     // (maxTasksPerWorker) or is being stopped may still count while its
     // replacement starts.
-    if (s.workers > options.size) note('stats: workers > size', `workers ${s.workers} > size ${options.size} — ${JSON.stringify({ workers: s.workers, busy: s.busy, queued: s.queued, running: s.running })}`);
+    if (s.workers > options.size)
+      note(
+        'stats: workers > size',
+        `workers ${s.workers} > size ${options.size} — ` +
+          `${JSON.stringify({ workers: s.workers, busy: s.busy, queued: s.queued, running: s.running })}`,
+      );
     if (s.busy > s.workers) bad('busy > workers', `busy ${s.busy} > workers ${s.workers}`);
     if (s.running > s.workers) bad('running > workers', `running ${s.running} > workers ${s.workers} (one call per worker)`);
-    if (last) for (const k of ['completed', 'failed', 'cancelled']) if (s[k] < last[k]) bad(`${k} went down`, `${k} went down from ${last[k]}`);
+    if (last)
+      for (const k of ['completed', 'failed', 'cancelled']) if (s[k] < last[k]) bad(`${k} went down`, `${k} went down from ${last[k]}`);
     const accepted = tally.accepted + mine.chunksHi;
-    if (s.completed + s.failed + s.cancelled + s.queued > accepted) bad('more calls counted than accepted', `completed + failed + cancelled + queued > the ${accepted} calls and chunks accepted`);
-    if (s.completed < mine.completed + mine.chunksDoneLo) bad('completed < fulfilled', `completed < the ${mine.completed + mine.chunksDoneLo} fulfilled so far`);
+    if (s.completed + s.failed + s.cancelled + s.queued > accepted)
+      bad('more calls counted than accepted', `completed + failed + cancelled + queued > the ${accepted} calls and chunks accepted`);
+    if (s.completed < mine.completed + mine.chunksDoneLo)
+      bad('completed < fulfilled', `completed < the ${mine.completed + mine.chunksDoneLo} fulfilled so far`);
     if (s.failed < mine.failed) bad('failed < rejected', `failed < the ${mine.failed} calls rejected so far`);
     if (s.cancelled < mine.cancelled) bad('cancelled < cancelled futures', `cancelled < the ${mine.cancelled} calls cancelled so far`);
     last = s;
@@ -584,7 +679,11 @@ async function runPhase(backend, number, shape, ms) {
       while (pending.size < config.inflight) submit(chance(0.6) ? 'work' : 'workAsync');
       if (t >= nextReport) {
         const s = pool.stats();
-        console.error(`   ${((t - started) / 1000).toFixed(0).padStart(4)} s: ${tally.accepted} calls, ${tally.faults} faults, ${tally.killed} killed, ${tally.maps + tally.imaps} map/imap; stats: workers ${s.workers}, busy ${s.busy}, queued ${s.queued}, running ${s.running}, completed ${s.completed}, failed ${s.failed}, cancelled ${s.cancelled}; violations ${violations.length}`);
+        console.error(
+          `   ${((t - started) / 1000).toFixed(0).padStart(4)} s: ${tally.accepted} calls, ${tally.faults} faults, ${tally.killed} ` +
+            `killed, ${tally.maps + tally.imaps} map/imap; stats: workers ${s.workers}, busy ${s.busy}, queued ${s.queued}, running ` +
+            `${s.running}, completed ${s.completed}, failed ${s.failed}, cancelled ${s.cancelled}; violations ${violations.length}`,
+        );
         nextReport = t + 5000;
       }
       await sleep(1);
@@ -592,19 +691,40 @@ async function runPhase(backend, number, shape, ms) {
 
     // -- drain: everything accepted must settle
     if (!(await waitFor(() => pending.size === 0, DRAIN_MS))) {
-      const list = [...pending].slice(0, 10).map((c) => `${c.kind} ${c.token}${c.future ? ` (state ${c.future.state}${c.cancel ? `, ${c.cancel.how}` : ''}${c.timeout ? `, timeout ${c.timeout}` : ''})` : ''}, ${((now() - c.submittedAt) / 1000).toFixed(0)} s old`);
-      throw new Hang(`${pending.size} calls never settled within ${DRAIN_MS / 1000} s after the load stopped; stats ${JSON.stringify(pool.stats())}; first: ${list.join('; ')}`, pool);
+      const list = [...pending]
+        .slice(0, 10)
+        .map(
+          (c) =>
+            `${c.kind} ${c.token}${
+              c.future ? ` (state ${c.future.state}${c.cancel ? `, ${c.cancel.how}` : ''}${c.timeout ? `, timeout ${c.timeout}` : ''})` : ''
+            }, ${((now() - c.submittedAt) / 1000).toFixed(0)} s old`,
+        );
+      throw new Hang(
+        `${pending.size} calls never settled within ${DRAIN_MS / 1000} s after the load stopped; stats ${JSON.stringify(pool.stats())}; ` +
+          `first: ${list.join('; ')}`,
+        pool,
+      );
     }
     // -- still serving: one round of calls on every worker
     for (let i = 0; i < options.size * 2; i++) submit('probe');
-    if (!(await waitFor(() => pending.size === 0, PROBE_LIMIT_MS))) throw new Hang(`the pool stopped serving: ${pending.size} of ${options.size * 2} plain calls unanswered after ${PROBE_LIMIT_MS / 1000} s; stats ${JSON.stringify(pool.stats())}`, pool);
+    if (!(await waitFor(() => pending.size === 0, PROBE_LIMIT_MS)))
+      throw new Hang(
+        `the pool stopped serving: ${pending.size} of ${options.size * 2} plain calls unanswered after ${PROBE_LIMIT_MS / 1000} s; stats ` +
+          `${JSON.stringify(pool.stats())}`,
+        pool,
+      );
     await sleep(100); // pending cancel timers (≤ 60 ms) fire
     // -- quiet: the pool's own view must agree
-    if (!(await waitFor(() => {
-      const s = pool.stats();
-      return s.queued === 0 && s.running === 0 && s.busy === 0;
-    }, QUIET_MS))) {
-      violation('pool still busy after every call settled', `${QUIET_MS / 1000} s later: ${JSON.stringify(pool.stats())} (a cancelled call whose timeout no longer stops its worker?)`);
+    if (
+      !(await waitFor(() => {
+        const s = pool.stats();
+        return s.queued === 0 && s.running === 0 && s.busy === 0;
+      }, QUIET_MS))
+    ) {
+      violation(
+        'pool still busy after every call settled',
+        `${QUIET_MS / 1000} s later: ${JSON.stringify(pool.stats())} (a cancelled call whose timeout no longer stops its worker?)`,
+      );
     }
     const s = pool.stats();
     checkLive(s, 'quiet');
@@ -613,14 +733,22 @@ async function runPhase(backend, number, shape, ms) {
     const settledJobs = s.completed + s.failed + s.cancelled;
     if (!hadMaps) {
       if (s.completed !== mine.completed || s.failed !== mine.failed || s.cancelled !== mine.cancelled) {
-        violation('stats: totals differ from the futures once quiet', `completed/failed/cancelled ${s.completed}/${s.failed}/${s.cancelled}, but the futures say ${mine.completed}/${mine.failed}/${mine.cancelled}`);
+        violation(
+          'stats: totals differ from the futures once quiet',
+          `completed/failed/cancelled ${s.completed}/${s.failed}/${s.cancelled}, but the futures say ` +
+            `${mine.completed}/${mine.failed}/${mine.cancelled}`,
+        );
       }
     } else if (settledJobs < lo || settledJobs > hi) {
-      violation('stats: totals outside the calls accepted once quiet', `completed + failed + cancelled = ${settledJobs}, outside the ${lo}..${hi} calls and chunks accepted`);
+      violation(
+        'stats: totals outside the calls accepted once quiet',
+        `completed + failed + cancelled = ${settledJobs}, outside the ${lo}..${hi} calls and chunks accepted`,
+      );
     }
 
     // -- close, and nothing left behind
-    if (!(await within(pool.close(), CLOSE_MS))) throw new Hang(`close() did not return within ${CLOSE_MS / 1000} s; stats ${JSON.stringify(pool.stats())}`, pool);
+    if (!(await within(pool.close(), CLOSE_MS)))
+      throw new Hang(`close() did not return within ${CLOSE_MS / 1000} s; stats ${JSON.stringify(pool.stats())}`, pool);
     try {
       pool.submit(tasks.work, ['after-close', 0, 0]);
       violation('submit after close() accepted', 'expected PoolClosedError');
@@ -628,7 +756,10 @@ async function runPhase(backend, number, shape, ms) {
       if (codeOf(error) !== 'ERR_TANDEM_POOL_CLOSED') violation('submit after close()', describe({ ok: false, error }));
     }
     if (!(await waitFor(() => childPids().length === 0 && threadCount() <= threadsBefore, GONE_MS))) {
-      violation('workers left after close()', `child processes ${JSON.stringify(childPids())}, threads ${threadCount()} (before the pool: ${threadsBefore})`);
+      violation(
+        'workers left after close()',
+        `child processes ${JSON.stringify(childPids())}, threads ${threadCount()} (before the pool: ${threadsBefore})`,
+      );
     }
   } finally {
     clearInterval(killer);
@@ -652,7 +783,12 @@ async function runPhase(backend, number, shape, ms) {
     else if (!c && call.outcome?.ok) expected = 1;
     const limit = ['work', 'workAsync', 'probe'].includes(call.kind) ? 1 : most;
     if (expected !== null && n !== expected) {
-      violation('ran the wrong number of times', `${call.kind} ${call.token} ran ${n} times, expected ${expected} (retries ${call.retries}${c ? `, ${c.how} while ${c.stateBefore}` : ''}; ${describe(call.outcome)})`);
+      violation(
+        'ran the wrong number of times',
+        `${call.kind} ${call.token} ran ${n} times, expected ${expected} (retries ${call.retries}${
+          c ? `, ${c.how} while ${c.stateBefore}` : ''
+        }; ${describe(call.outcome)})`,
+      );
     } else if (n > limit) {
       violation('ran too often', `${call.kind} ${call.token} ran ${n} times, at most ${limit} allowed (retries ${call.retries})`);
     }
@@ -687,11 +823,21 @@ async function hang(message, pool) {
 
 function printSummary(phases) {
   console.log('');
-  console.log(`soak summary: seed ${config.seed}, backends ${config.backends.join(', ')}, ${config.durationS} s each, size ${config.size}, ${config.inflight} in flight, ${config.faultRate} faults/s`);
+  console.log(
+    `soak summary: seed ${config.seed}, backends ${config.backends.join(', ')}, ${config.durationS} s each, size ${config.size}, ` +
+      `${config.inflight} in flight, ${config.faultRate} faults/s`,
+  );
   for (const p of phases) {
-    console.log(`  ${p.label}: ${p.tally.accepted} calls accepted (${p.tally.refused} refused at submit), ${p.tally.faults} faults, ${p.tally.killed} workers SIGKILLed, ${p.tally.maps} maps, ${p.tally.imaps} imaps`);
+    console.log(
+      `  ${p.label}: ${p.tally.accepted} calls accepted (${p.tally.refused} refused at submit), ${p.tally.faults} faults, ` +
+        `${p.tally.killed} workers SIGKILLed, ${p.tally.maps} maps, ${p.tally.imaps} imaps`,
+    );
     for (const [kind, outcomes] of Object.entries(p.tally.byKind).sort()) {
-      console.log(`      ${kind.padEnd(10)} ${Object.entries(outcomes).map(([o, n]) => `${o} ${n}`).join(', ')}`);
+      console.log(
+        `      ${kind.padEnd(10)} ${Object.entries(outcomes)
+          .map(([o, n]) => `${o} ${n}`)
+          .join(', ')}`,
+      );
     }
   }
   const byKind = (list) => {
@@ -717,11 +863,18 @@ function printSummary(phases) {
 
 // ---------------------------------------------------------------- main
 const phaseCount = Math.max(1, Math.round(config.durationS / config.phaseS));
-const budgetMs = config.backends.length * (config.durationS * 1000 + phaseCount * (DRAIN_MS + PROBE_LIMIT_MS + QUIET_MS + CLOSE_MS + GONE_MS + 10_000));
-const watchdog = setTimeout(() => hang(`the soak did not finish within its watchdog deadline of ${(budgetMs / 1000).toFixed(0)} s`), budgetMs);
+const budgetMs =
+  config.backends.length * (config.durationS * 1000 + phaseCount * (DRAIN_MS + PROBE_LIMIT_MS + QUIET_MS + CLOSE_MS + GONE_MS + 10_000));
+const watchdog = setTimeout(
+  () => hang(`the soak did not finish within its watchdog deadline of ${(budgetMs / 1000).toFixed(0)} s`),
+  budgetMs,
+);
 watchdog.unref();
 
-console.error(`soak: seed ${config.seed}; ${config.backends.join(' and ')}, ${config.durationS} s each in ${phaseCount} phase(s); watchdog ${(budgetMs / 1000).toFixed(0)} s`);
+console.error(
+  `soak: seed ${config.seed}; ${config.backends.join(' and ')}, ${config.durationS} s each in ${phaseCount} phase(s); watchdog ` +
+    `${(budgetMs / 1000).toFixed(0)} s`,
+);
 // Start libuv's thread pool now, so that it is not counted as a worker left behind.
 await Promise.all(Array.from({ length: 4 }, () => fsp.stat(os.tmpdir())));
 tandem = await import('tandem');

@@ -297,7 +297,13 @@ async function main() {
     const shared = perSecond(`queue ${label} SharedQueue`);
     const post = perSecond(`queue ${label} postMessage`);
     const postSync = perSecond(`queue ${label} postMessage (sync receive)`);
-    return { value: label, sharedQueuePerSec: shared, postMessagePerSec: post, postMessageSyncReceivePerSec: postSync, ratio: shared / post };
+    return {
+      value: label,
+      sharedQueuePerSec: shared,
+      postMessagePerSec: post,
+      postMessageSyncReceivePerSec: postSync,
+      ratio: shared / post,
+    };
   });
   const toMainRows = Object.keys(values).map((label) => {
     const shared = perSecond(`to main ${label} SharedQueue`);
@@ -318,7 +324,8 @@ async function main() {
   const md = [
     '# tandem sync benchmarks',
     '',
-    `Node ${machine.node}, ${machine.cpus} CPUs (${machine.cpuModel}), load ${machine.loadavg.map((l) => l.toFixed(2)).join(' ')}, ${machine.date}.`,
+    `Node ${machine.node}, ${machine.cpus} CPUs (${machine.cpuModel}), load ${machine.loadavg.map((l) => l.toFixed(2)).join(' ')}, ` +
+      `${machine.date}.`,
     `Median of ${rounds} interleaved rounds. Produced by \`node bench/sync.mjs\`.`,
     '',
     '## Lock vs a bare Atomics.compareExchange spin lock (ns per acquire/release, lower is better)',
@@ -332,11 +339,13 @@ async function main() {
     '',
     '## SharedQueue vs postMessage, one producer thread to one consumer thread (values per second, higher is better)',
     '',
-    '| value | SharedQueue (putSync/getSync) | postMessage (on "message") | postMessage (receiveMessageOnPort spin) | SharedQueue / postMessage |',
+    '| value | SharedQueue (putSync/getSync) | postMessage (on "message") | postMessage (receiveMessageOnPort spin) | SharedQueue / ' +
+      'postMessage |',
     '| --- | ---: | ---: | ---: | ---: |',
     ...queueRows.map(
       (r) =>
-        `| ${r.value} | ${fmt(r.sharedQueuePerSec, 0)} | ${fmt(r.postMessagePerSec, 0)} | ${fmt(r.postMessageSyncReceivePerSec, 0)} | ${fmt(r.ratio, 2)}x |`,
+        `| ${r.value} | ${fmt(r.sharedQueuePerSec, 0)} | ${fmt(r.postMessagePerSec, 0)} | ${fmt(r.postMessageSyncReceivePerSec, 0)} | ` +
+        `${fmt(r.ratio, 2)}x |`,
     ),
     '',
     'Goal: SharedQueue >= postMessage for small values. Timed from both workers ready to the last value received.',
@@ -351,7 +360,10 @@ async function main() {
   process.stdout.write(md);
   if (!quick) {
     const dir = new URL('./', import.meta.url);
-    writeFileSync(new URL('results-sync.json', dir), JSON.stringify({ machine, lock: lockRows, queue: queueRows, queueToMain: toMainRows, samples }, null, 2));
+    writeFileSync(
+      new URL('results-sync.json', dir),
+      JSON.stringify({ machine, lock: lockRows, queue: queueRows, queueToMain: toMainRows, samples }, null, 2),
+    );
     writeFileSync(new URL('results-sync.md', dir), md);
   }
 }

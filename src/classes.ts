@@ -56,7 +56,8 @@ const TABLES_KEY = Symbol.for('tandem.classes');
 const globals = globalThis as unknown as Record<symbol, ClassTables | undefined>;
 const tables: ClassTables = (globals[TABLES_KEY] ??= { byPrototype: new Map(), byName: new Map(), loaded: new Map(), checking: new Set() });
 
-type Class = abstract new (...args: any[]) => unknown;
+// never[]: any constructor fits, whatever its parameters (they are never called here).
+type Class = abstract new (...args: never[]) => unknown;
 
 /**
  * Lets instances of `cls` be passed to tasks and returned from them: they
@@ -101,14 +102,19 @@ export function registerClass<C extends Class>(moduleUrl: string, cls: C, name: 
     throw new InvalidOptionError('cls', cls, 'a class (the second argument of registerClass)');
   }
   if (typeof name !== 'string' || name === '') {
-    throw new InvalidOptionError('name', name, "the name the module exports the class under (registerClass's third argument, for a class without a name)");
+    throw new InvalidOptionError(
+      'name',
+      name,
+      "the name the module exports the class under (registerClass's third argument, for a class without a name)",
+    );
   }
   const builtIn = builtInBase(cls.prototype as object);
   if (builtIn !== null) {
     throw new InvalidOptionError(
       'cls',
       cls,
-      `a class whose instances keep their data in their own properties; ${cls.name || name} extends ${builtIn}, whose contents would not travel (wrap one instead of extending it)`,
+      `a class whose instances keep their data in their own properties; ${cls.name || name} extends ${builtIn}, whose contents would not ` +
+        `travel (wrap one instead of extending it)`,
     );
   }
   if (bundle !== null) {
@@ -224,7 +230,8 @@ function load(module: string, name: string, path: string): Record<string, unknow
     throw new SerializationError(
       -1,
       path,
-      `class '${name}' of ${module} was not loaded here, and loading its module failed (${namespace.message}); import that module from the task's module, so it is loaded before calls arrive`,
+      `class '${name}' of ${module} was not loaded here, and loading its module failed (${namespace.message}); import that module from ` +
+        `the task's module, so it is loaded before calls arrive`,
       { cause: namespace },
     );
   }
@@ -235,13 +242,17 @@ function load(module: string, name: string, path: string): Record<string, unknow
 function exportOf(namespace: Record<string, unknown>, name: string): unknown {
   if (Object.hasOwn(namespace, name)) return namespace[name];
   const fallback = namespace.default as Record<string, unknown> | null | undefined;
-  if (fallback !== null && (typeof fallback === 'object' || typeof fallback === 'function') && Object.hasOwn(fallback, name)) return fallback[name];
+  if (fallback !== null && (typeof fallback === 'object' || typeof fallback === 'function') && Object.hasOwn(fallback, name))
+    return fallback[name];
   return undefined;
 }
 
 function notExported(module: string, name: string, exportNames: string[]): string {
   const list = exportNames.length > 0 ? exportNames.map((n) => `'${n}'`).join(', ') : 'nothing';
-  return `class '${name}' is registered with registerClass from ${module}, but that module does not export it under that name (it exports ${list}); export the class, or pass the name it is exported under as registerClass's third argument`;
+  return (
+    `class '${name}' is registered with registerClass from ${module}, but that module does not export it under that name (it ` +
+    `exports ${list}); export the class, or pass the name it is exported under as registerClass's third argument`
+  );
 }
 
 /** The built-in class `proto` inherits from (whose internal contents structured clone would have to copy), if any. */
@@ -258,5 +269,9 @@ function normalizeModule(moduleUrl: unknown): string {
     if (moduleUrl.startsWith('file:')) return new URL(moduleUrl).href;
     if (isAbsolute(moduleUrl)) return pathToFileURL(moduleUrl).href;
   }
-  throw new InvalidOptionError('moduleUrl', moduleUrl, 'the URL or path of the module that exports the class: import.meta.url (ES modules) or __filename (CommonJS)');
+  throw new InvalidOptionError(
+    'moduleUrl',
+    moduleUrl,
+    'the URL or path of the module that exports the class: import.meta.url (ES modules) or __filename (CommonJS)',
+  );
 }

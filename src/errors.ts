@@ -103,7 +103,8 @@ export class WorkerCrashedError extends TandemError {
         info.taskId === undefined
           ? ''
           : info.callState === 'unknown'
-            ? ` while it held call ${info.taskId}, which may have finished (its result, not yet sent, was lost) or not have started; it is not run again`
+            ? ` while it held call ${info.taskId}, which may have finished (its result, not yet sent, was lost) or not have started; it ` +
+              `is not run again`
             : info.callState === 'lost'
               ? ` after call ${info.taskId} had finished but before its result was sent; the result is lost, and the call is not run again`
               : ` while running call ${info.taskId}`
@@ -130,7 +131,8 @@ export class TaskTimeoutError extends TandemError {
   constructor(timeout: number, taskId: number) {
     super(
       'ERR_TANDEM_TASK_TIMEOUT',
-      `task ${taskId} did not finish within its timeout of ${timeout} ms; the worker running it was stopped (synchronous JavaScript cannot be interrupted any other way) and replaced.`,
+      `task ${taskId} did not finish within its timeout of ${timeout} ms; the worker running it was stopped (synchronous JavaScript ` +
+        `cannot be interrupted any other way) and replaced.`,
     );
     this.timeout = timeout;
   }
@@ -175,7 +177,11 @@ export class SerializationError extends TandemError {
   readonly path: string;
   /** `options.result`: the value is a task's result, on its way back to the caller. */
   constructor(argumentIndex: number, path: string, why: string, options?: { cause?: unknown; result?: boolean }) {
-    super('ERR_TANDEM_SERIALIZATION', `${path} cannot be ${options?.result ? 'returned from a task' : 'sent to a worker'}: ${why}`, options);
+    super(
+      'ERR_TANDEM_SERIALIZATION',
+      `${path} cannot be ${options?.result ? 'returned from a task' : 'sent to a worker'}: ${why}`,
+      options,
+    );
     this.argumentIndex = argumentIndex;
     this.path = path;
   }
@@ -211,7 +217,9 @@ export class InvalidOptionError extends TandemError {
     super(
       'ERR_TANDEM_INVALID_OPTION',
       unknown
-        ? `unknown option '${option}' (set to ${describeValue(value)})${unknown.suggestion === undefined ? '' : `; did you mean '${unknown.suggestion}'?`}${unknown.hint ? ` ${unknown.hint}.` : ''} ${allowed}`
+        ? `unknown option '${option}' (set to ${describeValue(value)})${
+            unknown.suggestion === undefined ? '' : `; did you mean '${unknown.suggestion}'?`
+          }${unknown.hint ? ` ${unknown.hint}.` : ''} ${allowed}`
         : `option '${option}' must be ${allowed}; got ${describeValue(value)}`,
     );
     this.option = option;
@@ -231,7 +239,8 @@ export class WorkerInitError extends TandemError {
   constructor(workerId: number, cause: unknown) {
     super(
       'ERR_TANDEM_WORKER_INIT',
-      `worker ${workerId} could not start: its init task failed (${cause instanceof Error ? cause.message : String(cause)}). Fix the init task; tasks waiting for a worker were rejected.`,
+      `worker ${workerId} could not start: its init task failed (${cause instanceof Error ? cause.message : String(cause)}). Fix the ` +
+        `init task; tasks waiting for a worker were rejected.`,
       { cause },
     );
   }
@@ -250,7 +259,9 @@ export class UnguardedPoolError extends TandemError {
   constructor(module: string) {
     super(
       'ERR_TANDEM_UNGUARDED_POOL',
-      `${module} started a Pool while a worker was loading it to find a task (or a module it imports did): workers import task modules again, so every worker would start a pool of its own. Put the module's top-level work behind \`if (!isWorker()) { … }\` (isWorker comes from 'tandem'); a task may still start a pool inside its body.`,
+      `${module} started a Pool while a worker was loading it to find a task (or a module it imports did): workers import task modules ` +
+        `again, so every worker would start a pool of its own. Put the module's top-level work behind \`if (!isWorker()) { … }\` ` +
+        `(isWorker comes from 'tandem'); a task may still start a pool inside its body.`,
     );
     this.module = module;
   }
@@ -296,7 +307,8 @@ export class OutsideTaskError extends TandemError {
   constructor(what: string) {
     super(
       'ERR_TANDEM_OUTSIDE_TASK',
-      `${what} was called outside the synchronous start of a task; call it at the top of the task, before its first await, and keep the result in a variable`,
+      `${what} was called outside the synchronous start of a task; call it at the top of the task, before its first await, and keep the ` +
+        `result in a variable`,
     );
   }
 }
@@ -324,7 +336,8 @@ export class DeadlockError extends TandemError {
     const links = cycle.map((link) => `${link.thread} holds '${link.holds}', waits for '${link.waitsFor}'`).join('; ');
     super(
       'ERR_TANDEM_DEADLOCK',
-      `deadlock: ${links}. This wait could never end, so it failed instead. Take locks in one fixed order everywhere (or acquire with a timeout), and release what this thread holds before trying again.`,
+      `deadlock: ${links}. This wait could never end, so it failed instead. Take locks in one fixed order everywhere (or acquire with a ` +
+        `timeout), and release what this thread holds before trying again.`,
     );
     this.cycle = cycle;
   }
@@ -335,7 +348,8 @@ export class MainThreadBlockingError extends TandemError {
   constructor(what: string) {
     super(
       'ERR_TANDEM_MAIN_THREAD_BLOCKING',
-      `${what} blocks its thread, which on the main thread would freeze the event loop; use the async form there (e.g. \`await lock.acquire()\`), and the Sync form only inside workers`,
+      `${what} blocks its thread, which on the main thread would freeze the event loop; use the async form there (e.g. \`await ` +
+        `lock.acquire()\`), and the Sync form only inside workers`,
     );
   }
 }
@@ -372,7 +386,10 @@ export class SyncTimeoutError extends TandemError {
   /** The wait's `timeout`, in milliseconds. */
   readonly timeout: number;
   constructor(what: string, timeout: number) {
-    super('ERR_TANDEM_SYNC_TIMEOUT', `${what} timed out after ${timeout} ms; retry, give it a longer timeout, or check which thread holds it`);
+    super(
+      'ERR_TANDEM_SYNC_TIMEOUT',
+      `${what} timed out after ${timeout} ms; retry, give it a longer timeout, or check which thread holds it`,
+    );
     this.timeout = timeout;
   }
 }
@@ -380,7 +397,10 @@ export class SyncTimeoutError extends TandemError {
 /** A value was put into, or taken from, a SharedQueue that was closed (and, for a get, is empty). */
 export class QueueClosedError extends TandemError {
   constructor(detail: string) {
-    super('ERR_TANDEM_QUEUE_CLOSED', `${detail}; the queue was closed by close(), so no more values go in and, once drained, none come out`);
+    super(
+      'ERR_TANDEM_QUEUE_CLOSED',
+      `${detail}; the queue was closed by close(), so no more values go in and, once drained, none come out`,
+    );
   }
 }
 
@@ -415,7 +435,8 @@ export class RedisUnavailableError extends TandemError {
   constructor(url: string, detail: string, options?: { cause?: unknown }) {
     super(
       'ERR_TANDEM_REDIS_UNAVAILABLE',
-      `cannot reach Redis at ${url} (${detail}); check that redis-server runs there, that the host and port are right, and for rediss:// that TLS and the password match`,
+      `cannot reach Redis at ${url} (${detail}); check that redis-server runs there, that the host and port are right, and for rediss:// ` +
+        `that TLS and the password match`,
       options,
     );
     this.url = url;
@@ -445,7 +466,9 @@ export class MissingDependencyError extends TandemError {
     const installCommand = `npm install ${packages.map((p) => `${p.name}@${p.version}`).join(' ')}`;
     super(
       'ERR_TANDEM_MISSING_DEPENDENCY',
-      `${feature} needs ${packages.map((p) => p.name).join(' and ')}, which ${packages.length === 1 ? 'is' : 'are'} not installed (tandem leaves them out so that the local backends install lean); add ${packages.length === 1 ? 'it' : 'them'} to the project that uses tandem: ${installCommand} (or the same with pnpm add, yarn add or bun add)`,
+      `${feature} needs ${packages.map((p) => p.name).join(' and ')}, which ${packages.length === 1 ? 'is' : 'are'} not installed ` +
+        `(tandem leaves them out so that the local backends install lean); add ${packages.length === 1 ? 'it' : 'them'} to the project ` +
+        `that uses tandem: ${installCommand} (or the same with pnpm add, yarn add or bun add)`,
     );
     this.packages = packages.map((p) => p.name);
     this.installCommand = installCommand;

@@ -1,4 +1,4 @@
-import { CancelledError, InvalidOptionError, TandemError, WaitTimeoutError } from './errors.js';
+import { CancelledError, InvalidOptionError, type TandemError, WaitTimeoutError } from './errors.js';
 import { setLongTimeout } from './timer.js';
 
 /** Where a future is in its life. */
@@ -291,7 +291,10 @@ export interface WaitOptions {
  * for (const f of pending) f.cancel();
  * ```
  */
-export function wait<F extends Future<unknown>>(futures: Iterable<F>, options: WaitOptions = {}): Promise<{
+export function wait<F extends Future<unknown>>(
+  futures: Iterable<F>,
+  options: WaitOptions = {},
+): Promise<{
   /** The futures that have settled. */
   done: Set<F>;
   /** The others. */

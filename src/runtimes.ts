@@ -43,8 +43,10 @@ const GAPS: Record<RuntimeName, Partial<Record<Feature, Gap>>> = {
   bun: {
     'thread-heap-limits': {
       feature: 'resourceLimits on worker threads',
-      why: "Bun's Worker accepts the option but does not enforce it (oven-sh/bun#31411), so a thread could grow until the whole process runs out of memory",
-      instead: 'Leave resourceLimits out on Bun, or run the pool under Node or Deno (backend: \'process\')',
+      why:
+        "Bun's Worker accepts the option but does not enforce it (oven-sh/bun#31411), so a thread could grow until the whole process " +
+        'runs out of memory',
+      instead: "Leave resourceLimits out on Bun, or run the pool under Node or Deno (backend: 'process')",
     },
     'process-heap-limits': {
       feature: 'resourceLimits on child processes',
@@ -74,7 +76,13 @@ export function missing(feature: Feature, runtime: RuntimeName = RUNTIME.name): 
 export function checkResourceLimits(backend: BackendKind | 'auto', isolate: boolean): void {
   // auto runs a task on threads, or on processes with isolate (a task threads cannot run also moves to processes).
   const features: Feature[] =
-    backend === 'thread' ? ['thread-heap-limits'] : backend === 'process' ? ['process-heap-limits'] : backend === 'auto' ? [isolate ? 'process-heap-limits' : 'thread-heap-limits', 'process-heap-limits'] : [];
+    backend === 'thread'
+      ? ['thread-heap-limits']
+      : backend === 'process'
+        ? ['process-heap-limits']
+        : backend === 'auto'
+          ? [isolate ? 'process-heap-limits' : 'thread-heap-limits', 'process-heap-limits']
+          : [];
   for (const feature of features) {
     const gap = missing(feature);
     if (gap !== undefined) throw new UnsupportedRuntimeError(RUNTIME.label, gap.feature, gap.why, gap.instead);
@@ -86,7 +94,9 @@ export function checkResourceLimits(backend: BackendKind | 'auto', isolate: bool
  * not be imported: completes "… needs …".
  */
 export const TYPESCRIPT_LOADERS =
-  "a runtime that loads TypeScript: tsx (`tsx main.ts`, or `node --import tsx main.ts`; workers inherit it), Node 22.18+ or 24+ (22.6 to 22.17 with --experimental-strip-types; only syntax that type stripping erases), Bun, or Deno; or compile it with tsc first (see docs/runtimes.md)";
+  'a runtime that loads TypeScript: tsx (`tsx main.ts`, or `node --import tsx main.ts`; workers inherit it), Node 22.18+ or 24+ (22.6 to ' +
+  '22.17 with --experimental-strip-types; only syntax that type stripping erases), Bun, or Deno; or compile it with tsc first (see ' +
+  'docs/runtimes.md)';
 
 /** For a `.ts` module that failed to load because nothing could strip its types: what to run it with. Else empty. */
 export function typeScriptHint(module: string, error: unknown): string {

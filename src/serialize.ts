@@ -201,7 +201,8 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   switch (typeof value) {
     case 'function':
       throw new Refusal(
-        `it is a function (${(value as Function).name || 'anonymous'}); functions cannot be copied to another thread or process. Pass data, and put code in a task`,
+        `it is a function (${(value as Function).name || 'anonymous'}); functions cannot be copied to another thread or process. Pass ` +
+          `data, and put code in a task`,
       );
     case 'symbol':
       throw new Refusal('it is a symbol; symbols cannot be copied to another thread or process');
@@ -213,13 +214,15 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   if (value === null) return;
   if (depth >= MAX_DEPTH) {
     throw new Refusal(
-      `it is nested more than ${MAX_DEPTH} levels deep, deeper than structured clone can copy; flatten it (a long linked list into an array, say)`,
+      `it is nested more than ${MAX_DEPTH} levels deep, deeper than structured clone can copy; flatten it (a long linked list into an ` +
+        `array, say)`,
       true,
     );
   }
   const object = value as object;
   if (isShareable(object)) {
-    if (state.boundary === 'process') throw new Refusal('it lives in shared memory, which only threads share; use the thread backend to pass it');
+    if (state.boundary === 'process')
+      throw new Refusal('it lives in shared memory, which only threads share; use the thread backend to pass it');
     state.markers = true;
     return;
   }
@@ -243,7 +246,8 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   if (proto === Object.prototype || proto === null) return walkProperties(object, state, depth);
   if (CLONEABLE.has(proto) || proto === TYPED_ARRAY_PROTO || Object.getPrototypeOf(proto) === TYPED_ARRAY_PROTO) return;
   if (object instanceof SharedArrayBuffer) {
-    if (state.boundary === 'process') throw new Refusal('a SharedArrayBuffer cannot be shared with another process; use the thread backend');
+    if (state.boundary === 'process')
+      throw new Refusal('a SharedArrayBuffer cannot be shared with another process; use the thread backend');
     return;
   }
   if (object instanceof Map) {
@@ -285,7 +289,9 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   }
   const name = ctorName(object);
   throw new Refusal(
-    `it is an instance of class ${name}, which would arrive as a plain object without its prototype and methods. Register the class in the module that exports it, registerClass(import.meta.url, ${/^[A-Za-z_$][\w$]*$/.test(name) ? name : 'TheClass'}), to send it with its prototype, or pass plain data (for example { ...value }) and rebuild the instance inside the task`,
+    `it is an instance of class ${name}, which would arrive as a plain object without its prototype and methods. Register the class in ` +
+      `the module that exports it, registerClass(import.meta.url, ${/^[A-Za-z_$][\w$]*$/.test(name) ? name : 'TheClass'}), to send it ` +
+      `with its prototype, or pass plain data (for example { ...value }) and rebuild the instance inside the task`,
   );
 }
 

@@ -31,7 +31,9 @@ function load(): { acorn: ParserLib; scope: ScopeLib } {
       libraries = { acorn: require('acorn') as ParserLib, scope: require('eslint-scope') as ScopeLib };
     } catch (error) {
       throw new InvalidTaskError(
-        `a plain function (not declared with task()) is sent as source once the packages acorn and eslint-scope have checked that it captures nothing, and they cannot be loaded here (${(error as Error)?.message?.split('\n')[0]}); in an app bundled without its node_modules, declare the function with task(import.meta.url, fn), or install acorn and eslint-scope beside the bundle`,
+        `a plain function (not declared with task()) is sent as source once the packages acorn and eslint-scope have checked that it ` +
+          `captures nothing, and they cannot be loaded here (${(error as Error)?.message?.split('\n')[0]}); in an app bundled without ` +
+          `its node_modules, declare the function with task(import.meta.url, fn), or install acorn and eslint-scope beside the bundle`,
       );
     }
   }

@@ -11,6 +11,7 @@ import { freeVariables } from './task-source.js';
  *
  * @typeParam F The function's own type.
  */
+// biome-ignore lint/suspicious/noExplicitAny: any[] is what lets every function's parameters fit
 export type Task<F extends (...args: any[]) => unknown = (...args: any[]) => unknown> = F;
 
 interface TaskInfo {
@@ -58,6 +59,7 @@ const registry: Map<string, Function[]> = (globals[REGISTRY_KEY] ??= new Map());
  * });
  * ```
  */
+// biome-ignore lint/suspicious/noExplicitAny: any[] is what lets every function's parameters fit
 export function task<F extends (...args: any[]) => unknown>(moduleUrl: string, fn: F): F {
   if (typeof fn !== 'function') {
     throw new InvalidTaskError(`task(moduleUrl, fn) needs a function as its second argument; got ${typeof fn}`);
@@ -86,10 +88,12 @@ function normalizeModuleUrl(moduleUrl: unknown): string {
   // A bundler that writes CommonJS empties import.meta, so the user did pass import.meta.url.
   const emptied =
     moduleUrl === undefined
-      ? ' (undefined is what import.meta.url becomes when a bundler turns an ES module into CommonJS: bundle tandem into the same file, where tasks need no URL, or output an ES module; see docs/bundling.md)'
+      ? ' (undefined is what import.meta.url becomes when a bundler turns an ES module into CommonJS: bundle tandem into the same file, ' +
+        'where tasks need no URL, or output an ES module; see docs/bundling.md)'
       : '';
   throw new InvalidTaskError(
-    `task(moduleUrl, fn) needs the URL or path of the module that exports the task: pass import.meta.url (ES modules) or __filename (CommonJS); got ${describeValue(moduleUrl)}${emptied}`,
+    `task(moduleUrl, fn) needs the URL or path of the module that exports the task: pass import.meta.url (ES modules) or __filename ` +
+      `(CommonJS); got ${describeValue(moduleUrl)}${emptied}`,
   );
 }
 
@@ -126,8 +130,7 @@ export function definitionOf(fn: unknown): TaskDefinition {
   return definition;
 }
 
-const FIX =
-  'wrap it with task(import.meta.url, fn) in a module that exports it, or pass what it needs as arguments';
+const FIX = 'wrap it with task(import.meta.url, fn) in a module that exports it, or pass what it needs as arguments';
 
 function sourceOf(fn: Function): string {
   const source = Function.prototype.toString.call(fn);
@@ -146,7 +149,8 @@ function sourceOf(fn: Function): string {
   if (free.length > 0) {
     const names = free.map((n) => `'${n}'`).join(', ');
     throw new InvalidTaskError(
-      `${label} uses ${names} from an outer scope; a plain function is sent to the worker as source code and runs there without its closure. ${FIX}`,
+      `${label} uses ${names} from an outer scope; a plain function is sent to the worker as source code and runs there without its ` +
+        `closure. ${FIX}`,
     );
   }
   return expression;

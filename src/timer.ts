@@ -27,7 +27,7 @@ export function setLongTimeout(callback: () => void, ms: number): () => void {
  * they fire early (the pool's deadline heap and idle timers).
  */
 export function timerDelay(ms: number): number {
-  return ms > MAX_TIMER_MS ? MAX_TIMER_MS : ms < 0 ? 0 : ms;
+  return Math.min(Math.max(ms, 0), MAX_TIMER_MS);
 }
 
 function noop(): void {}

@@ -124,7 +124,7 @@ describe('wait and asCompleted with futures already settled', () => {
     expect(order).toEqual(['fulfilled', 'rejected', 'cancelled', 'blocked']);
   });
 
-  it('a very large timeout (1e10 ms, over setTimeout\'s limit) prints no TimeoutOverflowWarning', async () => {
+  it("a very large timeout (1e10 ms, over setTimeout's limit) prints no TimeoutOverflowWarning", async () => {
     const run = await runScript('timed-waits.mjs', ['futures']);
     expect(run.stderr).not.toMatch(/TimeoutOverflowWarning/);
     expect(run.code).toBe(0);

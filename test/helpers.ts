@@ -107,6 +107,7 @@ export function exists(path: string): boolean {
 }
 
 /** The rejection reason of a promise; fails the test if it fulfils. */
+// biome-ignore lint/suspicious/noExplicitAny: tests read the error's fields (code, cause) without narrowing it first
 export async function rejection(promise: PromiseLike<unknown>): Promise<any> {
   let value: unknown;
   try {
@@ -118,6 +119,7 @@ export async function rejection(promise: PromiseLike<unknown>): Promise<any> {
 }
 
 /** What `fn()` throws synchronously; fails the test if it returns. */
+// biome-ignore lint/suspicious/noExplicitAny: tests read the error's fields (code, cause) without narrowing it first
 export function thrown(fn: () => unknown): any {
   let value: unknown;
   try {
@@ -133,6 +135,7 @@ export function thrown(fn: () => unknown): any {
  * The error of a call that may fail either way: thrown synchronously or as a
  * rejection (for example imap's iterator: at the call or on the first next()).
  */
+// biome-ignore lint/suspicious/noExplicitAny: tests read the error's fields (code, cause) without narrowing it first
 export async function failure(fn: () => unknown): Promise<any> {
   try {
     const value = fn();
@@ -214,7 +217,9 @@ export async function runScript(script: string, options: { env?: Record<string, 
     });
     if (ended === null) {
       killGroup();
-      throw new Error(`${script} did not exit within ${deadlineMs} ms: it hangs (killed; stdout: ${stdout.slice(-500)}; stderr: ${stderr.slice(-500)})`);
+      throw new Error(
+        `${script} did not exit within ${deadlineMs} ms: it hangs (killed; stdout: ${stdout.slice(-500)}; stderr: ${stderr.slice(-500)})`,
+      );
     }
     // Processes of the group that outlived the script would be left behind.
     await eventually(() => !groupAlive(group), `the worker processes of ${script} to exit`, 10_000).catch((error: Error) => {

@@ -15,8 +15,13 @@ export interface ScriptRun {
 export function runScript(name: string, args: string[] = [], deadlineMs = 30_000): Promise<ScriptRun> {
   const script = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [script, ...args], { timeout: deadlineMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
-      resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr });
-    });
+    const child = execFile(
+      process.execPath,
+      [script, ...args],
+      { timeout: deadlineMs, killSignal: 'SIGKILL' },
+      (_error, stdout, stderr) => {
+        resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr });
+      },
+    );
   });
 }

@@ -114,13 +114,20 @@ export class TaskProfile {
     const wall = this.#wallMs < 1 ? `${(this.#wallMs * 1000).toFixed(0)} µs` : `${this.#wallMs.toFixed(1)} ms`;
     let next: Placement;
     let reason: string;
-    const cpuBound = this.placement === null ? this.#share >= (CPU_ABOVE + IO_BELOW) / 2 : this.#share >= (this.placement === 'inline' ? CPU_ABOVE : IO_BELOW);
+    const cpuBound =
+      this.placement === null
+        ? this.#share >= (CPU_ABOVE + IO_BELOW) / 2
+        : this.#share >= (this.placement === 'inline' ? CPU_ABOVE : IO_BELOW);
     if (cpuBound) {
       next = this.isolate ? 'process' : 'thread';
-      reason = `CPU-bound: its event loop was busy ${percent}% of each ${wall} call, so it needs cores of its own (${this.isolate ? 'child processes, as isolate: true asks' : 'worker threads'})`;
+      reason =
+        `CPU-bound: its event loop was busy ${percent}% of each ${wall} call, so it needs cores of its own ` +
+        `(${this.isolate ? 'child processes, as isolate: true asks' : 'worker threads'})`;
     } else {
       next = this.isolate ? 'process' : 'inline';
-      reason = `I/O-bound: its event loop was busy only ${percent}% of each ${wall} call and waited the rest, so many calls overlap on ${this.isolate ? 'few child processes (isolate: true)' : 'this event loop, with no copying to a worker'}`;
+      reason =
+        `I/O-bound: its event loop was busy only ${percent}% of each ${wall} call and waited the rest, so many calls overlap on ` +
+        `${this.isolate ? 'few child processes (isolate: true)' : 'this event loop, with no copying to a worker'}`;
     }
     this.reason = reason;
     if (next === this.placement) return false;
@@ -133,5 +140,5 @@ export class TaskProfile {
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }

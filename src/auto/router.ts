@@ -178,7 +178,20 @@ export class AutoRouter implements Executor {
     if (job.kind !== RUN || (job.flags & FLAG_SHARED) !== 0 || job.future === null) return false;
     profile.needsProcess(error.message);
     const scheduler = this.scheduler('process');
-    const again = new Job(job.id, RUN, scheduler.keyOf(fn), job.payload, job.flags & ~FLAG_MEASURE, job.priority, job.timeout, job.retriesLeft, undefined, job.future, FUTURE_OWNER, job.submittedAt);
+    const again = new Job(
+      job.id,
+      RUN,
+      scheduler.keyOf(fn),
+      job.payload,
+      job.flags & ~FLAG_MEASURE,
+      job.priority,
+      job.timeout,
+      job.retriesLeft,
+      undefined,
+      job.future,
+      FUTURE_OWNER,
+      job.submittedAt,
+    );
     again.abortListener = job.abortListener;
     job.abortListener = null;
     job.future.rebind(scheduler, again);
@@ -193,5 +206,8 @@ export class AutoRouter implements Executor {
  * whose message alone says it.
  */
 function threadsCannot(error: TaskError): boolean {
-  return error.properties.code === 'ERR_WORKER_UNSUPPORTED_OPERATION' || (error.remoteName === 'TypeError' && / not supported in workers/.test(error.message));
+  return (
+    error.properties.code === 'ERR_WORKER_UNSUPPORTED_OPERATION' ||
+    (error.remoteName === 'TypeError' && / not supported in workers/.test(error.message))
+  );
 }

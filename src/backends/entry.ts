@@ -24,14 +24,20 @@ export function workerEntry(kind: 'thread' | 'process'): WorkerEntry {
   if (bundle !== null) {
     if (servingFromBundle()) {
       throw new WorkerEntryError(
-        `this ${isMainThread ? 'process' : 'thread'} is a worker started from the app's bundle, which runs the bundle's top level to find its tasks, and such a worker starts no ${kind} workers of its own (they would run the top level too): if the app's main code started this pool, put that code under \`if (!isWorker()) { … }\` (isWorker is exported by tandem); a task that needs a pool of its own can use backend 'inline', or return its work to the caller's pool`,
+        `this ${isMainThread ? 'process' : 'thread'} is a worker started from the app's bundle, which runs the bundle's top level to ` +
+          `find its tasks, and such a worker starts no ${kind} workers of its own (they would run the top level too): if the app's main ` +
+          `code started this pool, put that code under \`if (!isWorker()) { … }\` (isWorker is exported by tandem); a task that needs a ` +
+          `pool of its own can use backend 'inline', or return its work to the caller's pool`,
       );
     }
-    return kind === 'thread' ? { file: bundle, workerData: { [BUNDLE_THREAD_KEY]: 'thread' } } : { file: bundle, env: { [BUNDLE_PROCESS_ENV]: 'process' } };
+    return kind === 'thread'
+      ? { file: bundle, workerData: { [BUNDLE_THREAD_KEY]: 'thread' } }
+      : { file: bundle, env: { [BUNDLE_PROCESS_ENV]: 'process' } };
   }
   if (codeFile === null) {
     throw new WorkerEntryError(
-      `tandem cannot start a ${kind} worker: this JavaScript runtime does not say which file tandem's code was loaded from (V8 call sites name none), so tandem cannot find its worker entry; use backend 'inline', or run under Node.js`,
+      `tandem cannot start a ${kind} worker: this JavaScript runtime does not say which file tandem's code was loaded from (V8 call ` +
+        `sites name none), so tandem cannot find its worker entry; use backend 'inline', or run under Node.js`,
     );
   }
   return { file: join(dirname(codeFile), 'worker', `${kind}-entry${entryExtension(codeFile)}`) };

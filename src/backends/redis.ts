@@ -56,7 +56,9 @@ const CLOSE_GRACE_MS = 2_000;
 
 function within(work: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([work.then(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([work.then(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 export function createRedisBackend(config: RedisConfig): Backend {
@@ -163,9 +165,18 @@ class RedisHandle implements WorkerHandle {
         const id = batch[i + 1] as number;
         const name = this.#names[batch[i + 2] as number];
         try {
-          if (name instanceof Error || name === undefined) throw name ?? new SerializationError(-1, 'task', 'its definition was never sent');
+          if (name instanceof Error || name === undefined)
+            throw name ?? new SerializationError(-1, 'task', 'its definition was never sent');
           const jobId = `${this.#caller}.${id}`;
-          const data: JobData = { v: WIRE_VERSION, reply: this.#reply, id, kind: tag === P_RUN ? 0 : 1, task: name, flags: batch[i + 4] as number, payload: encodeValue(batch[i + 3]) };
+          const data: JobData = {
+            v: WIRE_VERSION,
+            reply: this.#reply,
+            id,
+            kind: tag === P_RUN ? 0 : 1,
+            task: name,
+            flags: batch[i + 4] as number,
+            payload: encodeValue(batch[i + 3]),
+          };
           jobs.push({ name, data, opts: { jobId } });
           this.#pending.set(id, jobId);
         } catch (error) {
@@ -180,7 +191,7 @@ class RedisHandle implements WorkerHandle {
         await this.#add(jobs);
         return this.#stop(0, 'exit');
       }
-      i += 1 + FRAME_FIELDS[tag]!;
+      i += 1 + FRAME_FIELDS[tag];
     }
     if (failed.length > 0) this.#events.message(failed);
     await this.#add(jobs);
@@ -223,7 +234,7 @@ class RedisHandle implements WorkerHandle {
   #deliver(buffers: Buffer[]): void {
     const out: unknown[] = [];
     for (const buffer of buffers) {
-      let entry;
+      let entry: ReturnType<typeof decodeReply>;
       try {
         entry = decodeReply(buffer);
       } catch {

@@ -74,15 +74,21 @@ function buildProgram(setExitCode: (code: number) => void): Command {
 
   const compare = program
     .command('compare')
-    .description('measure sequential, async, threads, processes and auto on CPU-bound, I/O-bound and mixed work, and say which wins and why')
+    .description(
+      'measure sequential, async, threads, processes and auto on CPU-bound, I/O-bound and mixed work, and say which wins and why',
+    )
     .option('--quick', 'smaller workloads, 3 runs of each model (about 15 s on 2 cores)')
     .option('--runs <n>', 'times each model runs each workload, in rotating order (default: 3 with --quick, else 5)', integer(1))
     .option('--out <dir>', 'folder for compare.html and compare.json (default: a new temp folder)')
-    .option('--task <file#export>', "compare your own task instead of the built-in workloads, e.g. ./tasks.mjs#resize")
+    .option('--task <file#export>', 'compare your own task instead of the built-in workloads, e.g. ./tasks.mjs#resize')
     .option('--input <file>', 'inputs of --task: a JSON array, or JSON Lines (.jsonl)')
-    .option('--workloads <names>', 'built-in workloads to run, comma-separated: cpu,io,mixed', (v: string) => v.split(',').map((s) => s.trim()));
+    .option('--workloads <names>', 'built-in workloads to run, comma-separated: cpu,io,mixed', (v: string) =>
+      v.split(',').map((s) => s.trim()),
+    );
   const compareSize = sizeOption('workers of each pool');
-  const inFlight = new Option('--in-flight <n>', 'calls in flight at once in total, the same budget for every model').argParser(integer(1)).default(64);
+  const inFlight = new Option('--in-flight <n>', 'calls in flight at once in total, the same budget for every model')
+    .argParser(integer(1))
+    .default(64);
   compare.addOption(compareSize).addOption(inFlight);
   keepOldName(compare, '--workers', compareSize);
   keepOldName(compare, '--concurrency', inFlight);
@@ -97,7 +103,9 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--input <file>', 'JSON Lines input file (default: stdin)')
     .addOption(new Option('--backend <kind>', 'where calls run').choices(['auto', 'thread', 'process', 'inline']).default('auto'));
   const runSize = sizeOption('workers in the pool');
-  const perWorker = new Option('--concurrency-per-worker <n>', 'calls each worker runs at once (for async tasks)').argParser(integer(1)).default(1);
+  const perWorker = new Option('--concurrency-per-worker <n>', 'calls each worker runs at once (for async tasks)')
+    .argParser(integer(1))
+    .default(1);
   run
     .addOption(runSize)
     .addOption(perWorker)
@@ -108,7 +116,9 @@ function buildProgram(setExitCode: (code: number) => void): Command {
   keepOldName(run, '--concurrency', perWorker);
   run
     .addHelpText('after', RUN_HELP)
-    .action(async (task: string, options: RunOptions) => setExitCode(await runCommand(task, { ...options, unordered: options.unordered === true })));
+    .action(async (task: string, options: RunOptions) =>
+      setExitCode(await runCommand(task, { ...options, unordered: options.unordered === true })),
+    );
 
   // `tandem worker` (the redis backend's host process) lives in its own file.
   registerWorkerCommand(program, setExitCode);

@@ -39,7 +39,9 @@ export async function loadTaskReference(reference: string, cwd = process.cwd()):
   try {
     namespace = (await import(moduleUrl)) as Record<string, unknown>;
   } catch (error) {
-    throw new CliUsageError(`could not import ${path}: ${(error as Error)?.message ?? String(error)}${typeScriptHint(path, error)}`, { cause: error });
+    throw new CliUsageError(`could not import ${path}: ${(error as Error)?.message ?? String(error)}${typeScriptHint(path, error)}`, {
+      cause: error,
+    });
   }
   // A CommonJS module's exports arrive under `default`.
   const fallback = namespace.default as Record<string, unknown> | undefined;
@@ -52,7 +54,8 @@ export async function loadTaskReference(reference: string, cwd = process.cwd()):
   }
   if (!(TASK_INFO in fn)) {
     throw new CliUsageError(
-      `'${exportName}' in ${file} is a function but not a task: declare it with task(import.meta.url, fn) so workers can find it, e.g. export const ${exportName} = task(import.meta.url, async (input) => …)`,
+      `'${exportName}' in ${file} is a function but not a task: declare it with task(import.meta.url, fn) so workers can find it, e.g. ` +
+        `export const ${exportName} = task(import.meta.url, async (input) => …)`,
     );
   }
   return { reference, exportName, moduleUrl, fn: fn as unknown as (input: unknown) => unknown };

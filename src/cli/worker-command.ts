@@ -73,7 +73,11 @@ export function registerWorkerCommand(program: Command, setExitCode: (code: numb
     .description("serve a Redis queue of backend: 'redis' pools on this host, with a local pool using all its cores")
     .requiredOption('--redis <url>', 'the Redis server: redis://[user:password@]host:port[/db] or rediss://… (TLS)')
     .requiredOption('--queue <name>', "the queue name, as in the callers' queue option")
-    .requiredOption('--tasks <module>', 'a module whose exported tasks this worker serves (repeat for more)', (value: string, previous: string[] = []) => [...previous, value])
+    .requiredOption(
+      '--tasks <module>',
+      'a module whose exported tasks this worker serves (repeat for more)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--backend <kind>', 'local pool: thread or process', 'thread');
   const size = sizeOption('local workers');
   const inFlight = new Option('--in-flight <n>', 'jobs this host holds at once (default: size × 2)').argParser(integer(1));
@@ -85,5 +89,7 @@ export function registerWorkerCommand(program: Command, setExitCode: (code: numb
   keepOldName(command, '--concurrency', inFlight);
   command
     .addHelpText('after', HELP)
-    .action(async (options: WorkerCommandOptions & { inFlight?: number }) => setExitCode(await workerCommand({ ...options, concurrency: options.inFlight })));
+    .action(async (options: WorkerCommandOptions & { inFlight?: number }) =>
+      setExitCode(await workerCommand({ ...options, concurrency: options.inFlight })),
+    );
 }

@@ -69,6 +69,7 @@ export const readAndWait = task(import.meta.url, async function readAndWait(fetc
 /** One task over its inputs; a workload runs its batches at the same time. */
 export interface Batch {
   label: string;
+  // biome-ignore lint/suspicious/noExplicitAny: each batch's task takes its own input type
   task: (input: any) => unknown;
   inputs: unknown[];
 }
@@ -146,7 +147,7 @@ async function writeFiles(dir: string, sizes: Sizes): Promise<string[]> {
 }
 
 function fetches(paths: string[], count: number, latencyMs: number): FileFetch[] {
-  return Array.from({ length: count }, (_, i) => ({ path: paths[i % paths.length]!, latencyMs }));
+  return Array.from({ length: count }, (_, i) => ({ path: paths[i % paths.length], latencyMs }));
 }
 
 /** The CPU-bound, I/O-bound and mixed workloads, with their files written to `dir`. */
@@ -158,7 +159,9 @@ export async function builtInWorkloads(quick: boolean, dir: string): Promise<Wor
     {
       name: 'cpu',
       title: 'CPU-bound',
-      description: `count the primes in ${sizes.primeRanges} ranges of ${sizes.primeSpan.toLocaleString('en')} numbers by trial division, and hash ${sizes.hashChains} chains of ${sizes.hashRounds.toLocaleString('en')} SHA-256 rounds`,
+      description:
+        `count the primes in ${sizes.primeRanges} ranges of ${sizes.primeSpan.toLocaleString('en')} numbers by trial ` +
+        `division, and hash ${sizes.hashChains} chains of ${sizes.hashRounds.toLocaleString('en')} SHA-256 rounds`,
       batches: [
         { label: 'countPrimes', task: countPrimes, inputs: primeRanges(sizes.primeRanges, sizes.primeSpan) },
         {
@@ -171,13 +174,17 @@ export async function builtInWorkloads(quick: boolean, dir: string): Promise<Wor
     {
       name: 'io',
       title: 'I/O-bound',
-      description: `${sizes.fetches} calls that each read a ${kb} KB file from a temp folder and wait ${sizes.latencyMs} ms of simulated network latency`,
+      description:
+        `${sizes.fetches} calls that each read a ${kb} KB file from a temp folder and wait ${sizes.latencyMs} ms of simulated ` +
+        `network latency`,
       batches: [{ label: 'readAndWait', task: readAndWait, inputs: fetches(paths, sizes.fetches, sizes.latencyMs) }],
     },
     {
       name: 'mixed',
       title: 'mixed',
-      description: `both at once, about as much computing as waiting: ${sizes.mixedRanges} prime-counting ranges and ${sizes.mixedFetches} file reads with ${sizes.latencyMs} ms latency`,
+      description:
+        `both at once, about as much computing as waiting: ${sizes.mixedRanges} prime-counting ranges and ` +
+        `${sizes.mixedFetches} file reads with ${sizes.latencyMs} ms latency`,
       batches: [
         { label: 'countPrimes', task: countPrimes, inputs: primeRanges(sizes.mixedRanges, sizes.primeSpan) },
         { label: 'readAndWait', task: readAndWait, inputs: fetches(paths, sizes.mixedFetches, sizes.latencyMs) },

@@ -16,4 +16,3 @@ export function tickNow(): number {
   }
   return cached;
 }
-

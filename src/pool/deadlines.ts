@@ -31,8 +31,8 @@ export class Deadlines {
     let i = heap.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (heap[parent]!.at <= deadline) break;
-      heap[i] = heap[parent]!;
+      if (heap[parent].at <= deadline) break;
+      heap[i] = heap[parent];
       heap[parent] = entry;
       i = parent;
     }
@@ -60,7 +60,7 @@ export class Deadlines {
     const now = performance.now();
     const heap = this.#heap;
     while (heap.length > 0) {
-      const { at, job } = heap[0]!;
+      const { at, job } = heap[0];
       // The job finished in time, or runs again under a newer deadline.
       if (job.deadline !== at || job.worker === null) {
         this.#pop();
@@ -86,10 +86,10 @@ export class Deadlines {
       const left = 2 * i + 1;
       const right = left + 1;
       let smallest = i;
-      if (left < heap.length && heap[left]!.at < heap[smallest]!.at) smallest = left;
-      if (right < heap.length && heap[right]!.at < heap[smallest]!.at) smallest = right;
+      if (left < heap.length && heap[left].at < heap[smallest].at) smallest = left;
+      if (right < heap.length && heap[right].at < heap[smallest].at) smallest = right;
       if (smallest === i) return;
-      heap[i] = heap[smallest]!;
+      heap[i] = heap[smallest];
       heap[smallest] = last;
       i = smallest;
     }

@@ -101,7 +101,7 @@ export class Dispatch {
       if (waiting <= 0) continue;
       const held = [...worker.calls()];
       for (let i = held.length - 1; i >= 0 && waiting > 0 && back.length < free; i--, waiting--) {
-        const job = held[i]!;
+        const job = held[i];
         if (!job.started && !job.revoking && !job.cancelled) back.push(job);
       }
     }

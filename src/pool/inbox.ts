@@ -84,6 +84,6 @@ export function readBatch(worker: Worker, batch: Batch, handler: InboxHandler): 
         handler.dying(worker, { running: batch[i + 1] as number[], error: batch[i + 2] as RemoteError | null });
         break;
     }
-    i += 1 + FRAME_FIELDS[tag]!;
+    i += 1 + FRAME_FIELDS[tag];
   }
 }

@@ -30,7 +30,8 @@ export function autoChunk(length: number, context: MapContext): number {
 
 /** starmap: each item is the argument list of one call. */
 export function checkStarItem(item: unknown, index: number): void {
-  if (!Array.isArray(item)) throw new SerializationError(index, `items[${index}]`, 'starmap needs each item to be the array of arguments of one call');
+  if (!Array.isArray(item))
+    throw new SerializationError(index, `items[${index}]`, 'starmap needs each item to be the array of arguments of one call');
 }
 
 /**
@@ -57,8 +58,29 @@ function checkItems(items: unknown[], context: MapContext, firstIndex: number, s
   return { items: out, shared };
 }
 
-function newChunkJob(context: MapContext, key: number, items: unknown[], flags: number, options: MapOptions, owner: JobOwner, offset: number): Job {
-  const job = new Job(context.nextId(), CHUNK, key, items, flags, options.priority ?? 0, options.timeout ?? 0, context.retries, undefined, null, owner, tickNow());
+function newChunkJob(
+  context: MapContext,
+  key: number,
+  items: unknown[],
+  flags: number,
+  options: MapOptions,
+  owner: JobOwner,
+  offset: number,
+): Job {
+  const job = new Job(
+    context.nextId(),
+    CHUNK,
+    key,
+    items,
+    flags,
+    options.priority ?? 0,
+    options.timeout ?? 0,
+    context.retries,
+    undefined,
+    null,
+    owner,
+    tickNow(),
+  );
   job.offset = offset;
   return job;
 }
@@ -149,7 +171,11 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, JobOwner {
     this.#ordered = options.ordered ?? true;
     const known = Array.isArray(input) ? input.length : null;
     this.#fixedChunk =
-      options.chunksize !== undefined && options.chunksize !== 'auto' ? options.chunksize : known !== null ? autoChunk(known, context) : null;
+      options.chunksize !== undefined && options.chunksize !== 'auto'
+        ? options.chunksize
+        : known !== null
+          ? autoChunk(known, context)
+          : null;
     this.#window = Math.max(2, context.workers * 2);
     try {
       const asyncIterable = (input as AsyncIterable<unknown>)[Symbol.asyncIterator];
@@ -275,7 +301,13 @@ export class ImapIterator implements AsyncIterableIterator<unknown>, JobOwner {
     this.#pulling = true;
     const wasDone = this.#sourceDone;
     try {
-      while (!this.#sourceDone && !this.#stopped && this.#error === null && this.#failure === null && this.#running.size + this.#ready.size + (this.#values.length > 0 ? 1 : 0) < this.#window) {
+      while (
+        !this.#sourceDone &&
+        !this.#stopped &&
+        this.#error === null &&
+        this.#failure === null &&
+        this.#running.size + this.#ready.size + (this.#values.length > 0 ? 1 : 0) < this.#window
+      ) {
         const size = this.#fixedChunk ?? this.#chunk;
         const items: unknown[] = [];
         let broken: { error: unknown } | null = null;

@@ -203,7 +203,8 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedOp
   if (options === undefined) options = {};
   if (!isRecord(options)) throw new InvalidOptionError('options', options, 'an object of pool options, e.g. { size: 4 }');
   for (const key of Object.keys(options)) {
-    if (!POOL_KEY_SET.has(key)) throw unknownOption(key, key, (options as Record<string, unknown>)[key], POOL_KEYS, 'new Pool', { alias: POOL_ALIASES.get(key) });
+    if (!POOL_KEY_SET.has(key))
+      throw unknownOption(key, key, (options as Record<string, unknown>)[key], POOL_KEYS, 'new Pool', { alias: POOL_ALIASES.get(key) });
   }
   // `null` is a value like any other: only a missing (undefined) option takes its default.
   const backend = options.backend === undefined ? 'thread' : options.backend;
@@ -211,19 +212,35 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedOp
   let redis: ResolvedOptions['redis'] = null;
   if (backend === 'redis') {
     if (typeof options.redis !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(options.redis)) {
-      throw new InvalidOptionError('redis', options.redis, "a Redis URL such as 'redis://127.0.0.1:6379' or 'rediss://user:password@host:6380'");
+      throw new InvalidOptionError(
+        'redis',
+        options.redis,
+        "a Redis URL such as 'redis://127.0.0.1:6379' or 'rediss://user:password@host:6380'",
+      );
     }
     if (typeof options.queue !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(options.queue)) {
-      throw new InvalidOptionError('queue', options.queue, 'a queue name of letters, digits, _ . - (the same name `tandem worker --queue` serves)');
+      throw new InvalidOptionError(
+        'queue',
+        options.queue,
+        'a queue name of letters, digits, _ . - (the same name `tandem worker --queue` serves)',
+      );
     }
     redis = { url: options.redis, queue: options.queue };
   } else if (options.redis !== undefined || options.queue !== undefined) {
-    throw new InvalidOptionError(options.redis !== undefined ? 'redis' : 'queue', options.redis ?? options.queue, "used only with backend: 'redis'");
+    throw new InvalidOptionError(
+      options.redis !== undefined ? 'redis' : 'queue',
+      options.redis ?? options.queue,
+      "used only with backend: 'redis'",
+    );
   }
   const isolate = options.isolate === undefined ? false : options.isolate;
   if (typeof isolate !== 'boolean') throw new InvalidOptionError('isolate', isolate, 'true or false');
   if (isolate && backend !== 'auto') {
-    throw new InvalidOptionError('isolate', isolate, "used only with backend: 'auto' (for isolation of every task, use backend: 'process')");
+    throw new InvalidOptionError(
+      'isolate',
+      isolate,
+      "used only with backend: 'auto' (for isolation of every task, use backend: 'process')",
+    );
   }
   const size = integer('size', valueOr(options.size, availableParallelism()), 1, false);
   const minSize = integer('minSize', valueOr(options.minSize, 0), 0, false);
@@ -247,7 +264,8 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedOp
   if (limits !== undefined) {
     if (!isRecord(limits)) throw new InvalidOptionError('resourceLimits', limits, `an object with any of ${LIMIT_KEYS.join(', ')}`);
     for (const [key, value] of Object.entries(limits)) {
-      if (!(LIMIT_KEYS as readonly string[]).includes(key)) throw unknownOption(`resourceLimits.${key}`, key, value, LIMIT_KEYS, 'resourceLimits');
+      if (!(LIMIT_KEYS as readonly string[]).includes(key))
+        throw unknownOption(`resourceLimits.${key}`, key, value, LIMIT_KEYS, 'resourceLimits');
       // 0 MB is no heap or stack at all (and is silently ignored by the process backend): every limit is a size > 0.
       number(`resourceLimits.${key}`, value, 0, true);
     }
@@ -261,7 +279,22 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedOp
   if (execArgv !== undefined && (!Array.isArray(execArgv) || execArgv.some((v) => typeof v !== 'string'))) {
     throw new InvalidOptionError('execArgv', execArgv, 'an array of strings');
   }
-  return { backend, isolate, redis, size, minSize, idleTimeout, concurrencyPerWorker, maxTasksPerWorker, init, resourceLimits: limits, maxQueue, retries, env, execArgv };
+  return {
+    backend,
+    isolate,
+    redis,
+    size,
+    minSize,
+    idleTimeout,
+    concurrencyPerWorker,
+    maxTasksPerWorker,
+    init,
+    resourceLimits: limits,
+    maxQueue,
+    retries,
+    env,
+    execArgv,
+  };
 }
 
 /** Which public call the options were given to: each takes its own set. */
@@ -280,7 +313,10 @@ const CALL_KEY_SETS: Record<CallKind, ReadonlySet<string>> = {
 const CALL_NAMES: Record<CallKind, string> = { submit: 'submit', map: 'map and starmap', imap: 'imap' };
 /** Options of another kind of call: what to do instead. */
 const MISPLACED = new Map<string, string>([
-  ['transfer', 'left out of map, starmap and imap (their items are copied, in chunks); to move buffers, submit each call with { transfer }'],
+  [
+    'transfer',
+    'left out of map, starmap and imap (their items are copied, in chunks); to move buffers, submit each call with { transfer }',
+  ],
   ['chunksize', 'given to map, starmap or imap only: submit runs one call, there is nothing to chunk'],
   ['ordered', 'given to imap only: map and submit always give results in input order'],
 ]);
@@ -292,7 +328,8 @@ const CALL_HINTS = new Map<string, string>([
 
 /** Checks the options of one call: unknown keys and wrong values throw InvalidOptionError naming the option. */
 export function checkCallOptions(options: CallOptions & MapOptions & ImapOptions, kind: CallKind): void {
-  if (!isRecord(options)) throw new InvalidOptionError('options', options, `an object of ${CALL_NAMES[kind]} options (${CALL_KEYS[kind].join(', ')})`);
+  if (!isRecord(options))
+    throw new InvalidOptionError('options', options, `an object of ${CALL_NAMES[kind]} options (${CALL_KEYS[kind].join(', ')})`);
   const known = CALL_KEY_SETS[kind];
   for (const key in options) {
     if (known.has(key)) continue;
@@ -327,7 +364,8 @@ export function checkTransfer(options: CallOptions, boundary: 'thread' | 'proces
     throw new InvalidOptionError(
       'transfer',
       options.transfer,
-      `left out with backend '${backend}': a child process or another host shares no memory with the caller, so nothing can be moved to it (without transfer, values are copied)`,
+      `left out with backend '${backend}': a child process or another host shares no memory with the caller, so nothing can be moved to ` +
+        `it (without transfer, values are copied)`,
     );
   }
 }
@@ -382,18 +420,19 @@ export function nearestName(key: string, known: readonly string[]): string | und
 function editDistance(a: string, b: string): number {
   const rows: number[][] = [];
   for (let i = 0; i <= a.length; i++) rows.push([i]);
-  for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
+  for (let j = 1; j <= b.length; j++) rows[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
-      rows[i]![j] = d;
+      let d = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2][j - 2] + 1);
+      rows[i][j] = d;
     }
   }
-  return rows[a.length]![b.length]!;
+  return rows[a.length][b.length];
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the checks that follow each call narrow the fields they read
 function isRecord(value: unknown): value is Record<string, any> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

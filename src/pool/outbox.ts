@@ -57,7 +57,7 @@ export class Outbox {
   /** The batch could not be serialized despite the checks at submit: send frames alone, so only the bad ones fail. */
   #sendOneByOne(worker: Worker, batch: Batch, cause: unknown): void {
     for (let i = 0; i < batch.length; ) {
-      const width = 1 + FRAME_FIELDS[batch[i] as number]!;
+      const width = 1 + FRAME_FIELDS[batch[i] as number];
       const frame = batch.slice(i, i + width);
       i += width;
       try {

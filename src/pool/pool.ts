@@ -27,6 +27,7 @@ import {
 import { FUTURE_OWNER, Scheduler } from './scheduler.js';
 import type { PoolStats } from './stats.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: any[] is what lets every function's parameters fit
 type AnyFunction = (...args: any[]) => unknown;
 type Result<F extends AnyFunction> = Awaited<ReturnType<F>>;
 
@@ -79,14 +80,22 @@ export class Pool implements AsyncDisposable {
     if (init) {
       // Fail here, not in every worker, when init cannot be sent.
       definitionOf(init.task);
-      if (this.#options.backend === 'redis') throw new InvalidOptionError('init', 'a task', "not supported with backend: 'redis' (run setup code at the top of the task modules `tandem worker` loads)");
+      if (this.#options.backend === 'redis')
+        throw new InvalidOptionError(
+          'init',
+          'a task',
+          "not supported with backend: 'redis' (run setup code at the top of the task modules `tandem worker` loads)",
+        );
       checkArguments(init.args, this.#options.backend === 'thread' || this.#options.backend === 'auto' ? 'thread' : 'process');
     }
     const kind = this.#options.backend;
     this.#executor =
       kind === 'auto'
         ? new AutoRouter(this.#options)
-        : new Scheduler(this.#options, kind === 'redis' ? createRedisBackend({ ...this.#options.redis!, retries: resolved.retries }) : LOCAL_BACKENDS[kind]);
+        : new Scheduler(
+            this.#options,
+            kind === 'redis' ? createRedisBackend({ ...this.#options.redis!, retries: resolved.retries }) : LOCAL_BACKENDS[kind],
+          );
   }
 
   /** The backend tasks run on (`auto`: chosen per task, see {@link Pool.explain}). */
@@ -174,7 +183,8 @@ export class Pool implements AsyncDisposable {
         scheduler.cancelJob(job, new CancelledError('the call was aborted by its signal before it was queued', { cause: signal.reason }));
         return future;
       }
-      const onAbort = (): void => scheduler.cancelJob(job, new CancelledError('the call was aborted by its signal', { cause: signal.reason }));
+      const onAbort = (): void =>
+        scheduler.cancelJob(job, new CancelledError('the call was aborted by its signal', { cause: signal.reason }));
       signal.addEventListener('abort', onAbort, { once: true });
       job.abortListener = () => signal.removeEventListener('abort', onAbort);
     }
@@ -193,7 +203,12 @@ export class Pool implements AsyncDisposable {
    * ```
    * @typeParam F The task: a function of one argument, the item.
    */
-  map<F extends (item: any) => unknown>(task: F, items: Iterable<Parameters<F>[0]>, options: MapOptions = NO_OPTIONS): Promise<Result<F>[]> {
+  // biome-ignore lint/suspicious/noExplicitAny: (item: any) is what lets every one-parameter function fit
+  map<F extends (item: any) => unknown>(
+    task: F,
+    items: Iterable<Parameters<F>[0]>,
+    options: MapOptions = NO_OPTIONS,
+  ): Promise<Result<F>[]> {
     return this.#map(task, items, false, options) as Promise<Result<F>[]>;
   }
 
@@ -222,6 +237,7 @@ export class Pool implements AsyncDisposable {
    * ```
    * @typeParam F The task: a function of one argument, the item.
    */
+  // biome-ignore lint/suspicious/noExplicitAny: (item: any) is what lets every one-parameter function fit
   imap<F extends (item: any) => unknown>(
     task: F,
     items: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
@@ -298,7 +314,13 @@ export class Pool implements AsyncDisposable {
     const scheduler = this.#executor.schedulerFor(task);
     let context = this.#contexts.get(scheduler);
     if (!context) {
-      context = { scheduler, boundary: scheduler.boundary, workers: this.#options.size, retries: this.#options.retries, nextId: () => nextCallId++ };
+      context = {
+        scheduler,
+        boundary: scheduler.boundary,
+        workers: this.#options.size,
+        retries: this.#options.retries,
+        nextId: () => nextCallId++,
+      };
       this.#contexts.set(scheduler, context);
     }
     return context;
@@ -311,7 +333,8 @@ export class Pool implements AsyncDisposable {
       if (items === null || typeof items !== 'object' || !(Symbol.iterator in items)) {
         throw new InvalidOptionError('items', items, 'an iterable (use imap for an async iterable)');
       }
-      if (this.#executor.isUndecided(task) && options.signal?.aborted !== true) return this.#probeThenMap(task, Array.from(items), star, options);
+      if (this.#executor.isUndecided(task) && options.signal?.aborted !== true)
+        return this.#probeThenMap(task, Array.from(items), star, options);
       const context = this.#contextFor(task);
       return mapAll(context, context.scheduler.keyOf(task), items, star, options);
     } catch (error) {
@@ -350,9 +373,15 @@ export class Pool implements AsyncDisposable {
   }
 
   /** auto: imap's first items run as measured single calls, yielded in order; the rest streams through an ImapIterator. */
-  async *#probeThenImap(task: AnyFunction, items: Iterable<unknown> | AsyncIterable<unknown>, options: ImapOptions): AsyncGenerator<unknown> {
+  async *#probeThenImap(
+    task: AnyFunction,
+    items: Iterable<unknown> | AsyncIterable<unknown>,
+    options: ImapOptions,
+  ): AsyncGenerator<unknown> {
     const source: Iterator<unknown> | AsyncIterator<unknown> =
-      Symbol.asyncIterator in items ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
+      Symbol.asyncIterator in items
+        ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+        : (items as Iterable<unknown>)[Symbol.iterator]();
     /** Whether closing the source is still ours to do. */
     let open = true;
     const probes: Future<unknown>[] = [];

@@ -300,7 +300,14 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
     }
     if (job.transfer !== undefined && job.transfer.length > 0) (worker.transfer ??= []).push(...job.transfer);
     // The hottest line of the pool: pushed field by field, no frame array per call.
-    worker.outbox.push(job.kind === RUN ? P_RUN : P_CHUNK, job.id, job.key, job.payload, job.timeout > 0 ? job.flags | FLAG_REPORT_START : job.flags, job.seq);
+    worker.outbox.push(
+      job.kind === RUN ? P_RUN : P_CHUNK,
+      job.id,
+      job.key,
+      job.payload,
+      job.timeout > 0 ? job.flags | FLAG_REPORT_START : job.flags,
+      job.seq,
+    );
     this.#outbox.touched(worker);
     // Like Python's executors: a call handed to a worker can no longer be taken back by cancel() alone.
     job.future?.markRunning();
@@ -361,7 +368,8 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
     if (tag !== P_RUN && tag !== P_CHUNK) return;
     const job = worker.call(frame[1] as number);
     if (job === undefined || !worker.release(job)) return;
-    if (!job.cancelled) this.#fail(job, new SerializationError(0, 'args', `${(cause as Error)?.message ?? String(cause)}`, { cause }), false);
+    if (!job.cancelled)
+      this.#fail(job, new SerializationError(0, 'args', `${(cause as Error)?.message ?? String(cause)}`, { cause }), false);
     this.#afterRelease(worker);
   }
 
@@ -476,13 +484,24 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
       this.#workers.splice(this.#workers.indexOf(worker), 1);
       worker.exited();
       this.#startFailed(
-        new WorkerCrashedError({ workerId: worker.id, exitCode: null, signal: null, reason: 'exit', detail: `it could not be started (${(error as Error)?.message ?? String(error)})`, cause: error, starting: true }),
+        new WorkerCrashedError({
+          workerId: worker.id,
+          exitCode: null,
+          signal: null,
+          reason: 'exit',
+          detail: `it could not be started (${(error as Error)?.message ?? String(error)})`,
+          cause: error,
+          starting: true,
+        }),
       );
       return;
     }
     let init = null;
     if (options.init) {
-      const checked = this.#backend.boundary === 'none' ? { args: options.init.args, flags: 0 } : checkArguments(options.init.args, this.#backend.boundary);
+      const checked =
+        this.#backend.boundary === 'none'
+          ? { args: options.init.args, flags: 0 }
+          : checkArguments(options.init.args, this.#backend.boundary);
       init = { definition: definitionOf(options.init.task), args: checked.args, flags: checked.flags };
     }
     this.#outbox.push(worker, P_HELLO, {
@@ -554,7 +573,7 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
     const fates = fatesOf(worker, jobs);
     // Back to the head of the queue in their order, then the failed ones (retried first: they were older).
     for (let i = fates.unstarted.length - 1; i >= 0; i--) {
-      const job = fates.unstarted[i]!;
+      const job = fates.unstarted[i];
       if (!job.cancelled) this.#requeue(job);
     }
     const failed = [
@@ -655,7 +674,12 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
 }
 
 function describeExit(info: ExitInfo): string {
-  const detail = info.error ? `: ${String(info.error instanceof Error ? info.error.message : info.error).trim().split('\n').slice(-3).join(' ')}` : '';
+  const detail = info.error
+    ? `: ${String(info.error instanceof Error ? info.error.message : info.error)
+        .trim()
+        .split('\n')
+        .slice(-3)
+        .join(' ')}`
+    : '';
   return `${info.signal ? `signal ${info.signal}` : `exit code ${String(info.exitCode)}`}${detail}`;
 }
-

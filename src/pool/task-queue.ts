@@ -15,7 +15,6 @@ export class TaskQueue {
     return this.#size;
   }
 
-
   push(job: Job): void {
     this.#bucket(job.priority).push(job);
     job.place = QUEUED;
@@ -32,7 +31,7 @@ export class TaskQueue {
   /** The next job without taking it, or undefined. */
   peek(): Job | undefined {
     for (let p = 0; p < this.#priorities.length; p++) {
-      const job = this.#buckets.get(this.#priorities[p]!)!.peek();
+      const job = this.#buckets.get(this.#priorities[p])!.peek();
       if (job !== undefined) return job;
     }
     return undefined;
@@ -41,7 +40,7 @@ export class TaskQueue {
   /** The next job, or undefined. */
   shift(): Job | undefined {
     for (let p = 0; p < this.#priorities.length; p++) {
-      const bucket = this.#buckets.get(this.#priorities[p]!)!;
+      const bucket = this.#buckets.get(this.#priorities[p])!;
       let job: Job | undefined;
       while ((job = bucket.shift()) !== undefined) {
         if (job.place !== QUEUED) continue; // removed while waiting

@@ -36,7 +36,10 @@ export function portablePath(moduleUrl: string): string {
     root = parent;
   }
   const path = relative(root, file);
-  cached = path.slice(0, path.length - extname(path).length).split(sep).join('/');
+  cached = path
+    .slice(0, path.length - extname(path).length)
+    .split(sep)
+    .join('/');
   pathCache.set(moduleUrl, cached);
   return cached;
 }
@@ -70,7 +73,8 @@ export async function portableName(definition: TaskDefinition): Promise<string> 
 
 export function refusedSource(name: string): InvalidTaskError {
   return new InvalidTaskError(
-    `${name ? `function '${name}'` : 'an anonymous function'} is not a task: with backend 'redis' only exported tasks run (declared with task(import.meta.url, fn) in a module that \`tandem worker --tasks\` loads); functions are never sent as source code`,
+    `${name ? `function '${name}'` : 'an anonymous function'} is not a task: with backend 'redis' only exported tasks run (declared with ` +
+      `task(import.meta.url, fn) in a module that \`tandem worker --tasks\` loads); functions are never sent as source code`,
   );
 }
 
@@ -99,7 +103,11 @@ export class TaskDirectory {
       try {
         namespace = (await import(/* webpackIgnore: true */ url)) as Record<string, unknown>;
       } catch (error) {
-        throw new InvalidOptionError('tasks', file, `a module that loads (importing it failed: ${(error as Error)?.message ?? String(error)})`);
+        throw new InvalidOptionError(
+          'tasks',
+          file,
+          `a module that loads (importing it failed: ${(error as Error)?.message ?? String(error)})`,
+        );
       }
       for (const [, value] of exportsOf(namespace)) {
         const location = taskLocation(value);
@@ -142,7 +150,8 @@ export class TaskDirectory {
     return new TaskNotFoundError(
       hash > 0 ? name.slice(0, hash) : name,
       hash > 0 ? name.slice(hash + 1) : name,
-      `this worker does not serve it, so nothing ran; it serves ${shown || 'no tasks'}. Start \`tandem worker\` with --tasks for the module that exports it (the same code version as the caller)`,
+      `this worker does not serve it, so nothing ran; it serves ${shown || 'no tasks'}. Start \`tandem worker\` with --tasks for the ` +
+        `module that exports it (the same code version as the caller)`,
     );
   }
 }

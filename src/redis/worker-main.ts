@@ -34,13 +34,16 @@ export async function workerMain(argv: string[]): Promise<number> {
       },
     });
     if (!values.redis || !values.queue || !values.tasks?.length) {
-      throw new CliUsageError('usage: tandem worker --redis URL --queue NAME --tasks ./dist/tasks.js [--tasks …] [--backend thread|process] [--size N]');
+      throw new CliUsageError(
+        'usage: tandem worker --redis URL --queue NAME --tasks ./dist/tasks.js [--tasks …] [--backend thread|process] [--size N]',
+      );
     }
     if (values.concurrency !== undefined) {
       if (values['in-flight'] !== undefined) throw new CliUsageError('--concurrency is the old name of --in-flight: give only --in-flight');
       process.stderr.write('tandem worker: --concurrency is deprecated; use --in-flight (it means the same)\n');
     }
-    if (values.backend !== 'thread' && values.backend !== 'process') throw new CliUsageError(`--backend must be thread or process, got '${values.backend}'`);
+    if (values.backend !== 'thread' && values.backend !== 'process')
+      throw new CliUsageError(`--backend must be thread or process, got '${values.backend}'`);
     return await workerCommand({
       redis: values.redis,
       queue: values.queue,

@@ -130,7 +130,10 @@ export async function runWorker(options: RedisWorkerOptions): Promise<RedisWorke
         summary.items++;
       } else {
         const items = payload as unknown[];
-        const results = data.flags & FLAG_STAR ? await pool.starmap(fn, items as unknown[][], { signal: callSignal }) : await pool.map(fn, items, { signal: callSignal });
+        const results =
+          data.flags & FLAG_STAR
+            ? await pool.starmap(fn, items as unknown[][], { signal: callSignal })
+            : await pool.map(fn, items, { signal: callSignal });
         await reply(data, [W_CHUNK_OK, data.id, encodeResult(results)]);
         summary.items += items.length;
       }
@@ -181,7 +184,13 @@ export async function runWorker(options: RedisWorkerOptions): Promise<RedisWorke
       .isFailed()
       .then((failed) => {
         if (!failed) return;
-        const crashed = new WorkerCrashedError({ workerId: 0, exitCode: null, signal: null, reason: 'killed', detail: `its host stopped answering while running it (${error.message})` });
+        const crashed = new WorkerCrashedError({
+          workerId: 0,
+          exitCode: null,
+          signal: null,
+          reason: 'killed',
+          detail: `its host stopped answering while running it (${error.message})`,
+        });
         return reply(data, failure(data, crashed));
       })
       .catch(() => {});
@@ -190,7 +199,8 @@ export async function runWorker(options: RedisWorkerOptions): Promise<RedisWorke
   subscriber.on('message', (_channel: string, jobId: string) => worker.cancelJob(jobId, 'cancelled by its caller'));
 
   log(
-    `tandem worker: serving queue '${options.queue}' at ${url} on ${size} ${backend} worker(s), ${concurrency} job(s) at once; ${directory.size} task(s): ${directory.names.join(', ')}`,
+    `tandem worker: serving queue '${options.queue}' at ${url} on ${size} ${backend} worker(s), ${concurrency} job(s) at once; ` +
+      `${directory.size} task(s): ${directory.names.join(', ')}`,
   );
 
   await new Promise<void>((resolve) => {

@@ -37,7 +37,9 @@ export type ElementOf<T extends SharedNumberType> = T extends 'bigint64' | 'bigu
 export type ViewOf<T extends SharedNumberType> = SharedViews[T];
 
 // Typed by hand, not `typeof CONSTRUCTORS`: the public types then name the element types themselves.
-const CONSTRUCTORS: { readonly [K in SharedNumberType]: { new (buffer: SharedArrayBuffer): SharedViews[K]; readonly BYTES_PER_ELEMENT: number } } = {
+const CONSTRUCTORS: {
+  readonly [K in SharedNumberType]: { new (buffer: SharedArrayBuffer): SharedViews[K]; readonly BYTES_PER_ELEMENT: number };
+} = {
   int8: Int8Array,
   uint8: Uint8Array,
   int16: Int16Array,
@@ -67,7 +69,13 @@ function fromBits(bits: bigint): number {
 
 export function checkType(type: unknown): asserts type is SharedNumberType {
   if (typeof type !== 'string' || !Object.hasOwn(CONSTRUCTORS, type)) {
-    throw new InvalidOptionError('type', type, `one of ${Object.keys(CONSTRUCTORS).map((name) => `'${name}'`).join(', ')}`);
+    throw new InvalidOptionError(
+      'type',
+      type,
+      `one of ${Object.keys(CONSTRUCTORS)
+        .map((name) => `'${name}'`)
+        .join(', ')}`,
+    );
   }
 }
 

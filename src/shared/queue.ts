@@ -172,7 +172,10 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     }
   }
 
-  /** Takes the oldest value, waiting while the queue is empty. Throws SyncTimeoutError past `timeout`, QueueClosedError once closed and drained. */
+  /**
+   * Takes the oldest value, waiting while the queue is empty. Throws SyncTimeoutError past `timeout`,
+   * QueueClosedError once closed and drained.
+   */
   get(options: AsyncWaitOptions = {}): Promise<T> {
     // Not an async function: when a value is there, one resolved promise is all it costs.
     let value: T | typeof EMPTY | typeof CLOSED_AND_EMPTY;
@@ -295,7 +298,8 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
       throw new SerializationError(
         0,
         'the value put into the SharedQueue',
-        `it takes ${length + LENGTH_BYTES} bytes serialized, more than the queue's byteLength of ${this.#capacity}; create the queue with a larger byteLength`,
+        `it takes ${length + LENGTH_BYTES} bytes serialized, more than the queue's byteLength of ${this.#capacity}; create the queue ` +
+          `with a larger byteLength`,
       );
     }
     return length;

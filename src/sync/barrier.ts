@@ -68,7 +68,6 @@ interface Ticket {
   expected: number;
 }
 
-
 /** Options of {@link Barrier}. */
 export interface BarrierOptions {
   /**
@@ -153,7 +152,8 @@ export class Barrier implements Shareable {
   *#waitLoop(deadline: number, signal: AbortSignal | undefined): WaitLoop<number> {
     const ticket: Ticket = { record: NONE, index: 0, word: 0, expected: 0 };
     try {
-      while (!this.#advance(ticket, deadline)) yield sleepOn(this.#words, ticket.word, ticket.expected, deadline, signal, 'waiting at a Barrier');
+      while (!this.#advance(ticket, deadline))
+        yield sleepOn(this.#words, ticket.word, ticket.expected, deadline, signal, 'waiting at a Barrier');
     } catch (error) {
       // Aborted: the others of its round must not wait forever for it.
       if (ticket.record !== NONE) this.#leave(ticket, true);
@@ -216,7 +216,9 @@ export class Barrier implements Shareable {
       }
       if (ticket.index === FULL) continue; // its round was the one before: arrive again
       if (ended === TRIPPED) return true;
-      throw new BrokenBarrierError(ended === RESET ? 'the barrier was reset while this thread waited' : 'the barrier broke while this thread waited');
+      throw new BrokenBarrierError(
+        ended === RESET ? 'the barrier was reset while this thread waited' : 'the barrier broke while this thread waited',
+      );
     }
   }
 

@@ -157,9 +157,13 @@ export class WorkerRuntime implements SignalSource {
           this.#shuttingDown = true;
           break;
         default:
-          throw new SerializationError(-1, 'message', `unknown protocol tag ${String(tag)}; parent and worker run different versions of tandem`);
+          throw new SerializationError(
+            -1,
+            'message',
+            `unknown protocol tag ${String(tag)}; parent and worker run different versions of tandem`,
+          );
       }
-      i += 1 + FRAME_FIELDS[tag]!;
+      i += 1 + FRAME_FIELDS[tag];
     }
     this.#lastFlush = performance.now();
     this.#drain();
@@ -311,7 +315,8 @@ export class WorkerRuntime implements SignalSource {
       } else if (this.#outbox.length > 0 && started - this.#lastFlush > FLUSH_AFTER_MS) {
         this.#flush();
       }
-      const pending = tag === P_RUN ? this.#run(id, fn, payload, flags, started, paceSlot) : this.#runChunk(id, fn, payload, flags, started, paceSlot);
+      const pending =
+        tag === P_RUN ? this.#run(id, fn, payload, flags, started, paceSlot) : this.#runChunk(id, fn, payload, flags, started, paceSlot);
       const now = performance.now();
       const spent = now - started;
       started = now;
@@ -522,7 +527,7 @@ export class WorkerRuntime implements SignalSource {
   #sendOneByOne(batch: Batch): void {
     for (let i = 0; i < batch.length; ) {
       const tag = batch[i] as number;
-      const width = 1 + FRAME_FIELDS[tag]!;
+      const width = 1 + FRAME_FIELDS[tag];
       const frame = batch.slice(i, i + width);
       i += width;
       if (tag === W_STATS) continue;
@@ -575,8 +580,6 @@ class ChunkItemError {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
+    value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
   );
 }

@@ -28,9 +28,14 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
     // The module loaded but started a pool: that error says what to change, "not found" would not.
     // (Matched by code: the module may have thrown it from another copy of tandem.)
     if ((error as { code?: unknown } | null)?.code === 'ERR_TANDEM_UNGUARDED_POOL') throw error;
-    throw new TaskNotFoundError(module, label, `the module could not be loaded in the worker (${(error as Error)?.message ?? String(error)})${typeScriptHint(module, error)}`, {
-      cause: error,
-    });
+    throw new TaskNotFoundError(
+      module,
+      label,
+      `the module could not be loaded in the worker (${(error as Error)?.message ?? String(error)})${typeScriptHint(module, error)}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (module === appBundleUrl()) return declaredByBundle(module, index, name, label);
   const exported = exportsOf(namespace);
@@ -42,7 +47,8 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
   throw new TaskNotFoundError(
     module,
     label,
-    `the module does not export it (it exports ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'nothing'}); a worker finds a task among its module's exports, so export it`,
+    `the module does not export it (it exports ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'nothing'}); a worker finds a ` +
+      `task among its module's exports, so export it`,
   );
 }
 
@@ -56,11 +62,14 @@ export async function loadTask(definition: TaskDefinition): Promise<Function> {
 function declaredByBundle(module: string, index: number, name: string, label: string): Function {
   const declared = registeredTask(module, index);
   if (declared !== undefined && declared.name === name) return declared;
-  const found = declared === undefined ? `it declared only ${declaredTaskCount(module)} task(s)` : `its task #${index} is '${declared.name}'`;
+  const found =
+    declared === undefined ? `it declared only ${declaredTaskCount(module)} task(s)` : `its task #${index} is '${declared.name}'`;
   throw new TaskNotFoundError(
     module,
     label,
-    `this worker started from the app's bundle and ran its top level, but ${found}; a worker finds a bundle's tasks by the order of their task() calls, so declare every task at the top level of a module the bundle imports statically, not inside a function, a dynamic import() or an isWorker() guard`,
+    `this worker started from the app's bundle and ran its top level, but ${found}; a worker finds a bundle's tasks by the order of ` +
+      `their task() calls, so declare every task at the top level of a module the bundle imports statically, not inside a function, a ` +
+      `dynamic import() or an isWorker() guard`,
   );
 }
 
@@ -86,7 +95,7 @@ function inheritLoaders(): Promise<void> {
     // Loaders come from the command line or from NODE_OPTIONS.
     const argv = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)];
     for (let i = 0; i < argv.length; i++) {
-      const flag = argv[i]!;
+      const flag = argv[i];
       const spec = flag === '--import' ? argv[++i] : flag.startsWith('--import=') ? flag.slice('--import='.length) : undefined;
       // The caller's own tsx, found at run time, never bundled.
       const api = spec === undefined ? undefined : tsxApiUrl(spec);

@@ -23,12 +23,13 @@ describe("backend: 'auto'", () => {
     expect(cpu.samples).toBeGreaterThanOrEqual(3);
   });
 
-  it("classes a task by its own calls, never by the calls that share its worker (concurrencyPerWorker: 8)", async () => {
+  it('classes a task by its own calls, never by the calls that share its worker (concurrencyPerWorker: 8)', async () => {
     // The sleep task's first calls would share a thread with CPU-bound calls;
     // measured there, its event loop looks busy although it only waits.
     const pool = makePool({ backend: 'auto', size: 1, concurrencyPerWorker: 8 });
     const calls: Promise<number>[] = [];
-    for (let i = 0; i < 6; i++) calls.push(pool.run(sleepFor, 80), pool.run(busyLoop, 3_000_000), pool.run(busyLoop, 3_000_000), pool.run(busyLoop, 3_000_000));
+    for (let i = 0; i < 6; i++)
+      calls.push(pool.run(sleepFor, 80), pool.run(busyLoop, 3_000_000), pool.run(busyLoop, 3_000_000), pool.run(busyLoop, 3_000_000));
     await Promise.all(calls);
     expect(pool.explain(sleepFor).backend).toBe('inline');
     expect(pool.explain(sleepFor).cpuShare).toBeLessThan(0.25);

@@ -35,7 +35,15 @@ describe("backend: 'auto' with fewer items than its probe calls", () => {
     const pool = makePool({ backend: 'auto', size: 2 });
     const items = Array.from({ length: n }, (_, i) => i + 1);
     expect(await settles(pool.map(square, items), `map over ${n} items`)).toEqual(items.map((i) => i * i));
-    expect(await settles(pool.starmap(add, items.map((i) => [i, 1] as [number, number])), `starmap over ${n} items`)).toEqual(items.map((i) => i + 1));
+    expect(
+      await settles(
+        pool.starmap(
+          add,
+          items.map((i) => [i, 1] as [number, number]),
+        ),
+        `starmap over ${n} items`,
+      ),
+    ).toEqual(items.map((i) => i + 1));
     const streamed: number[] = [];
     for await (const value of pool.imap(square, items)) streamed.push(value);
     expect(streamed).toEqual(items.map((i) => i * i));
@@ -101,8 +109,12 @@ describe("backend: 'auto' with fewer items than its probe calls", () => {
     controller.abort();
     for (const n of [0, 2, 5]) {
       const items = Array(n).fill(ran.arg);
-      expect(await settles(rejection(pool.map(countRun, items, { signal: controller.signal })), `map over ${n}`)).toBeInstanceOf(CancelledError);
-      expect(await settles(rejection(pool.imap(countRun, items, { signal: controller.signal }).next()), `imap over ${n}`)).toBeInstanceOf(CancelledError);
+      expect(await settles(rejection(pool.map(countRun, items, { signal: controller.signal })), `map over ${n}`)).toBeInstanceOf(
+        CancelledError,
+      );
+      expect(await settles(rejection(pool.imap(countRun, items, { signal: controller.signal }).next()), `imap over ${n}`)).toBeInstanceOf(
+        CancelledError,
+      );
     }
     // A later call on the one worker runs after anything queued before it.
     await pool.run(countRun, ran.arg);

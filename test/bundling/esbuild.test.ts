@@ -48,9 +48,12 @@ describe('esbuild', () => {
   it.each(['thread', 'process'])(
     'a worker of an app that forgot the isWorker() guard starts no workers of its own (%s)',
     async (backend) => {
-      const run = await runBundle(bundles['unguarded.mjs']!, [backend]);
+      const run = await runBundle(bundles['unguarded.mjs'], [backend]);
       expect({ code: run.code, signal: run.signal, stderr: run.stderr }).toEqual({ code: 0, signal: null, stderr: '' });
-      const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+      const lines = run.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
       expect(lines.filter((line) => !line.isWorker)).toEqual([{ isWorker: false, results: [2, 4, 6] }]);
       const workers = lines.filter((line) => line.isWorker);
       expect(workers.length).toBeGreaterThan(0);
@@ -62,7 +65,11 @@ describe('esbuild', () => {
   it('with tandem outside the bundle, a task whose import.meta.url the CommonJS output emptied fails at load with InvalidTaskError', () => {
     expect(external.code).not.toBe(0);
     // Each runtime prints an uncaught error its own way: Deno by its class alone, Bun with double quotes.
-    const printed = { node: "code: 'ERR_TANDEM_INVALID_TASK'", bun: 'code: "ERR_TANDEM_INVALID_TASK"', deno: 'Uncaught (in promise) InvalidTaskError' };
+    const printed = {
+      node: "code: 'ERR_TANDEM_INVALID_TASK'",
+      bun: 'code: "ERR_TANDEM_INVALID_TASK"',
+      deno: 'Uncaught (in promise) InvalidTaskError',
+    };
     expect(external.stderr).toContain(printed[runtime]);
   });
 });

@@ -27,7 +27,8 @@ export const BUILD_DEADLINE_MS = 240_000;
  * (tandem itself needs neither.) esbuild's `banner.js`, Rollup's `output.banner`.
  */
 export const COMMONJS_IN_ESM_BANNER =
-  "import { createRequire } from 'node:module'; import { fileURLToPath } from 'node:url'; const require = createRequire(import.meta.url); const __filename = fileURLToPath(import.meta.url);";
+  "import { createRequire } from 'node:module'; import { fileURLToPath } from 'node:url'; const require = " +
+  'createRequire(import.meta.url); const __filename = fileURLToPath(import.meta.url);';
 
 export interface Project {
   /** The project folder: app/ (the fixture sources), node_modules/tandem, out/. */
@@ -97,7 +98,7 @@ export function itRunsAlone(bundles: Record<string, string>, names: string[]): v
   it.each(names)(
     '%s runs thread, process and auto pools alone in an empty folder',
     async (name) => {
-      expectAppWorked(await runBundle(bundles[name]!));
+      expectAppWorked(await runBundle(bundles[name]));
     },
     RUN_DEADLINE_MS + 10_000,
   );
@@ -115,15 +116,20 @@ export function runBundle(bundle: string, args: string[] = []): Promise<Run> {
   return new Promise((resolve) => {
     // Bun would install what the bundle imports from beside it (acorn, for a plain function) from npm: not here.
     const flags = runtime === 'bun' ? ['--no-install'] : [];
-    execFile(process.execPath, [...flags, bundle, ...args], { cwd: join(bundle, '..'), timeout: RUN_DEADLINE_MS, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
-      const failed = error as (Error & { code?: unknown; signal?: NodeJS.Signals | null }) | null;
-      resolve({
-        code: failed ? (typeof failed.code === 'number' ? failed.code : null) : 0,
-        signal: failed?.signal ?? null,
-        stdout,
-        stderr,
-      });
-    });
+    execFile(
+      process.execPath,
+      [...flags, bundle, ...args],
+      { cwd: join(bundle, '..'), timeout: RUN_DEADLINE_MS, killSignal: 'SIGKILL' },
+      (error, stdout, stderr) => {
+        const failed = error as (Error & { code?: unknown; signal?: NodeJS.Signals | null }) | null;
+        resolve({
+          code: failed ? (typeof failed.code === 'number' ? failed.code : null) : 0,
+          signal: failed?.signal ?? null,
+          stdout,
+          stderr,
+        });
+      },
+    );
   });
 }
 
@@ -140,7 +146,12 @@ export function expectAppWorked(run: Run): void {
     isWorker: false,
     pid: expect.any(Number),
     backends: {
-      thread: { ...computed, where: { isWorker: true, pid: report.pid, markerInEnv: false }, nested: 'ERR_TANDEM_WORKER_ENTRY', balance: 200 },
+      thread: {
+        ...computed,
+        where: { isWorker: true, pid: report.pid, markerInEnv: false },
+        nested: 'ERR_TANDEM_WORKER_ENTRY',
+        balance: 200,
+      },
       process: { ...computed, where: { isWorker: true, pid: expect.any(Number), markerInEnv: false }, nested: 'ERR_TANDEM_WORKER_ENTRY' },
       auto: computed,
     },

@@ -17,13 +17,15 @@ const bundles = buildOnce(async (project) => {
     ['cjs-to-cjs.js', project.cjs, {}],
     ['cjs-to-esm.mjs', project.cjs, ES_MODULE_OUTPUT],
   ];
-  const configs = builds.map(([name, entry, extra]): Configuration => ({
-    mode: 'production',
-    target: 'node',
-    entry,
-    ...extra,
-    output: { ...extra.output, path: project.out, filename: name },
-  }));
+  const configs = builds.map(
+    ([name, entry, extra]): Configuration => ({
+      mode: 'production',
+      target: 'node',
+      entry,
+      ...extra,
+      output: { ...extra.output, path: project.out, filename: name },
+    }),
+  );
   const stats = await new Promise<webpack.MultiStats>((resolve, reject) => {
     const compiler = webpack(configs);
     compiler.run((error, result) => {
@@ -31,7 +33,8 @@ const bundles = buildOnce(async (project) => {
     });
   });
   const json = stats.toJson({ all: false, errors: true, warnings: true });
-  for (const problem of [...(json.errors ?? []), ...(json.warnings ?? [])]) problems.push(`${problem.moduleName ?? ''}: ${problem.message}`);
+  for (const problem of [...(json.errors ?? []), ...(json.warnings ?? [])])
+    problems.push(`${problem.moduleName ?? ''}: ${problem.message}`);
   return builds.map(([name]) => name);
 });
 

@@ -86,7 +86,7 @@ describe('tandem compare', () => {
     expect(html).not.toMatch(/<script|<link|src=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
   });
 
-  it('--task --input compares the user\'s own task', { timeout: 120_000 }, async () => {
+  it("--task --input compares the user's own task", { timeout: 120_000 }, async () => {
     const dir = tempDir();
     const inputs = join(dir, 'inputs.json');
     writeFileSync(inputs, JSON.stringify([1, 4, 9, 16, 25, 36]));
@@ -97,9 +97,9 @@ describe('tandem compare', () => {
     const report = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as Report;
     expect(report.settings).toMatchObject({ size: 2, inFlight: 8, runs: 2 });
     expect(report.workloads).toHaveLength(1);
-    expect(report.workloads[0]!.results.map((r) => r.runs)).toEqual([2, 2, 2, 2, 2]);
-    expect(report.workloads[0]!.calls).toBe(6);
-    expect(report.workloads[0]!.results.map((r) => r.model)).toEqual(MODELS);
+    expect(report.workloads[0].results.map((r) => r.runs)).toEqual([2, 2, 2, 2, 2]);
+    expect(report.workloads[0].calls).toBe(6);
+    expect(report.workloads[0].results.map((r) => r.model)).toEqual(MODELS);
     expect(existsSync(join(dir, 'compare.html'))).toBe(true);
   });
 
@@ -108,15 +108,27 @@ describe('tandem compare', () => {
     const inputs = join(dir, 'inputs.json');
     writeFileSync(inputs, JSON.stringify([4, -1]));
     // The old names of --size and --in-flight still work, with a notice each.
-    const { code, stdout, stderr } = await runCli(['compare', '--task', `${TASKS}#sqrt`, '--input', inputs, '--out', dir, '--workers', '3', '--concurrency', '5']);
+    const { code, stdout, stderr } = await runCli([
+      'compare',
+      '--task',
+      `${TASKS}#sqrt`,
+      '--input',
+      inputs,
+      '--out',
+      dir,
+      '--workers',
+      '3',
+      '--concurrency',
+      '5',
+    ]);
     expect(code).toBe(1);
     expect(stdout).toContain('RangeError: cannot take the square root of -1');
     expect(stderr.split('\n').filter((line) => line.includes('deprecated'))).toHaveLength(2);
     const report = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as Report;
     expect(report.settings).toMatchObject({ size: 3, inFlight: 5 });
     // A task that fails on its own is not run again, nor under the other models.
-    expect(report.workloads[0]!.results).toHaveLength(1);
-    expect(report.workloads[0]!.results[0]).toMatchObject({ model: 'sequential', runs: 1, error: expect.stringContaining('RangeError') });
+    expect(report.workloads[0].results).toHaveLength(1);
+    expect(report.workloads[0].results[0]).toMatchObject({ model: 'sequential', runs: 1, error: expect.stringContaining('RangeError') });
   });
 
   it('refuses --task without --input, and an unknown workload, with a usage error', async () => {

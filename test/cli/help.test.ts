@@ -32,13 +32,16 @@ function withClosedStdout(args: string[]): Promise<{ code: number | null; stderr
 }
 
 describe('tandem --help', () => {
-  it.each([[['--help']], [['compare', '--help']], [['run', '--help']], [['worker', '--help']], [['help', 'run']]])('%j shows usage with an example', async (args) => {
-    const { code, stdout } = await runCli(args);
-    expect(code).toBe(0);
-    expect(stdout).toContain('Usage: tandem');
-    expect(stdout).toContain('Examples:');
-    expect(stdout).toMatch(/\$ tandem (compare|run|worker)/);
-  });
+  it.each([[['--help']], [['compare', '--help']], [['run', '--help']], [['worker', '--help']], [['help', 'run']]])(
+    '%j shows usage with an example',
+    async (args) => {
+      const { code, stdout } = await runCli(args);
+      expect(code).toBe(0);
+      expect(stdout).toContain('Usage: tandem');
+      expect(stdout).toContain('Examples:');
+      expect(stdout).toMatch(/\$ tandem (compare|run|worker)/);
+    },
+  );
 
   it('rejects an unknown option with a usage error', async () => {
     const { code, stderr } = await runCli(['run', './x.mjs#y', '--size', 'many']);
@@ -88,7 +91,18 @@ describe('one name per idea across commands', () => {
   it('still takes the old names of run, with one line on stderr for each', async () => {
     const input = join(tempDir(), 'inputs.jsonl');
     writeFileSync(input, '1\n2\n');
-    const { code, stdout, stderr } = await runCli(['run', `${TASKS}#double`, '--input', input, '--backend', 'thread', '--workers', '2', '--concurrency', '2']);
+    const { code, stdout, stderr } = await runCli([
+      'run',
+      `${TASKS}#double`,
+      '--input',
+      input,
+      '--backend',
+      'thread',
+      '--workers',
+      '2',
+      '--concurrency',
+      '2',
+    ]);
     expect(code).toBe(0);
     expect(jsonLines(stdout)).toEqual([
       { line: 1, result: 2 },
@@ -103,7 +117,19 @@ describe('one name per idea across commands', () => {
   it('refuses an old name given with its new one', async () => {
     const run = await runCli(['run', `${TASKS}#double`, '--workers', '2', '--size', '2']);
     expect(run.code).toBe(2);
-    const worker = await runCli(['worker', '--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--tasks', TASKS, '--concurrency', '4', '--in-flight', '4']);
+    const worker = await runCli([
+      'worker',
+      '--redis',
+      'redis://127.0.0.1:1',
+      '--queue',
+      'q',
+      '--tasks',
+      TASKS,
+      '--concurrency',
+      '4',
+      '--in-flight',
+      '4',
+    ]);
     expect(worker.code).toBe(2);
   });
 });

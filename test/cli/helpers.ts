@@ -55,18 +55,18 @@ export function startCli(args: string[], options: { stdin?: string; cwd?: string
   const waiters: { stream: 'out' | 'err'; test: (text: string) => boolean; resolve: () => void }[] = [];
   const check = (): void => {
     for (let i = waiters.length - 1; i >= 0; i--) {
-      const w = waiters[i]!;
+      const w = waiters[i];
       if (w.test(w.stream === 'out' ? out : err)) {
         waiters.splice(i, 1);
         w.resolve();
       }
     }
   };
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     out += chunk;
     check();
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     err += chunk;
     check();
   });
@@ -76,14 +76,24 @@ export function startCli(args: string[], options: { stdin?: string; cwd?: string
       resolve({ code, signal });
     });
   });
-  if (options.stdin !== undefined) child.stdin!.end(options.stdin);
+  if (options.stdin !== undefined) child.stdin.end(options.stdin);
   const waitFor = (stream: 'out' | 'err', test: (text: string) => boolean): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no matching ${stream === 'out' ? 'stdout' : 'stderr'} within ${DEADLINE_MS} ms; stdout:\n${out}\nstderr:\n${err}`)),
+        () =>
+          reject(
+            new Error(`no matching ${stream === 'out' ? 'stdout' : 'stderr'} within ${DEADLINE_MS} ms; stdout:\n${out}\nstderr:\n${err}`),
+          ),
         DEADLINE_MS,
       );
-      waiters.push({ stream, test, resolve: () => (clearTimeout(timer), resolve()) });
+      waiters.push({
+        stream,
+        test,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
       check();
       void exited.then(() => {
         if (!test(stream === 'out' ? out : err)) {

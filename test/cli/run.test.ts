@@ -45,7 +45,7 @@ describe('tandem run', () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toEqual({ line: 1, result: 2 });
     expect(lines[1]).toMatchObject({ line: 2, input: '{"n": ', error: { code: 'ERR_TANDEM_INVALID_INPUT' } });
-    expect((lines[1]!.error as { message: string }).message).toContain('line 2');
+    expect((lines[1].error as { message: string }).message).toContain('line 2');
     expect(lines[2]).toEqual({ line: 3, result: 3 });
   });
 
@@ -62,7 +62,10 @@ describe('tandem run', () => {
 
   it('gives up on a call past --timeout and reports it on its line', async () => {
     const dir = tempDir();
-    const input = inputFile([JSON.stringify({ pidFile: join(dir, 'pids'), ms: -1 }), JSON.stringify({ pidFile: join(dir, 'pids'), ms: 0 })]);
+    const input = inputFile([
+      JSON.stringify({ pidFile: join(dir, 'pids'), ms: -1 }),
+      JSON.stringify({ pidFile: join(dir, 'pids'), ms: 0 }),
+    ]);
     const { code, stdout } = await runCli(['run', `${TASKS}#recordPid`, '--input', input, '--backend', 'thread', '--timeout', '300']);
     expect(code).toBe(1);
     const lines = jsonLines(stdout);
@@ -90,7 +93,10 @@ describe('tandem run', () => {
   });
 
   it.each(['thread', 'process'])('runs a TypeScript task module under tsx (%s)', async (backend) => {
-    const { code, stdout } = await runCli(['run', `${TS_TASKS}#square`, '--backend', backend], { stdin: '3\n4\n', nodeArgs: ['--import', 'tsx'] });
+    const { code, stdout } = await runCli(['run', `${TS_TASKS}#square`, '--backend', backend], {
+      stdin: '3\n4\n',
+      nodeArgs: ['--import', 'tsx'],
+    });
     expect(code).toBe(0);
     expect(jsonLines(stdout)).toEqual([
       { line: 1, result: 9 },
@@ -116,7 +122,8 @@ describe('tandem run, interrupted', () => {
     return inputFile(Array.from({ length: count }, () => JSON.stringify({ pidFile, ms })));
   }
 
-  it('on Ctrl-C (SIGINT to its process group, as a terminal sends it) stops taking input, flushes what finished and leaves no process behind', async () => {
+  // Ctrl-C as a terminal sends it: SIGINT to the whole process group.
+  it('on Ctrl-C stops taking input, flushes what finished and leaves no process behind', async () => {
     const pidFile = join(tempDir(), 'pids');
     const input = slowInputs(200, 100, pidFile);
     const run = startCli(['run', `${TASKS}#recordPid`, '--input', input, '--backend', 'process', '--size', '2'], { detached: true });

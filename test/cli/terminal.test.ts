@@ -68,7 +68,10 @@ async function runUntilGated(extraArgs: string[] = []) {
 }
 
 describe('tandem run on a terminal', () => {
-  it('writes result lines clear of the progress bar, and after Ctrl-C a clean summary that counts cancelled inputs and names the line it stopped at', { timeout: 120_000 }, async () => {
+  it('writes result lines clear of the progress bar, and after Ctrl-C a clean summary that counts cancelled inputs and names the line it ' +
+    'stopped at', {
+    timeout: 120_000,
+  }, async () => {
     const { run, files } = await runUntilGated();
     run.type('\x03');
     await run.waitForScreen((lines) => lines.some((l) => l.includes('Ctrl-C again')), 'tandem says what Ctrl-C did');
@@ -85,7 +88,9 @@ describe('tandem run on a terminal', () => {
     for (const line of cancelled) expect(line).toMatchObject({ error: { code: 'ERR_TANDEM_CANCELLED' } });
     // What Ctrl-C said it did is what happened: the queued calls were cancelled (not
     // failed), the ones handed to workers (two running, maybe more sent ahead) finished.
-    const note = /(\d+) queued call\(s\) cancelled, letting the (\d+) handed to workers finish/.exec(messages.find((m) => m.includes('Ctrl-C again')) ?? '');
+    const note = /(\d+) queued call\(s\) cancelled, letting the (\d+) handed to workers finish/.exec(
+      messages.find((m) => m.includes('Ctrl-C again')) ?? '',
+    );
     expect(note).not.toBeNull();
     const [queued, handed] = [Number(note![1]), Number(note![2])];
     expect(handed).toBeGreaterThanOrEqual(2);

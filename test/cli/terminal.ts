@@ -45,7 +45,7 @@ export class Screen {
 
   #line(): string[] {
     while (this.#lines.length <= this.#row) this.#lines.push([]);
-    return this.#lines[this.#row]!;
+    return this.#lines[this.#row];
   }
 
   #print(char: string): void {
@@ -115,16 +115,17 @@ export class Screen {
 
   write(text: string): void {
     for (let i = 0; i < text.length; i++) {
-      const char = text[i]!;
+      const char = text[i];
       if (char === '\x1b') {
         const next = text[i + 1];
         if (next === '[') {
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: a terminal control sequence starts with ESC
           const match = /^\x1b\[([?0-9;]*)([@-~])/.exec(text.slice(i));
           if (match === null) {
             this.unknown.push(JSON.stringify(text.slice(i, i + 8)));
             continue;
           }
-          this.#csi(match[1]!, match[2]!);
+          this.#csi(match[1], match[2]);
           i += match[0].length - 1;
         } else if (next === '7') {
           // Saved relative to the screen, not to the text: after scrolling, restoring lands elsewhere in the text.
@@ -207,12 +208,12 @@ export function startInTerminal(args: string[], options: { rows?: number; cols?:
   let raw = '';
   let errors = '';
   const waiters = new Set<() => void>();
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     raw += chunk;
     screen.write(chunk);
     for (const check of waiters) check();
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (errors += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (errors += chunk));
   const exited = new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code) => {
@@ -224,7 +225,7 @@ export function startInTerminal(args: string[], options: { rows?: number; cols?:
     raw: () => raw,
     lines: () => screen.lines(),
     unknown: () => screen.unknown,
-    type: (keys) => void child.stdin!.write(keys),
+    type: (keys) => void child.stdin.write(keys),
     exited,
     waitForScreen: (test, what) =>
       new Promise<void>((resolve, reject) => {
@@ -241,7 +242,11 @@ export function startInTerminal(args: string[], options: { rows?: number; cols?:
         };
         const timer = setTimeout(() => fail(`${DEADLINE_MS} ms passed`), DEADLINE_MS);
         waiters.add(check);
-        void exited.then(() => waiters.has(check) && (check(), waiters.has(check) && fail('tandem exited')));
+        void exited.then(() => {
+          if (!waiters.has(check)) return;
+          check();
+          if (waiters.has(check)) fail('tandem exited');
+        });
         check();
       }),
   };

@@ -4,7 +4,13 @@ import type { ModelName, ModelRun } from '../../src/cli/compare/measure.js';
 import { fillSpeedups, median, roundOrder, summarise } from '../../src/cli/compare/runs.js';
 import { classify, verdict } from '../../src/cli/compare/verdict.js';
 
-const LABELS: Record<ModelName, string> = { sequential: 'sequential', inline: 'inline async', thread: 'threads', process: 'processes', auto: 'auto' };
+const LABELS: Record<ModelName, string> = {
+  sequential: 'sequential',
+  inline: 'inline async',
+  thread: 'threads',
+  process: 'processes',
+  auto: 'auto',
+};
 
 function run(model: ModelName, wallMs: number, coresBusy: number, placements: ModelRun['placements']): ModelRun {
   return {
@@ -59,7 +65,16 @@ describe('compare verdict', () => {
 
   it('CPU-bound: workers win, because one event loop runs one call at a time', () => {
     const v = verdict(
-      results({ sequential: [1000, 990, 1010], inline: [1000, 1005, 995], thread: [520, 510, 530], process: [600, 610, 590], auto: [560, 550, 570] }, 0.98),
+      results(
+        {
+          sequential: [1000, 990, 1010],
+          inline: [1000, 1005, 995],
+          thread: [520, 510, 530],
+          process: [600, 610, 590],
+          auto: [560, 550, 570],
+        },
+        0.98,
+      ),
       idle,
     );
     expect(v).toMatchObject({ winner: 'thread', tiedWith: [], kind: 'CPU-bound' });
@@ -76,10 +91,19 @@ describe('compare verdict', () => {
     expect(five.certainty).toContain('1 time in 126');
   });
 
-  it('calls it too close when the winner\'s runs overlap another model\'s, and claims no winner', () => {
+  it("calls it too close when the winner's runs overlap another model's, and claims no winner", () => {
     // Threads have the best median, but one run of auto beat one run of threads.
     const v = verdict(
-      results({ sequential: [1000, 990, 1010], inline: [1000, 1005, 995], thread: [520, 500, 560], process: [700, 690, 720], auto: [540, 530, 555] }, 0.98),
+      results(
+        {
+          sequential: [1000, 990, 1010],
+          inline: [1000, 1005, 995],
+          thread: [520, 500, 560],
+          process: [700, 690, 720],
+          auto: [540, 530, 555],
+        },
+        0.98,
+      ),
       idle,
     );
     expect(v).toMatchObject({ winner: 'thread', tiedWith: ['auto'], kind: 'CPU-bound' });
@@ -98,9 +122,11 @@ describe('compare verdict', () => {
 
   it('I/O-bound: one event loop wins by overlapping the waits', () => {
     const v = verdict(
-      results({ sequential: [900, 910, 890], inline: [30, 32, 29], thread: [150, 140, 160], process: [400, 390, 420], auto: [120, 118, 125] }, 0.03, [
-        { task: 'fetch', backend: 'inline', reason: 'I/O-bound', cpuShare: 0.02 },
-      ]),
+      results(
+        { sequential: [900, 910, 890], inline: [30, 32, 29], thread: [150, 140, 160], process: [400, 390, 420], auto: [120, 118, 125] },
+        0.03,
+        [{ task: 'fetch', backend: 'inline', reason: 'I/O-bound', cpuShare: 0.02 }],
+      ),
       idle,
     );
     expect(v).toMatchObject({ winner: 'inline', tiedWith: [], kind: 'I/O-bound' });
@@ -110,10 +136,14 @@ describe('compare verdict', () => {
 
   it('mixed: says where auto put each task', () => {
     const v = verdict(
-      results({ sequential: [900, 905, 895], inline: [500, 490, 510], thread: [450, 440, 460], process: [600, 610, 590], auto: [300, 310, 290] }, 0.45, [
-        { task: 'countPrimes', backend: 'thread', reason: 'CPU-bound', cpuShare: 0.99 },
-        { task: 'readAndWait', backend: 'inline', reason: 'I/O-bound', cpuShare: 0.02 },
-      ]),
+      results(
+        { sequential: [900, 905, 895], inline: [500, 490, 510], thread: [450, 440, 460], process: [600, 610, 590], auto: [300, 310, 290] },
+        0.45,
+        [
+          { task: 'countPrimes', backend: 'thread', reason: 'CPU-bound', cpuShare: 0.99 },
+          { task: 'readAndWait', backend: 'inline', reason: 'I/O-bound', cpuShare: 0.02 },
+        ],
+      ),
       idle,
     );
     expect(v).toMatchObject({ winner: 'auto', kind: 'mixed' });
@@ -123,7 +153,16 @@ describe('compare verdict', () => {
   it('judges the kind of work by the share of a core the machine could give', () => {
     // Half a core was all there was, and the sequential run used nearly all of it: CPU-bound.
     const v = verdict(
-      results({ sequential: [2000, 2010, 1990], inline: [2000, 2005, 1995], thread: [1100, 1090, 1110], process: [1200, 1210, 1190], auto: [1150, 1140, 1160] }, 0.47),
+      results(
+        {
+          sequential: [2000, 2010, 1990],
+          inline: [2000, 2005, 1995],
+          thread: [1100, 1090, 1110],
+          process: [1200, 1210, 1190],
+          auto: [1150, 1140, 1160],
+        },
+        0.47,
+      ),
       { cores: 2, load: 4, coreAvailability: 0.5 },
     );
     expect(v.kind).toBe('CPU-bound');
@@ -132,7 +171,16 @@ describe('compare verdict', () => {
 
   it('names a busy machine when no parallel model paid off', () => {
     const v = verdict(
-      results({ sequential: [1000, 1010, 990], inline: [990, 985, 995], thread: [1300, 1290, 1310], process: [1500, 1490, 1510], auto: [1200, 1190, 1210] }, 0.9),
+      results(
+        {
+          sequential: [1000, 1010, 990],
+          inline: [990, 985, 995],
+          thread: [1300, 1290, 1310],
+          process: [1500, 1490, 1510],
+          auto: [1200, 1190, 1210],
+        },
+        0.9,
+      ),
       { cores: 2, load: 7.5, coreAvailability: 1 },
     );
     // Inline and sequential overlap: too close to call, and neither is parallel on CPU-bound work.
@@ -141,8 +189,12 @@ describe('compare verdict', () => {
     expect(v.text).toContain('load 7.5 on 2 cores');
   });
 
-  it('does not credit the workers when their runs overlap sequential\'s', () => {
-    const v = verdict(results({ sequential: [700, 580, 1860], thread: [1120, 1050, 2380], process: [1430, 1010, 2240] }, 0.8), { cores: 2, load: 12, coreAvailability: 1 });
+  it("does not credit the workers when their runs overlap sequential's", () => {
+    const v = verdict(results({ sequential: [700, 580, 1860], thread: [1120, 1050, 2380], process: [1430, 1010, 2240] }, 0.8), {
+      cores: 2,
+      load: 12,
+      coreAvailability: 1,
+    });
     expect(v).toMatchObject({ winner: 'sequential', tiedWith: ['thread', 'process'] });
     expect(v.text).toContain('no parallel model clearly paid off');
     expect(v.text).not.toContain('use all 2 cores');

@@ -16,10 +16,15 @@ export interface Ran {
 /** Runs a command to its end (or the deadline) and resolves with its exit code and output. */
 export function run(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(file, args, { cwd: options.cwd, env: options.env ?? { ...process.env, NODE_OPTIONS: '' }, timeout: DEADLINE_MS, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      file,
+      args,
+      { cwd: options.cwd, env: options.env ?? { ...process.env, NODE_OPTIONS: '' }, timeout: DEADLINE_MS, maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -33,6 +38,21 @@ export async function ok(file: string, args: string[], options: { cwd: string; e
 /** Type-checks `files` as a strict user project does, declarations of libraries included (skipLibCheck off). */
 export function typecheck(files: string[], cwd: string): Promise<Ran> {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const flags = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2023,esnext.disposable', '--types', 'node'];
+  const flags = [
+    '--noEmit',
+    '--strict',
+    '--skipLibCheck',
+    'false',
+    '--module',
+    'nodenext',
+    '--moduleResolution',
+    'nodenext',
+    '--target',
+    'es2022',
+    '--lib',
+    'es2023,esnext.disposable',
+    '--types',
+    'node',
+  ];
   return ok(process.execPath, [tsc, ...flags, ...files], { cwd });
 }

@@ -11,9 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_PACKAGES } from '../../src/redis/connect.js';
 import { DEADLINE_MS, ok as okIn, root, run as runIn, typecheck } from './helpers.js';
 
-/** npm config that tells where the user's cache and registry are; the rest of npm's `npm test` environment (its local prefix above all) must not reach the inner npm. */
+/**
+ * npm config that tells where the user's cache and registry are; the rest of npm's `npm test`
+ * environment (its local prefix above all) must not reach the inner npm.
+ */
 const KEEP = new Set(['npm_config_cache', 'npm_config_registry', 'npm_config_cafile', 'npm_config_userconfig', 'npm_config_globalconfig']);
-const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_') || KEEP.has(key.toLowerCase())));
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_') || KEEP.has(key.toLowerCase())),
+);
 env.NODE_OPTIONS = '';
 
 const run = (file: string, args: string[], cwd: string) => runIn(file, args, { cwd, env });
@@ -75,7 +80,7 @@ beforeAll(async () => {
   packDir = mkdtempSync(join(tmpdir(), 'tandem-pack-'));
   project = mkdtempSync(join(tmpdir(), 'tandem-lean-'));
   const packed = await ok('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], root);
-  const tarball = join(packDir, (JSON.parse(packed.stdout) as { filename: string }[])[0]!.filename);
+  const tarball = join(packDir, (JSON.parse(packed.stdout) as { filename: string }[])[0].filename);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'lean-app', version: '1.0.0', private: true }));
   await ok('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], project);
   writeFileSync(join(project, 'tasks.mjs'), TASKS_MJS);
@@ -123,41 +128,70 @@ describe('a project that depends only on tandem', () => {
     expect(withScripts).toEqual([]);
   });
 
-  it('runs thread, process, inline and auto pools from ESM; backend: redis throws MissingDependencyError with the install command', async () => {
-    const ran = await ok(process.execPath, ['main.mjs'], project);
-    const out = JSON.parse(ran.stdout) as Record<string, unknown>;
-    for (const backend of ['thread', 'process', 'inline', 'auto']) expect(out[backend]).toEqual(expected);
-    expect(out.redis).toEqual({ code: 'ERR_TANDEM_MISSING_DEPENDENCY', isClass: true, packages: ['bullmq', 'ioredis'], installCommand: INSTALL });
-  }, DEADLINE_MS);
+  it(
+    'runs thread, process, inline and auto pools from ESM; backend: redis throws MissingDependencyError with the install command',
+    async () => {
+      const ran = await ok(process.execPath, ['main.mjs'], project);
+      const out = JSON.parse(ran.stdout) as Record<string, unknown>;
+      for (const backend of ['thread', 'process', 'inline', 'auto']) expect(out[backend]).toEqual(expected);
+      expect(out.redis).toEqual({
+        code: 'ERR_TANDEM_MISSING_DEPENDENCY',
+        isClass: true,
+        packages: ['bullmq', 'ioredis'],
+        installCommand: INSTALL,
+      });
+    },
+    DEADLINE_MS,
+  );
 
-  it('runs thread and process pools from CommonJS; backend: redis throws the same error', async () => {
-    const ran = await ok(process.execPath, ['main.cjs'], project);
-    const out = JSON.parse(ran.stdout) as Record<string, unknown>;
-    expect(out.thread).toEqual(expected);
-    expect(out.process).toEqual(expected);
-    expect(out.redis).toMatchObject({ code: 'ERR_TANDEM_MISSING_DEPENDENCY', isClass: true });
-  }, DEADLINE_MS);
+  it(
+    'runs thread and process pools from CommonJS; backend: redis throws the same error',
+    async () => {
+      const ran = await ok(process.execPath, ['main.cjs'], project);
+      const out = JSON.parse(ran.stdout) as Record<string, unknown>;
+      expect(out.thread).toEqual(expected);
+      expect(out.process).toEqual(expected);
+      expect(out.redis).toMatchObject({ code: 'ERR_TANDEM_MISSING_DEPENDENCY', isClass: true });
+    },
+    DEADLINE_MS,
+  );
 
-  it('`tandem worker` (and its standalone entry) exits 1 and prints the install command', async () => {
-    const args = ['worker', '--redis', 'redis://127.0.0.1:6379', '--queue', 'q', '--tasks', './tasks.mjs'];
-    const bin = await run(join(project, 'node_modules', '.bin', 'tandem'), args, project);
-    expect(bin.code).toBe(1);
-    expect(bin.stderr).toContain(INSTALL);
-    const main = await run(process.execPath, [join(project, 'node_modules', 'tandem', 'dist', 'esm', 'redis', 'worker-main.js'), ...args.slice(1)], project);
-    expect(main.code).toBe(1);
-    expect(main.stderr).toContain(INSTALL);
-  }, DEADLINE_MS);
+  it(
+    '`tandem worker` (and its standalone entry) exits 1 and prints the install command',
+    async () => {
+      const args = ['worker', '--redis', 'redis://127.0.0.1:6379', '--queue', 'q', '--tasks', './tasks.mjs'];
+      const bin = await run(join(project, 'node_modules', '.bin', 'tandem'), args, project);
+      expect(bin.code).toBe(1);
+      expect(bin.stderr).toContain(INSTALL);
+      const main = await run(
+        process.execPath,
+        [join(project, 'node_modules', 'tandem', 'dist', 'esm', 'redis', 'worker-main.js'), ...args.slice(1)],
+        project,
+      );
+      expect(main.code).toBe(1);
+      expect(main.stderr).toContain(INSTALL);
+    },
+    DEADLINE_MS,
+  );
 
-  it("type-checks against tandem's declarations with bullmq and ioredis absent (skipLibCheck off)", async () => {
-    // The user's own @types/node, as the README asks TypeScript users to install.
-    mkdirSync(join(project, 'node_modules', '@types'), { recursive: true });
-    symlinkSync(join(root, 'node_modules', '@types', 'node'), join(project, 'node_modules', '@types', 'node'), 'dir');
-    await typecheck(['main.ts'], project);
-  }, DEADLINE_MS);
+  it(
+    "type-checks against tandem's declarations with bullmq and ioredis absent (skipLibCheck off)",
+    async () => {
+      // The user's own @types/node, as the README asks TypeScript users to install.
+      mkdirSync(join(project, 'node_modules', '@types'), { recursive: true });
+      symlinkSync(join(root, 'node_modules', '@types', 'node'), join(project, 'node_modules', '@types', 'node'), 'dir');
+      await typecheck(['main.ts'], project);
+    },
+    DEADLINE_MS,
+  );
 });
 
 it('the error names the major versions that package.json allows as peers', () => {
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string>; peerDependenciesMeta: Record<string, { optional?: boolean }>; dependencies: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    peerDependencies: Record<string, string>;
+    peerDependenciesMeta: Record<string, { optional?: boolean }>;
+    dependencies: Record<string, string>;
+  };
   expect(Object.keys(pkg.peerDependencies).sort()).toEqual(REDIS_PACKAGES.map((p) => p.name).sort());
   for (const { name, version } of REDIS_PACKAGES) {
     expect(pkg.peerDependencies[name]).toMatch(new RegExp(`^\\^${version}\\.`));

@@ -12,7 +12,22 @@ import { DEADLINE_MS, root, typecheck } from './helpers.js';
 const DECLARATIONS = ['dist/esm/index.d.ts', 'dist/cjs/index.d.cts'];
 
 /** Members tagged @internal in src/, which `stripInternal` must keep out of the published types. */
-const INTERNAL_MEMBERS = ['job', 'settleFulfilled', 'settleRejected', 'settleCancelled', 'markRunning', 'markPending', 'rebind', 'words', 'stateIndex', 'idIndex', 'releaseAll', 'restoreDepth', 'setBound', 'fromShared'];
+const INTERNAL_MEMBERS = [
+  'job',
+  'settleFulfilled',
+  'settleRejected',
+  'settleCancelled',
+  'markRunning',
+  'markPending',
+  'rebind',
+  'words',
+  'stateIndex',
+  'idIndex',
+  'releaseAll',
+  'restoreDepth',
+  'setBound',
+  'fromShared',
+];
 const INTERNAL_TYPES = ['FutureOwner', 'TrackedLock'];
 
 describe('published declarations', () => {
@@ -24,9 +39,13 @@ describe('published declarations', () => {
     for (const name of INTERNAL_TYPES) expect(text, name).not.toMatch(new RegExp(`\\b${name}\\b`));
   });
 
-  it('type-check on their own, with skipLibCheck off', async () => {
-    await typecheck(DECLARATIONS, root);
-  }, DEADLINE_MS);
+  it(
+    'type-check on their own, with skipLibCheck off',
+    async () => {
+      await typecheck(DECLARATIONS, root);
+    },
+    DEADLINE_MS,
+  );
 });
 
 describe('console.log(future)', () => {

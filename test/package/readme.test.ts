@@ -50,10 +50,10 @@ function blocks(): Block[] {
     const line = README.slice(0, match.index).split('\n').length;
     const files: { name: string; text: string }[] = [];
     let current = { name: `block.${lang === 'js' ? 'mjs' : 'ts'}`, text: '' };
-    for (const text of match[2]!.replace(/\n$/, '').split('\n')) {
+    for (const text of match[2].replace(/\n$/, '').split('\n')) {
       const header = /^\/\/ ([\w-]+\.(?:ts|mts|js|mjs))\b/.exec(text);
       if (header && current.text.trim() !== '') files.push(current);
-      if (header) current = { name: header[1]!, text: '' };
+      if (header) current = { name: header[1], text: '' };
       current.text += `${text}\n`;
     }
     files.push(current);
@@ -64,7 +64,7 @@ function blocks(): Block[] {
 
 /** Numbers the README says a program prints: `console.log(…); // 832040, …`. */
 function promisedOutput(text: string): string[] {
-  return [...text.matchAll(/console\.log\(.*\);\s*\/\/\s*(-?\d[\d.]*)\b/g)].map((m) => m[1]!);
+  return [...text.matchAll(/console\.log\(.*\);\s*\/\/\s*(-?\d[\d.]*)\b/g)].map((m) => m[1]);
 }
 
 let project = '';
@@ -97,30 +97,41 @@ describe('README code blocks', () => {
   });
 
   it('the first block is examples/quickstart.mjs, word for word', () => {
-    expect(all[0]!.files[0]!.text).toBe(readFileSync(join(root, 'examples', 'quickstart.mjs'), 'utf8'));
+    expect(all[0].files[0].text).toBe(readFileSync(join(root, 'examples', 'quickstart.mjs'), 'utf8'));
   });
 
-  it('every TypeScript block type-checks (strict, with @types/node)', async () => {
-    const files = all.filter((b) => b.lang === 'ts').flatMap((b) => b.files.map((f) => join(`line-${b.line}`, f.name)));
-    await typecheck(['globals.d.ts', ...files], project);
-  }, DEADLINE_MS);
+  it(
+    'every TypeScript block type-checks (strict, with @types/node)',
+    async () => {
+      const files = all.filter((b) => b.lang === 'ts').flatMap((b) => b.files.map((f) => join(`line-${b.line}`, f.name)));
+      await typecheck(['globals.d.ts', ...files], project);
+    },
+    DEADLINE_MS,
+  );
 
   const programs = all.filter((b) => b.lang === 'js' || b.files.some((f) => f.name === 'main.ts' && /from 'tandem'/.test(f.text)));
-  it.each(programs.map((b) => [b.line, b] as const))('the program at line %i runs and prints what it says', async (line, block) => {
-    const main = block.lang === 'js' ? block.files[0]!.name : 'main.ts';
-    // TypeScript under tsx on Node; Bun runs it as it is; Deno maps ./tasks.js to tasks.ts with --sloppy-imports.
-    const typescript = { node: ['--import', 'tsx'], bun: [], deno: ['run', '-A', '--sloppy-imports'] }[runtime];
-    const args = block.lang === 'js' ? [main] : [...typescript, main];
-    const ran = await ok(process.execPath, args, { cwd: join(project, `line-${line}`) });
-    const printed = ran.stdout.split('\n');
-    for (const value of promisedOutput(block.files.map((f) => f.text).join('\n'))) {
-      expect(printed.some((l) => l === value || l.startsWith(`${value} `)), `prints ${value}`).toBe(true);
-    }
-  }, DEADLINE_MS);
+  it.each(programs.map((b) => [b.line, b] as const))(
+    'the program at line %i runs and prints what it says',
+    async (line, block) => {
+      const main = block.lang === 'js' ? block.files[0].name : 'main.ts';
+      // TypeScript under tsx on Node; Bun runs it as it is; Deno maps ./tasks.js to tasks.ts with --sloppy-imports.
+      const typescript = { node: ['--import', 'tsx'], bun: [], deno: ['run', '-A', '--sloppy-imports'] }[runtime];
+      const args = block.lang === 'js' ? [main] : [...typescript, main];
+      const ran = await ok(process.execPath, args, { cwd: join(project, `line-${line}`) });
+      const printed = ran.stdout.split('\n');
+      for (const value of promisedOutput(block.files.map((f) => f.text).join('\n'))) {
+        expect(
+          printed.some((l) => l === value || l.startsWith(`${value} `)),
+          `prints ${value}`,
+        ).toBe(true);
+      }
+    },
+    DEADLINE_MS,
+  );
 });
 
 describe('README links', () => {
-  const links = [...README.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!);
+  const links = [...README.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]);
 
   it('are absolute (npm shows the README without the repository around it) or anchors', () => {
     expect(links.length).toBeGreaterThan(0);
@@ -128,7 +139,9 @@ describe('README links', () => {
   });
 
   it("lead to files that exist, when they point into tandem's repository", () => {
-    const missing = links.filter((l) => l.startsWith(REPOSITORY)).filter((l) => !existsSync(join(root, l.slice(REPOSITORY.length).split('#')[0]!)));
+    const missing = links
+      .filter((l) => l.startsWith(REPOSITORY))
+      .filter((l) => !existsSync(join(root, l.slice(REPOSITORY.length).split('#')[0])));
     expect(missing).toEqual([]);
   });
 
@@ -139,12 +152,16 @@ describe('README links', () => {
         .replace(/[^\p{L}\p{N}\s-]/gu, '')
         .trim()
         .replace(/\s/g, '-');
-    const anchors = new Set([...README.matchAll(/^#+ (.+)$/gm)].map((m) => `#${slug(m[1]!)}`));
+    const anchors = new Set([...README.matchAll(/^#+ (.+)$/gm)].map((m) => `#${slug(m[1])}`));
     expect(links.filter((l) => l.startsWith('#') && !anchors.has(l))).toEqual([]);
   });
 
   it('package.json names the repository, homepage and issue tracker the links use', () => {
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { repository?: { url?: string }; homepage?: string; bugs?: { url?: string } };
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      repository?: { url?: string };
+      homepage?: string;
+      bugs?: { url?: string };
+    };
     const repo = REPOSITORY.replace(/\/blob\/main\/$/, '');
     expect(pkg.repository?.url).toBe(`git+${repo}.git`);
     expect(pkg.homepage).toBe(`${repo}#readme`);

@@ -22,7 +22,8 @@ async function letTimePass(ms: number): Promise<void> {
 }
 
 describe.each(workerBackends)('timeouts (%s)', (backend) => {
-  it('cancelling a running call that has a timeout still stops its worker at the timeout: the next call runs, close() returns', async () => {
+  it('cancelling a running call that has a timeout still stops its worker at the timeout: the next call runs, close() ' +
+    'returns', async () => {
     const pool = makePool({ backend, size: 1 });
     const watch = probe(backend);
     const stuck = pool.submit(blockForever, [watch.arg], { timeout: 500 });
@@ -64,7 +65,8 @@ describe.each(workerBackends)('timeouts (%s)', (backend) => {
 });
 
 describe('arguments that fail when sent (thread)', () => {
-  it('two calls with a timeout that transfer the same buffer in one tick: neither runs on an emptied buffer; no stale deadline', async () => {
+  it('two calls with a timeout that transfer the same buffer in one tick: neither runs on an emptied buffer; no stale ' +
+    'deadline', async () => {
     const pool = makePool({ backend: 'thread', size: 1 });
     const worker = await pool.run(whoAmI);
     expect(await pool.run(byteSum, new ArrayBuffer(1))).toBe(0);

@@ -25,7 +25,11 @@ const MEET_DEADLINE_MS = 20_000;
  * short: a pool that pipelines then sends calls ahead to its workers. Short
  * calls sent together start more workers; sent one by one, a single worker.
  */
-async function pipeliningPool(backend: (typeof workerBackends)[number], size = 1, warm: 'together' | 'one by one' = 'together'): Promise<Pool> {
+async function pipeliningPool(
+  backend: (typeof workerBackends)[number],
+  size = 1,
+  warm: 'together' | 'one by one' = 'together',
+): Promise<Pool> {
   const pool = makePool({ backend, size });
   const open = probe(backend);
   open.open();
@@ -83,16 +87,20 @@ describe('calls that wait on each other are not queued behind a busy worker (thr
   it.each([
     ['one short call', 8, 1],
     ['twenty short calls one by one', 60, 20],
-  ])('after %s, %i calls waiting on one Event: four wait at once on a pool of four, then all see it set', async (_, calls, warm) => {
-    const pool = makePool({ backend: 'thread', size: 4 });
-    await warmUpOneByOne(pool, warm);
-    const event = new Event();
-    const started = probe('thread');
-    const waits = Array.from({ length: calls }, () => pool.submit(waitForEvent, [event, started.arg, 30_000]));
-    await eventually(() => started.started() >= 4, 'four of the calls to wait at once', 15_000);
-    event.set();
-    expect(await Promise.all(waits)).toEqual(Array.from({ length: calls }, () => true));
-  }, 60_000);
+  ])(
+    'after %s, %i calls waiting on one Event: four wait at once on a pool of four, then all see it set',
+    async (_, calls, warm) => {
+      const pool = makePool({ backend: 'thread', size: 4 });
+      await warmUpOneByOne(pool, warm);
+      const event = new Event();
+      const started = probe('thread');
+      const waits = Array.from({ length: calls }, () => pool.submit(waitForEvent, [event, started.arg, 30_000]));
+      await eventually(() => started.started() >= 4, 'four of the calls to wait at once', 15_000);
+      event.set();
+      expect(await Promise.all(waits)).toEqual(Array.from({ length: calls }, () => true));
+    },
+    60_000,
+  );
 
   it('two calls meeting at a Barrier(2) both pass', async () => {
     const pool = makePool({ backend: 'thread', size: 4 });

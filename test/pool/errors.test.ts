@@ -61,7 +61,12 @@ describe.each(allBackends)('remote errors on the %s backend', (backend) => {
     const fromMap = await rejection(pool.map(failOn, items, { chunksize: 3 }));
     expect(fromMap).toBeInstanceOf(TaskError);
     expect(fromMap.message).toContain('unlucky');
-    const fromStarmap = await rejection(pool.starmap(failOn, items.map((i): [number] => [i])));
+    const fromStarmap = await rejection(
+      pool.starmap(
+        failOn,
+        items.map((i): [number] => [i]),
+      ),
+    );
     expect(fromStarmap.code).toBe('ERR_TANDEM_TASK');
     const fromImap = await failure(async () => {
       for await (const _ of pool.imap(failOn, items, { chunksize: 1 })) {

@@ -17,6 +17,7 @@ class InputBroke extends Error {}
 /** Where the input fails: a sync or async iterable that throws on its first item, on a later one, or from [Symbol.iterator]() itself. */
 const failingInputs = {
   'a sync generator that throws on its first item': (error: Error) => ({
+    // biome-ignore lint/correctness/useYield: a generator that fails before its first item, on purpose
     input: (function* (): Generator<number> {
       throw error;
     })(),
@@ -40,6 +41,7 @@ const failingInputs = {
     before: [] as number[],
   }),
   'an async generator that throws on its first item': (error: Error) => ({
+    // biome-ignore lint/correctness/useYield: a generator that fails before its first item, on purpose
     input: (async function* (): AsyncGenerator<number> {
       throw error;
     })(),
@@ -87,31 +89,34 @@ const failingInputs = {
 
 describe.each(backends)('imap (%s) over an input that fails', (backend) => {
   describe.each(Object.entries(failingInputs))('%s', (_, make) => {
-    it.each([true, false])('ordered: %s — next() rejects with its error, after the items before it when ordered, then the iterator is done', async (ordered) => {
-      const pool = makePool({ backend, size: 2 });
-      const error = new InputBroke('input broke');
-      const { input, before } = make(error);
-      const iterator = pool.imap(square, input, { ordered, chunksize: 2 });
-      const seen: number[] = [];
-      let thrown: unknown = null;
-      for (;;) {
-        try {
-          const step = await settles(iterator.next(), 'next()');
-          if (step.done) break;
-          seen.push(step.value);
-        } catch (caught) {
-          thrown = caught;
-          break;
+    it.each([true, false])(
+      'ordered: %s — next() rejects with its error, after the items before it when ordered, then the iterator is done',
+      async (ordered) => {
+        const pool = makePool({ backend, size: 2 });
+        const error = new InputBroke('input broke');
+        const { input, before } = make(error);
+        const iterator = pool.imap(square, input, { ordered, chunksize: 2 });
+        const seen: number[] = [];
+        let thrown: unknown = null;
+        for (;;) {
+          try {
+            const step = await settles(iterator.next(), 'next()');
+            if (step.done) break;
+            seen.push(step.value);
+          } catch (caught) {
+            thrown = caught;
+            break;
+          }
         }
-      }
-      expect(thrown).toBe(error);
-      const expected = before.map((n) => n * n);
-      if (ordered) expect(seen).toEqual(expected);
-      else expect(seen.every((value) => expected.includes(value))).toBe(true);
-      expect(await settles(iterator.next(), 'next() after the error')).toEqual({ done: true, value: undefined });
-      // The pool still serves.
-      expect(await pool.run(square, 4)).toBe(16);
-    });
+        expect(thrown).toBe(error);
+        const expected = before.map((n) => n * n);
+        if (ordered) expect(seen).toEqual(expected);
+        else expect(seen.every((value) => expected.includes(value))).toBe(true);
+        expect(await settles(iterator.next(), 'next() after the error')).toEqual({ done: true, value: undefined });
+        // The pool still serves.
+        expect(await pool.run(square, 4)).toBe(16);
+      },
+    );
   });
 
   it('a source iterator whose next() threw is not closed again (as for-of does not close it)', async () => {
@@ -135,29 +140,32 @@ describe.each(backends)('imap (%s) over an input that fails', (backend) => {
 });
 
 describe.each(backends)('imap (%s) with a signal that has already aborted', (backend) => {
-  it.each([true, false])('ordered: %s — the first next() rejects with CancelledError, nothing runs, and the input is closed', async (ordered) => {
-    const pool = makePool({ backend, size: 1 });
-    const ran = probe(backend === 'process' ? 'process' : 'thread');
-    let pulled = 0;
-    function* input(): Generator<SharedArrayBuffer | string> {
-      for (let i = 0; i < 5; i++) {
-        pulled++;
-        yield ran.arg;
+  it.each([true, false])(
+    'ordered: %s — the first next() rejects with CancelledError, nothing runs, and the input is closed',
+    async (ordered) => {
+      const pool = makePool({ backend, size: 1 });
+      const ran = probe(backend === 'process' ? 'process' : 'thread');
+      let pulled = 0;
+      function* input(): Generator<SharedArrayBuffer | string> {
+        for (let i = 0; i < 5; i++) {
+          pulled++;
+          yield ran.arg;
+        }
       }
-    }
-    const source = input();
-    const controller = new AbortController();
-    controller.abort(new Error('the user gave up'));
-    const iterator = pool.imap(countRun, source, { ordered, signal: controller.signal });
-    const error = await settles(rejection(iterator.next()), 'the first next()');
-    expect(error).toBeInstanceOf(CancelledError);
-    expect(await iterator.next()).toEqual({ done: true, value: undefined });
-    expect(pulled).toBe(0);
-    // Closed: a generator closed before it started never runs.
-    expect(source.next()).toEqual({ done: true, value: undefined });
-    expect(pulled).toBe(0);
-    // The one worker runs this call after anything queued before it: only this call ran.
-    await pool.run(countRun, ran.arg);
-    expect(ran.ran()).toBe(1);
-  });
+      const source = input();
+      const controller = new AbortController();
+      controller.abort(new Error('the user gave up'));
+      const iterator = pool.imap(countRun, source, { ordered, signal: controller.signal });
+      const error = await settles(rejection(iterator.next()), 'the first next()');
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(await iterator.next()).toEqual({ done: true, value: undefined });
+      expect(pulled).toBe(0);
+      // Closed: a generator closed before it started never runs.
+      expect(source.next()).toEqual({ done: true, value: undefined });
+      expect(pulled).toBe(0);
+      // The one worker runs this call after anything queued before it: only this call ran.
+      await pool.run(countRun, ran.arg);
+      expect(ran.ran()).toBe(1);
+    },
+  );
 });

@@ -3,7 +3,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidOptionError, PoolClosedError, QueueFullError, TandemError, WorkerInitError } from 'tandem';
 import { allBackends, cleanup, eventually, failure, makePool, probe, rejection, runtime, thrown, workerBackends } from '../helpers.js';
-import { add, byteSum, echo, failingInit, gated, readEnv, readExecArgv, readGlobal, setGlobal, setGlobalBare, square, whoAmI } from '../fixtures/tasks.mjs';
+import {
+  add,
+  byteSum,
+  echo,
+  failingInit,
+  gated,
+  readEnv,
+  readExecArgv,
+  readGlobal,
+  setGlobal,
+  setGlobalBare,
+  square,
+  whoAmI,
+} from '../fixtures/tasks.mjs';
 
 afterEach(cleanup);
 

@@ -9,7 +9,20 @@
 import fc from 'fast-check';
 import { afterEach, describe, it } from 'vitest';
 import { cleanup, workerBackends, type BackendName } from '../helpers.js';
-import { Burst, Cancel, Close, DEADLINE_MS, MapItems, Pause, type PoolCommand, SettleOthers, type Start, Submit, commandsFor, runSequence } from './model.js';
+import {
+  Burst,
+  Cancel,
+  Close,
+  DEADLINE_MS,
+  MapItems,
+  Pause,
+  type PoolCommand,
+  SettleOthers,
+  type Start,
+  Submit,
+  commandsFor,
+  runSequence,
+} from './model.js';
 
 afterEach(cleanup);
 
@@ -20,19 +33,23 @@ const SEED = process.env.TANDEM_MODEL_SEED === undefined ? undefined : Number(pr
 const PATH = process.env.TANDEM_MODEL_PATH;
 
 describe.each(workerBackends)('the pool against its model (%s)', (backend) => {
-  it(`${RUNS} random command sequences keep every promise`, async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 1, max: 3 }),
-        fc.integer({ min: 0, max: 2 }),
-        fc.constantFrom<Start>('lazy', 'ready', 'warm'),
-        commandsFor(backend),
-        (size, retries, start, commands) => runSequence(backend, size, retries, start, commands),
-      ),
-      // The time limit bounds a run that fails by hanging (each shrink step waits out a deadline).
-      { numRuns: RUNS, seed: SEED, path: PATH, plugins: [fc.interruptAfterTimeLimit(TIME_LIMIT_MS)] },
-    );
-  }, TIME_LIMIT_MS + 4 * DEADLINE_MS);
+  it(
+    `${RUNS} random command sequences keep every promise`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 3 }),
+          fc.integer({ min: 0, max: 2 }),
+          fc.constantFrom<Start>('lazy', 'ready', 'warm'),
+          commandsFor(backend),
+          (size, retries, start, commands) => runSequence(backend, size, retries, start, commands),
+        ),
+        // The time limit bounds a run that fails by hanging (each shrink step waits out a deadline).
+        { numRuns: RUNS, seed: SEED, path: PATH, plugins: [fc.interruptAfterTimeLimit(TIME_LIMIT_MS)] },
+      );
+    },
+    TIME_LIMIT_MS + 4 * DEADLINE_MS,
+  );
 });
 
 // Counterexamples fast-check found and shrank, replayed as they were found.

@@ -24,7 +24,16 @@
 // Runs are counted in a probe (test/fixtures/probe.mjs), one slot per call.
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { CancelledError, type Future, type FutureState, type Pool, PoolClosedError, TaskError, TaskTimeoutError, WorkerCrashedError } from 'tandem';
+import {
+  CancelledError,
+  type Future,
+  type FutureState,
+  type Pool,
+  PoolClosedError,
+  TaskError,
+  TaskTimeoutError,
+  WorkerCrashedError,
+} from 'tandem';
 import { eventually, makePool, runtime, tempDir, type BackendName } from '../helpers.js';
 import { bump, read } from '../fixtures/probe.mjs';
 import { MODEL_GATES, MODEL_RUNS, act, actItem } from '../fixtures/core-tasks.mjs';
@@ -178,7 +187,7 @@ export class MapItems implements PoolCommand {
   }
   async run(m: Model, r: Real): Promise<void> {
     const indexes = this.actions.map(() => r.next++);
-    const items = indexes.map((index, i) => r.args(index, this.actions[i]!, m.gate));
+    const items = indexes.map((index, i) => r.args(index, this.actions[i], m.gate));
     if (this.kind === 'map') {
       r.jobs += items.length;
       const result = r.pool.map(actItem, items, { chunksize: 1 });
@@ -223,7 +232,7 @@ export class Cancel implements PoolCommand {
   async run(_: Model, r: Real): Promise<void> {
     if (r.calls.length === 0) return;
     // One of the last few calls: those are the ones still pending or running.
-    const call = r.calls[r.calls.length - 1 - (this.pick % Math.min(r.calls.length, 4))]!;
+    const call = r.calls[r.calls.length - 1 - (this.pick % Math.min(r.calls.length, 4))];
     const state = call.future.state;
     const ran = r.runs(call.index);
     const returned = call.future.cancel();
@@ -291,7 +300,11 @@ export class SettleOthers implements PoolCommand {
       ...r.calls.filter((call) => !(call.action === 'gated' && call.gate >= m.gate)).map((call) => call.future),
       ...r.batches.map((batch) => batch.result),
     ];
-    await within(Promise.allSettled(others), SETTLE_DEADLINE_MS, `the calls not blocked on a gate to settle while ${blocking} of ${r.size} workers are blocked`);
+    await within(
+      Promise.allSettled(others),
+      SETTLE_DEADLINE_MS,
+      `the calls not blocked on a gate to settle while ${blocking} of ${r.size} workers are blocked`,
+    );
     r.checkStep();
   }
   toString(): string {
@@ -364,7 +377,11 @@ async function finish(m: Model, r: Real): Promise<void> {
     r.markUnsettledAtClose();
     await within(r.pool.close(), DEADLINE_MS, 'close()');
   }
-  await within(Promise.allSettled([...r.calls.map((call) => call.future), ...r.batches.map((batch) => batch.result)]), DEADLINE_MS, 'every call to settle');
+  await within(
+    Promise.allSettled([...r.calls.map((call) => call.future), ...r.batches.map((batch) => batch.result)]),
+    DEADLINE_MS,
+    'every call to settle',
+  );
 
   let failed = 0;
   let cancelled = 0;
@@ -378,19 +395,26 @@ async function finish(m: Model, r: Real): Promise<void> {
       cancelled++;
       expect(outcome.status === 'rejected' && outcome.error instanceof CancelledError, `${what} rejects with CancelledError`).toBe(true);
       // Cancelled while pending (queued, or queued again for a retry): it never runs after the cancel.
-        if (call.cancel.state === 'pending') expect(runs, `runs of ${what}, cancelled while pending`).toBe(call.cancel.ran);
+      if (call.cancel.state === 'pending') expect(runs, `runs of ${what}, cancelled while pending`).toBe(call.cancel.ran);
       else expect(runs, `runs of ${what}, cancelled while running`).toBeLessThanOrEqual(call.cancel.ran + 1);
     } else if (isFaulty(call.action)) {
       failed++;
       // Or, beside a call that killed its process, it fails with what is known of it (callState).
-      const unsure = killed && outcome.status === 'rejected' && outcome.error instanceof WorkerCrashedError && outcome.error.callState !== 'running';
-      expect(unsure || (outcome.status === 'rejected' && outcome.error instanceof FAILS_WITH[call.action]), `${what} rejects with ${FAILS_WITH[call.action].name}, got ${outcomeText(outcome)}`).toBe(true);
+      const unsure =
+        killed && outcome.status === 'rejected' && outcome.error instanceof WorkerCrashedError && outcome.error.callState !== 'running';
+      expect(
+        unsure || (outcome.status === 'rejected' && outcome.error instanceof FAILS_WITH[call.action]),
+        `${what} rejects with ${FAILS_WITH[call.action].name}, got ${outcomeText(outcome)}`,
+      ).toBe(true);
       const bound = allowedRuns(outcome, r.retries);
       if (call.unsettledAtClose) {
         expect(runs, `runs of ${what} (close() came before it settled)`).toBeGreaterThanOrEqual(Math.min(1, bound?.min ?? 1));
         expect(runs, `runs of ${what} (close() came before it settled)`).toBeLessThanOrEqual(1 + r.retries);
       } else if (bound !== null) {
-        expect(runs, `runs of ${what} with retries: ${r.retries}, ${outcome.status === 'rejected' ? outcome.error.callState : ''}`).toBeGreaterThanOrEqual(bound.min);
+        expect(
+          runs,
+          `runs of ${what} with retries: ${r.retries}, ${outcome.status === 'rejected' ? outcome.error.callState : ''}`,
+        ).toBeGreaterThanOrEqual(bound.min);
         expect(runs, `runs of ${what} with retries: ${r.retries}`).toBeLessThanOrEqual(bound.max);
       } else {
         expect(runs, `runs of ${what} with retries: ${r.retries}`).toBe(1 + r.retries);
@@ -411,13 +435,17 @@ async function finish(m: Model, r: Real): Promise<void> {
   }
   for (const batch of r.batches) {
     const what = `${batch.kind} of calls ${batch.indexes.map((i) => `#${i}`).join(', ')}`;
-    const result = await batch.result.then((values) => values, (error: unknown) => error);
+    const result = await batch.result.then(
+      (values) => values,
+      (error: unknown) => error,
+    );
     let ran = batch.indexes;
     if (batch.kind === 'imap' && result instanceof PoolClosedError) {
       // close() came while it was still pulling: what was read is a prefix, and only what was sent ran.
       expect(batch.indexes.slice(0, batch.values.length), `what the ${what} yielded before close()`).toEqual(batch.values);
       ran = batch.indexes.slice(0, batch.values.length);
-      for (const index of batch.indexes.slice(batch.values.length + 1)) expect(r.runs(index), `runs of #${index} in the ${what}, not pulled`).toBe(0);
+      for (const index of batch.indexes.slice(batch.values.length + 1))
+        expect(r.runs(index), `runs of #${index} in the ${what}, not pulled`).toBe(0);
     } else {
       expect(result, what).toEqual(batch.indexes);
     }
@@ -425,7 +453,14 @@ async function finish(m: Model, r: Real): Promise<void> {
   }
 
   const stats = r.pool.stats();
-  expect(stats, 'stats() after close()').toMatchObject({ queued: 0, running: 0, workers: 0, failed, cancelled, completed: r.jobs - failed - cancelled });
+  expect(stats, 'stats() after close()').toMatchObject({
+    queued: 0,
+    running: 0,
+    workers: 0,
+    failed,
+    cancelled,
+    completed: r.jobs - failed - cancelled,
+  });
   if (r.backend === 'process') await eventually(() => childPids().length === 0, 'no worker process left after close()', DEADLINE_MS);
   // Deno cannot stop a thread deep in synchronous code: test/runtimes/differences.test.ts shows it.
   else if (runtime !== 'deno') await eventually(() => threadCount() <= r.threadsBefore, 'no worker thread left after close()', DEADLINE_MS);
@@ -433,7 +468,9 @@ async function finish(m: Model, r: Real): Promise<void> {
 
 function outcomeText(outcome: ReturnType<SettleLog['outcome']>): string {
   if (outcome === undefined) return 'nothing';
-  return outcome.status === 'fulfilled' ? `the value ${JSON.stringify(outcome.value)}` : `${outcome.error?.name}: ${outcome.error?.message}`;
+  return outcome.status === 'fulfilled'
+    ? `the value ${JSON.stringify(outcome.value)}`
+    : `${outcome.error?.name}: ${outcome.error?.message}`;
 }
 
 /**
@@ -444,7 +481,13 @@ function outcomeText(outcome: ReturnType<SettleLog['outcome']>): string {
 export type Start = 'lazy' | 'ready' | 'warm';
 
 /** One run: a fresh pool of `size` workers with `retries`, started as `start` says, the commands, then the final checks. */
-export async function runSequence(backend: BackendName, size: number, retries: number, start: Start, commands: Iterable<PoolCommand>): Promise<void> {
+export async function runSequence(
+  backend: BackendName,
+  size: number,
+  retries: number,
+  start: Start,
+  commands: Iterable<PoolCommand>,
+): Promise<void> {
   const real = new Real(backend, retries, size);
   const model: Model = { closed: false, gate: 0 };
   try {

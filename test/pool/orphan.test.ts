@@ -16,7 +16,7 @@ describe('the orphan check (process backend)', () => {
         let output = '';
         parent.stdout.on('data', (chunk: Buffer) => {
           output += chunk.toString();
-          if (output.includes('\n')) resolve(JSON.parse(output.split('\n')[0]!) as number[]);
+          if (output.includes('\n')) resolve(JSON.parse(output.split('\n')[0]) as number[]);
         });
         parent.once('exit', (code, signal) => reject(new Error(`the parent exited early (${code ?? signal})`)));
         setTimeout(() => reject(new Error('the parent did not report its workers within 30 s')), 30_000).unref();

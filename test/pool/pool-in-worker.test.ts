@@ -18,17 +18,21 @@ const scripts = {
 };
 
 describe.each(Object.entries(scripts))('%s that starts a pool at its top level without the guard', (_, script) => {
-  it.each([...workerBackends, 'auto'])('run as a script (%s): its call fails with UnguardedPoolError and the script exits', { timeout: 60_000 }, async (backend) => {
-    // Before the fix this script never exits: each worker starts a pool of its own.
-    const run = await runScript(script, { env: { TANDEM_TEST_BACKEND: backend }, deadlineMs: 30_000 });
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
-    const report = JSON.parse(run.stdout) as { code: string; isClass: boolean; module: string; workers: number };
-    expect(report.code).toBe('ERR_TANDEM_UNGUARDED_POOL');
-    expect(report.isClass).toBe(true);
-    expect([script, pathToFileURL(script).href]).toContain(report.module);
-    expect(report.workers).toBeLessThanOrEqual(1);
-  });
+  it.each([...workerBackends, 'auto'])(
+    'run as a script (%s): its call fails with UnguardedPoolError and the script exits',
+    { timeout: 60_000 },
+    async (backend) => {
+      // Before the fix this script never exits: each worker starts a pool of its own.
+      const run = await runScript(script, { env: { TANDEM_TEST_BACKEND: backend }, deadlineMs: 30_000 });
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const report = JSON.parse(run.stdout) as { code: string; isClass: boolean; module: string; workers: number };
+      expect(report.code).toBe('ERR_TANDEM_UNGUARDED_POOL');
+      expect(report.isClass).toBe(true);
+      expect([script, pathToFileURL(script).href]).toContain(report.module);
+      expect(report.workers).toBeLessThanOrEqual(1);
+    },
+  );
 });
 
 describe.each(workerBackends)('a task that starts a pool in its body (%s)', (backend) => {

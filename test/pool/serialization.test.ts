@@ -7,7 +7,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SerializationError, TandemError } from 'tandem';
 import { allBackends, cleanup, eventually, makePool, probe, rejection, thrown } from '../helpers.js';
 import { count, echo } from '../fixtures/tasks.mjs';
-import { Point, Segment, Unregistered, inspect, makeHidden, makeHiddenTask, makeUnregistered, nested, pointOf, scale } from '../fixtures/classes.mjs';
+import {
+  Point,
+  Segment,
+  Unregistered,
+  inspect,
+  makeHidden,
+  makeHiddenTask,
+  makeUnregistered,
+  nested,
+  pointOf,
+  scale,
+} from '../fixtures/classes.mjs';
 import { Color } from '../fixtures/classes-other.mjs';
 
 afterEach(cleanup);
@@ -134,7 +145,11 @@ describe.each(allBackends)('registered classes (%s)', (backend) => {
   it('instances nested in objects, arrays and Maps arrive as instances; one instance reached twice stays one', async () => {
     const pool = makePool({ backend, size: 1 });
     const shared = new Point(1, 1);
-    const arrived = await pool.run(inspect, { segment: new Segment(new Point(0, 0), new Point(3, 4)), list: [shared], map: new Map([['p', shared]]) });
+    const arrived = await pool.run(inspect, {
+      segment: new Segment(new Point(0, 0), new Point(3, 4)),
+      list: [shared],
+      map: new Map([['p', shared]]),
+    });
     expect(arrived).toEqual({ segment: true, length: 5, inArray: true, inMap: true, same: true });
     const back = await pool.run(nested);
     expect(back.segment).toBeInstanceOf(Segment);

@@ -58,7 +58,8 @@ interface Call {
 }
 
 describe.each(workerBackends)('fault soak (%s)', (backend) => {
-  it(`${CALLS[backend]} calls with random faults, retries: ${RETRIES}: each settles once as its fault says, the pool serves on (seed ${SEED})`, async () => {
+  it(`${CALLS[backend]} calls with random faults, retries: ${RETRIES}: each settles once as its fault says, the pool serves on (seed ` +
+    `${SEED})`, async () => {
     const random = generator(SEED);
     const threadsBefore = threadCount();
     const pool = makePool({ backend, size: 3, retries: RETRIES });
@@ -96,10 +97,14 @@ describe.each(workerBackends)('fault soak (%s)', (backend) => {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       expect.soft(accounted(pool), 'stats() never counts more calls than were accepted').toBeLessThanOrEqual(calls.length);
-      await within(Promise.allSettled(wave.map((call) => call.future)), 30_000, `wave ${start / WAVE} to settle (seed ${SEED})`).catch((error: Error) => {
-        const stuck = wave.filter((call) => !call.future.done()).map((call) => `#${call.index} ${call.action} ${call.future.state}${call.cancel ? ' cancelled' : ''} ran ${runs(call)}`);
-        throw new Error(`${error.message}; unsettled: ${stuck.slice(0, 10).join(', ')}; stats: ${JSON.stringify(pool.stats())}`);
-      });
+      await within(Promise.allSettled(wave.map((call) => call.future)), 30_000, `wave ${start / WAVE} to settle (seed ${SEED})`).catch(
+        (error: Error) => {
+          const stuck = wave
+            .filter((call) => !call.future.done())
+            .map((call) => `#${call.index} ${call.action} ${call.future.state}${call.cancel ? ' cancelled' : ''} ran ${runs(call)}`);
+          throw new Error(`${error.message}; unsettled: ${stuck.slice(0, 10).join(', ')}; stats: ${JSON.stringify(pool.stats())}`);
+        },
+      );
     }
 
     const killed = calls.some((call) => call.action === 'kill');
@@ -114,8 +119,12 @@ describe.each(workerBackends)('fault soak (%s)', (backend) => {
         else expect(runs(call), `runs of ${what}, cancelled while running`).toBeLessThanOrEqual(call.cancel.ran + 1);
       } else if (call.action in FAILS_WITH) {
         // Or, beside a call that killed its process, it fails with what is known of it (callState).
-        const unsure = killed && outcome.status === 'rejected' && outcome.error instanceof WorkerCrashedError && outcome.error.callState !== 'running';
-        expect(unsure || (outcome.status === 'rejected' && outcome.error instanceof FAILS_WITH[call.action]!), `${what} rejects with ${FAILS_WITH[call.action]!.name}`).toBe(true);
+        const unsure =
+          killed && outcome.status === 'rejected' && outcome.error instanceof WorkerCrashedError && outcome.error.callState !== 'running';
+        expect(
+          unsure || (outcome.status === 'rejected' && outcome.error instanceof FAILS_WITH[call.action]),
+          `${what} rejects with ${FAILS_WITH[call.action].name}`,
+        ).toBe(true);
         const bound = allowedRuns(outcome, RETRIES) ?? { min: 1 + RETRIES, max: 1 + RETRIES };
         expect(runs(call), `runs of ${what}`).toBeGreaterThanOrEqual(bound.min);
         expect(runs(call), `runs of ${what}`).toBeLessThanOrEqual(bound.max);

@@ -20,9 +20,12 @@ describe.each(allBackends)('tasks on the %s backend', (backend) => {
     const pool = makePool({ backend, size: 1 });
     expect(await pool.run((x: number) => x * 2, 21)).toBe(42);
     expect(
-      await pool.map(function inc(n: number) {
-        return n + 1;
-      }, [1, 2]),
+      await pool.map(
+        function inc(n: number) {
+          return n + 1;
+        },
+        [1, 2],
+      ),
     ).toEqual([2, 3]);
     expect(await pool.run(async (s: string) => s.toUpperCase(), 'up')).toBe('UP');
   });
@@ -76,7 +79,10 @@ describe.each(workerBackends)('finding tasks in workers (%s)', (backend) => {
 
 describe('TypeScript task modules', () => {
   it('run in thread and process workers when the caller runs under tsx (workers inherit the loader)', async () => {
-    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', 'test/fixtures/tsx-caller.ts'], { cwd: root, timeout: 60_000 });
+    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', 'test/fixtures/tsx-caller.ts'], {
+      cwd: root,
+      timeout: 60_000,
+    });
     expect(JSON.parse(stdout)).toEqual({ thread: ['THREAD!', ['abab']], process: ['PROCESS!', ['abab']] });
   }, 60_000);
 });

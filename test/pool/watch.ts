@@ -30,6 +30,7 @@ export async function warmUpOneByOne(pool: Pool, calls: number): Promise<void> {
 }
 
 /** The outcome of a settled future, as the tests compare it. */
+// biome-ignore lint/suspicious/noExplicitAny: tests read the error's fields (code, cause) without narrowing it first
 export type Outcome = { status: 'fulfilled'; value: unknown } | { status: 'rejected'; error: any };
 
 /** Counts the settlements of futures: every accepted call must settle exactly once. */

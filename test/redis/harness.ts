@@ -57,7 +57,9 @@ function answersPing(port: number): Promise<boolean> {
 
 export async function startRedis(): Promise<{ url: string; port: number }> {
   const port = await freePort();
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   children.add(child);
   await until(`redis-server on port ${port}`, () => answersPing(port));
   return { url: `redis://127.0.0.1:${port}`, port };
@@ -82,13 +84,29 @@ export interface WorkerArgs {
 export async function startWorker(args: WorkerArgs, waitForServing = true): Promise<WorkerProcess> {
   const { redis, queue, size = 2, lockDuration = 2_000, stalledInterval = 1_000 } = args;
   const argv = existsSync(BUILT_WORKER)
-    ? [BUILT_WORKER, '--redis', redis, '--queue', queue, '--tasks', TASKS, '--tasks', SELF_CALLER, '--size', String(size), '--lock-duration', String(lockDuration), '--stalled-interval', String(stalledInterval)]
+    ? [
+        BUILT_WORKER,
+        '--redis',
+        redis,
+        '--queue',
+        queue,
+        '--tasks',
+        TASKS,
+        '--tasks',
+        SELF_CALLER,
+        '--size',
+        String(size),
+        '--lock-duration',
+        String(lockDuration),
+        '--stalled-interval',
+        String(stalledInterval),
+      ]
     : [FIXTURE_WORKER, JSON.stringify({ redis, queue, tasks: [TASKS, SELF_CALLER], size, lockDuration, stalledInterval })];
   const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let output = '';
-  child.stdout!.on('data', (data) => (output += data));
-  child.stderr!.on('data', (data) => (output += data));
+  child.stdout.on('data', (data) => (output += data));
+  child.stderr.on('data', (data) => (output += data));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
@@ -107,8 +125,8 @@ export async function runNode(script: string, env: Record<string, string>): Prom
   const child = spawn(process.execPath, [script], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let output = '';
-  child.stdout!.on('data', (data) => (output += data));
-  child.stderr!.on('data', (data) => (output += data));
+  child.stdout.on('data', (data) => (output += data));
+  child.stderr.on('data', (data) => (output += data));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   return { code, output };
 }
@@ -116,7 +134,9 @@ export async function runNode(script: string, env: Record<string, string>): Prom
 /** Kills every process the harness started, and waits for them to be gone. */
 export async function stopAll(): Promise<void> {
   const gone = [...children].map((child) =>
-    child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve())),
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => child.once('exit', () => resolve())),
   );
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await Promise.all(gone);

@@ -7,7 +7,18 @@ import { Pool, type PoolOptions } from 'tandem';
 import { add, describe as describeValue, explode, killHost, scalePoint, spin, square } from '../fixtures/redis-tasks.mjs';
 import { Point } from '../fixtures/classes.mjs';
 import { notServed } from '../fixtures/redis-other-tasks.mjs';
-import { IDLE_CALLER, SELF_CALLER, type WorkerProcess, freePort, redisInstalled, runNode, startRedis, startWorker, stopAll, until } from './harness.js';
+import {
+  IDLE_CALLER,
+  SELF_CALLER,
+  type WorkerProcess,
+  freePort,
+  redisInstalled,
+  runNode,
+  startRedis,
+  startWorker,
+  stopAll,
+  until,
+} from './harness.js';
 
 const skip = !redisInstalled && !process.env.CI;
 if (skip) {
@@ -31,7 +42,8 @@ describe.skipIf(skip)("backend: 'redis' with two tandem workers", () => {
   }
 
   beforeAll(async () => {
-    if (!redisInstalled) throw new Error('redis-server is not installed, and CI is set: .ci/run installs it (apt-get install redis-server)');
+    if (!redisInstalled)
+      throw new Error('redis-server is not installed, and CI is set: .ci/run installs it (apt-get install redis-server)');
     ({ url } = await startRedis());
     [workerA, workerB] = await Promise.all([startWorker({ redis: url, queue }), startWorker({ redis: url, queue })]);
   }, 60_000);
@@ -45,14 +57,22 @@ describe.skipIf(skip)("backend: 'redis' with two tandem workers", () => {
     const pool = makePool();
     const items = Array.from({ length: 10_000 }, (_, i) => i);
     expect(await pool.map(square, items)).toEqual(items.map((n) => square(n)));
-    expect(await pool.starmap(add, [[1, 2], [3, 4]])).toEqual([3, 7]);
+    expect(
+      await pool.starmap(add, [
+        [1, 2],
+        [3, 4],
+      ]),
+    ).toEqual([3, 7]);
     expect(await pool.run(square, 12)).toBe(144);
     await pool.close();
   });
 
   it('keeps structured-clone types both ways', async () => {
     const pool = makePool();
-    const value = new Map<unknown, unknown>([[1n, new Date(5)], ['set', new Set([1])]]);
+    const value = new Map<unknown, unknown>([
+      [1n, new Date(5)],
+      ['set', new Set([1])],
+    ]);
     const result = (await pool.run(describeValue, value)) as ReturnType<typeof describeValue>;
     expect(result.kind).toBe('[object Map]');
     expect(result.same).toEqual(value);
@@ -80,7 +100,13 @@ describe.skipIf(skip)("backend: 'redis' with two tandem workers", () => {
 
   it('a task error comes back as TaskError with the remote stack, properties and item index', async () => {
     const pool = makePool();
-    const error = await pool.map(explode, Array.from({ length: 20 }, (_, i) => i), { chunksize: 4 }).catch((e: unknown) => e);
+    const error = await pool
+      .map(
+        explode,
+        Array.from({ length: 20 }, (_, i) => i),
+        { chunksize: 4 },
+      )
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_TANDEM_TASK', remoteName: 'RangeError', index: 7, properties: { code: 'E_RANGE' } });
     const stack = (error as { remoteStack: string }).remoteStack;
     expect(stack).toContain('item 7 is out of range');
@@ -119,7 +145,13 @@ describe.skipIf(skip)("backend: 'redis' with two tandem workers", () => {
 
   it('a caller that goes away leaves no job waiting and only expiring reply lists', async () => {
     const pool = makePool();
-    const running = pool.map(spin, Array.from({ length: 400 }, (_, i) => i), { chunksize: 1 }).catch((e: unknown) => e);
+    const running = pool
+      .map(
+        spin,
+        Array.from({ length: 400 }, (_, i) => i),
+        { chunksize: 1 },
+      )
+      .catch((e: unknown) => e);
     await pool.terminate();
     expect(await running).toMatchObject({ code: 'ERR_TANDEM_POOL_CLOSED' });
     const redis = new Redis(url);
@@ -151,7 +183,11 @@ describe.skipIf(skip)("backend: 'redis' with two tandem workers", () => {
     let fromOthersAfterKill = 0;
     // imap unordered: results are counted as they come, so the kill can wait until worker A serves
     // (it then holds more jobs: up to size × 2 at once, each 2 items of 20 ms).
-    for await (const result of pool.imap(spin, Array.from({ length: count }, (_, i) => i), { ordered: false, chunksize: 2 })) {
+    for await (const result of pool.imap(
+      spin,
+      Array.from({ length: count }, (_, i) => i),
+      { ordered: false, chunksize: 2 },
+    )) {
       const { n, double, host } = result as { n: number; double: number; host: number };
       expect(double).toBe(n * 2);
       seen.set(n, (seen.get(n) ?? 0) + 1);

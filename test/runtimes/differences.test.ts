@@ -49,13 +49,16 @@ describe(`resourceLimits on ${runtime}`, () => {
 });
 
 describe(`execArgv on ${runtime}`, () => {
-  it.each(['thread', 'process'] as const)('a flag the runtime does not know (%s): Node and Deno refuse to start the worker, Bun ignores it', async (backend) => {
-    const pool = makePool({ backend, size: 1, execArgv: ['--no-such-flag'] });
-    if (runtime === 'bun') expect(await pool.run(add, 2, 2)).toBe(4);
-    else expect(await rejection(pool.run(add, 2, 2))).toMatchObject({ code: 'ERR_TANDEM_WORKER_CRASHED' });
-  });
+  it.each(['thread', 'process'] as const)(
+    'a flag the runtime does not know (%s): Node and Deno refuse to start the worker, Bun ignores it',
+    async (backend) => {
+      const pool = makePool({ backend, size: 1, execArgv: ['--no-such-flag'] });
+      if (runtime === 'bun') expect(await pool.run(add, 2, 2)).toBe(4);
+      else expect(await rejection(pool.run(add, 2, 2))).toMatchObject({ code: 'ERR_TANDEM_WORKER_CRASHED' });
+    },
+  );
 
-  it("a V8 heap flag for process workers: Node and Deno apply it, Bun (JavaScriptCore) ignores it", async () => {
+  it('a V8 heap flag for process workers: Node and Deno apply it, Bun (JavaScriptCore) ignores it', async () => {
     const pool = makePool({ backend: 'process', size: 1, execArgv: ['--max-old-space-size=64'] });
     const limit = await pool.run(heapLimitMb);
     if (runtime === 'bun') expect(limit).toBeGreaterThan(64);

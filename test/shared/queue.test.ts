@@ -21,10 +21,7 @@ describe('SharedQueue', () => {
     const queue = new SharedQueue<Item>({ byteLength: 1024 });
     const count = 2_000;
     const consumers = [pool.run(consumeAll, queue), pool.run(consumeAll, queue)];
-    expect(await Promise.all([pool.run(produceInto, queue, 0, count), pool.run(produceInto, queue, 1, count)])).toEqual([
-      true,
-      true,
-    ]);
+    expect(await Promise.all([pool.run(produceInto, queue, 0, count), pool.run(produceInto, queue, 1, count)])).toEqual([true, true]);
     queue.close();
     const results: { got: Item[] }[] = await Promise.all(consumers);
     const all = results.flatMap((r) => r.got);
@@ -100,12 +97,35 @@ describe('SharedQueue', () => {
 
   it('gives back exactly what structured clone would, for plain and other values', async () => {
     const shared = { n: 1 };
+    // biome-ignore lint/suspicious/noSparseArray: a hole is one of the values under test
     const sparse = [1, , 3];
     const values: unknown[] = [
-      42, -0, NaN, 1.5, 2 ** 40, -(2 ** 31), '', 'héllo', '\ud800 lone surrogate', 'x'.repeat(5_000), true, false, null, undefined,
+      42,
+      -0,
+      NaN,
+      1.5,
+      2 ** 40,
+      -(2 ** 31),
+      '',
+      'héllo',
+      '\ud800 lone surrogate',
+      'x'.repeat(5_000),
+      true,
+      false,
+      null,
+      undefined,
       { id: 7, name: 'job', nested: { list: [1, 'a', null, undefined, { z: -0 }] } },
-      sparse, Object.assign([1, 2], { extra: 'kept' }), { a: shared, b: shared }, new Date(5), new Map([[1, { m: 2 }]]),
-      new Set(['s']), 10n, new Uint8Array([1, 2, 3]), JSON.parse('{"__proto__": 5}'), Object.create(null), /re/g,
+      sparse,
+      Object.assign([1, 2], { extra: 'kept' }),
+      { a: shared, b: shared },
+      new Date(5),
+      new Map([[1, { m: 2 }]]),
+      new Set(['s']),
+      10n,
+      new Uint8Array([1, 2, 3]),
+      JSON.parse('{"__proto__": 5}'),
+      Object.create(null),
+      /re/g,
     ];
     const queue = new SharedQueue<unknown>({ byteLength: 1 << 16 });
     for (const value of values) {

@@ -14,9 +14,7 @@ function meeting(rounder: typeof meet | typeof meetThroughResets, parties: numbe
   const barrier = new Barrier(parties);
   const progress = new SharedArray('int32', parties);
   const lagging = new SharedValue('int32', 0);
-  const running = Promise.all(
-    Array.from({ length: parties }, (_, party) => pool.run(rounder, party, barrier, progress, lagging, rounds)),
-  );
+  const running = Promise.all(Array.from({ length: parties }, (_, party) => pool.run(rounder, party, barrier, progress, lagging, rounds)));
   return { barrier, progress, lagging, running };
 }
 

@@ -72,16 +72,14 @@ describe('deadlock detection', () => {
       const pool = threadPool(3);
       const locks = ['a', 'b', 'c'].map((name) => new Lock({ name }));
       const barrier = new Barrier(3);
-      const results: Outcome[] = await Promise.all(
-        [0, 1, 2].map((i) => pool.run(transfer, locks[i], locks[(i + 1) % 3], barrier, HANG)),
-      );
+      const results: Outcome[] = await Promise.all([0, 1, 2].map((i) => pool.run(transfer, locks[i], locks[(i + 1) % 3], barrier, HANG)));
       const failed = results.filter((r) => r.outcome === 'deadlock');
       expect(failed).toHaveLength(1);
       expect(results.filter((r) => r.outcome === 'transferred')).toHaveLength(2);
       const cycle = failed[0].error!.cycle;
       expect(cycle).toHaveLength(3);
       expect(new Set(cycle.map((link) => link.thread)).size).toBe(3);
-      cycle.forEach((link, i) => expect(link.waitsFor).toBe(cycle[(i + 1) % 3].holds));
+      for (const [i, link] of cycle.entries()) expect(link.waitsFor).toBe(cycle[(i + 1) % 3].holds);
     },
     HANG + 5_000,
   );
@@ -143,10 +141,7 @@ describe('deadlock detection', () => {
       const a = new RLock({ name: 'ra' });
       const b = new RLock({ name: 'rb' });
       const barrier = new Barrier(2);
-      const results: Outcome[] = await Promise.all([
-        pool.run(transfer, a, b, barrier, HANG),
-        pool.run(transfer, b, a, barrier, HANG),
-      ]);
+      const results: Outcome[] = await Promise.all([pool.run(transfer, a, b, barrier, HANG), pool.run(transfer, b, a, barrier, HANG)]);
       expect(results.map((r) => r.outcome).sort()).toEqual(['deadlock', 'transferred']);
     },
     HANG + 5_000,

@@ -35,7 +35,7 @@ describe('timed waits on the main thread', () => {
     for (const { elapsed } of results) expect(elapsed).toBeGreaterThanOrEqual(45);
   });
 
-  it('a very large timeout (1e10 ms, over setTimeout\'s limit) prints no TimeoutOverflowWarning', { timeout: 60_000 }, async () => {
+  it("a very large timeout (1e10 ms, over setTimeout's limit) prints no TimeoutOverflowWarning", { timeout: 60_000 }, async () => {
     const run = await runScript('timed-waits.mjs', ['huge']);
     expect(run.stderr).not.toMatch(/TimeoutOverflowWarning/);
     expect(run.code).toBe(0);

@@ -208,7 +208,7 @@ describe('the deadlock detector', () => {
       // The state a worker killed between taking and releasing the wait-for graph's mutex leaves:
       // the mutex word (the graph's first word) holding its thread tag (threadId + 1), here with
       // the bit that says others sleep on it (0x40000000).
-      const graph = new Int32Array((globalThis as unknown as Record<symbol, SharedArrayBuffer>)[Symbol.for('tandem.sync.waitForGraph')]!);
+      const graph = new Int32Array((globalThis as unknown as Record<symbol, SharedArrayBuffer>)[Symbol.for('tandem.sync.waitForGraph')]);
       const leftBehind = deadTag | 0x40000000;
       Atomics.store(graph, 0, leftBehind);
       const pool = threadPool(2);

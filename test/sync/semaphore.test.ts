@@ -17,9 +17,7 @@ describe('Semaphore', () => {
     const meals = new SharedArray('int32', philosophers);
     const clashes = new SharedValue('int32', 0);
     await Promise.all(
-      Array.from({ length: philosophers }, (_, seat) =>
-        pool.run(dine, seat, footman, forks, eating, meals, clashes, rounds),
-      ),
+      Array.from({ length: philosophers }, (_, seat) => pool.run(dine, seat, footman, forks, eating, meals, clashes, rounds)),
     );
     expect(meals.toArray()).toEqual(Array(philosophers).fill(rounds));
     expect(clashes.value).toBe(0);

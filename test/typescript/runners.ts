@@ -55,8 +55,18 @@ export interface TestRunner {
 
 /** vitest everywhere, jest on Node (in its ESM mode), `bun test` on Bun; on a Node that loads no .ts, each also under tsx. */
 export function testRunners(fixtures: string): TestRunner[] {
-  const vitest = [...(runtime === 'deno' ? ['run', '-A'] : []), require.resolve('vitest/vitest.mjs'), 'run', '--config', `${fixtures}/vitest/vitest.config.mjs`];
-  if (runtime === 'bun') return [{ name: 'vitest', args: vitest, env: {}, workersFail: false }, { name: 'bun test', args: ['test', './bun/pool.spec.mjs'], env: {}, workersFail: false }];
+  const vitest = [
+    ...(runtime === 'deno' ? ['run', '-A'] : []),
+    require.resolve('vitest/vitest.mjs'),
+    'run',
+    '--config',
+    `${fixtures}/vitest/vitest.config.mjs`,
+  ];
+  if (runtime === 'bun')
+    return [
+      { name: 'vitest', args: vitest, env: {}, workersFail: false },
+      { name: 'bun test', args: ['test', './bun/pool.spec.mjs'], env: {}, workersFail: false },
+    ];
   if (runtime === 'deno') return [{ name: 'vitest', args: vitest, env: {}, workersFail: false }];
   const jest = ['--experimental-vm-modules', require.resolve('jest/bin/jest'), '--config', `${fixtures}/jest/jest.config.js`];
   const runners: TestRunner[] = [
@@ -87,7 +97,12 @@ export interface Run {
 export function run(args: string[], cwd: string, deadlineMs = 60_000, env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
     // No NODE_OPTIONS from the test runner leaks in: each runner is started as a user starts it.
-    const child = spawn(process.execPath, args, { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...env } });
+    const child = spawn(process.execPath, args, {
+      cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '', ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -30,9 +30,21 @@ describe.concurrent.each(sourceRunners())('TypeScript under $name', (runner) => 
   });
 
   it.each(['thread', 'process', 'auto'])('tandem run with a .ts task module (%s)', async (backend) => {
-    const { code, stdout, stderr } = await runCli(['run', 'tasks.ts#square', '--backend', backend], { cwd: fixtures, stdin: '{"n":3}\n{"n":4}\n', nodeArgs: runner.args });
+    const { code, stdout, stderr } = await runCli(['run', 'tasks.ts#square', '--backend', backend], {
+      cwd: fixtures,
+      stdin: '{"n":3}\n{"n":4}\n',
+      nodeArgs: runner.args,
+    });
     expect(code, stderr).toBe(0);
-    expect(stdout.trim().split('\n').map((line) => JSON.parse(line))).toEqual([{ line: 1, result: 9 }, { line: 2, result: 16 }]);
+    expect(
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    ).toEqual([
+      { line: 1, result: 9 },
+      { line: 2, result: 16 },
+    ]);
   });
 
   // A longer deadline: five pools, each starting workers that load a TypeScript
@@ -73,7 +85,11 @@ describe.concurrent('tsc output', () => {
   });
 
   it('tandem run with the compiled task module', async () => {
-    const { code, stdout } = await runCli(['run', 'tasks.js#square', '--backend', 'process'], { cwd: out, stdin: '{"n":5}\n', nodeArgs: jsArgs });
+    const { code, stdout } = await runCli(['run', 'tasks.js#square', '--backend', 'process'], {
+      cwd: out,
+      stdin: '{"n":5}\n',
+      nodeArgs: jsArgs,
+    });
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ line: 1, result: 25 });
   });
@@ -97,4 +113,3 @@ describe.runIf(needsLoader)('a .ts task module without a loader on Node 20', () 
     expect(stderr).toContain('--import tsx');
   });
 });
-

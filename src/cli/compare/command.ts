@@ -94,7 +94,11 @@ async function selectWorkloads(options: CompareOptions, dataDir: string): Promis
 }
 
 export async function compareCommand(options: CompareOptions): Promise<number> {
-  const settings: RunSettings = { size: options.size, inFlight: options.inFlight, runs: options.runs ?? (options.quick ? QUICK_RUNS : FULL_RUNS) };
+  const settings: RunSettings = {
+    size: options.size,
+    inFlight: options.inFlight,
+    runs: options.runs ?? (options.quick ? QUICK_RUNS : FULL_RUNS),
+  };
   // A given --out folder is made first, so that a bad one fails before minutes of measuring.
   const givenOut = options.out === undefined ? null : resolve(options.out);
   if (givenOut !== null) {
@@ -162,7 +166,7 @@ export async function compareCommand(options: CompareOptions): Promise<number> {
       report.workloads.push(entry);
     }
     steps.stop();
-    report.machine.loadAverageAfter = loadavg()[0]!;
+    report.machine.loadAverageAfter = loadavg()[0];
     const outDir = givenOut ?? mkdtempSync(join(tmpdir(), 'tandem-compare-'));
     const jsonPath = join(outDir, 'compare.json');
     const htmlPath = join(outDir, 'compare.html');

@@ -23,7 +23,7 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function medianOrNull(values: readonly (number | null)[]): number | null {
@@ -38,7 +38,7 @@ function medianOrNull(values: readonly (number | null)[]): number | null {
  */
 export function summarise(runs: readonly ModelRun[]): ModelResult {
   if (runs.length === 0) throw new RangeError('summarise() needs at least one run');
-  const last = runs[runs.length - 1]!;
+  const last = runs[runs.length - 1];
   const ok = runs.filter((r) => r.error === null);
   // A failed run's figures are partial: the figures come from the runs that finished, if any did.
   const measured = ok.length > 0 ? ok : runs;

@@ -8,12 +8,27 @@ import { formatBytes, formatMs, formatRange, formatShare, formatSpeedup } from '
  * only where those ranges do not overlap, so it can be checked by eye.
  */
 
-const HEADERS = ['model', 'wall (median)', 'fastest–slowest', 'start-up', 'speedup', 'CPU (all cores)', 'pool busy', 'peak memory', 'memory/worker'];
+const HEADERS = [
+  'model',
+  'wall (median)',
+  'fastest–slowest',
+  'start-up',
+  'speedup',
+  'CPU (all cores)',
+  'pool busy',
+  'peak memory',
+  'memory/worker',
+];
 
 function pad(cells: string[][]): string[] {
-  const widths = HEADERS.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  const widths = HEADERS.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
   // Text columns align left, numbers right.
-  return cells.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd());
+  return cells.map((row) =>
+    row
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export function renderTable(workloads: WorkloadReport[]): string {

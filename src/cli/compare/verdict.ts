@@ -53,7 +53,12 @@ function list(items: string[]): string {
 function autoPlacements(results: ModelResult[]): string {
   const auto = results.find((r) => r.model === 'auto');
   if (!auto || auto.placements.length === 0) return '';
-  const where = auto.placements.map((p) => `${p.task} → ${p.backend === 'thread' ? 'threads' : p.backend === 'process' ? 'processes' : p.backend === 'inline' ? 'this event loop' : p.backend}`);
+  const where = auto.placements.map(
+    (p) =>
+      `${p.task} → ${
+        p.backend === 'thread' ? 'threads' : p.backend === 'process' ? 'processes' : p.backend === 'inline' ? 'this event loop' : p.backend
+      }`,
+  );
   return `auto measured each task and sent ${where.join(', ')}`;
 }
 
@@ -106,7 +111,8 @@ export function certainty(best: ModelResult, tied: ModelResult[], others: ModelR
   if (best.runs < 2 || fewest < 2) return 'one run each, so the spread is unknown and the winner may be luck: use --runs 3 or more';
   const odds = Math.round(binomial(best.runs + fewest, best.runs) / 2);
   return (
-    `clear: each of the ${best.runs} runs of ${best.label} (${formatRange(best.wallMinMs, best.wallMaxMs)}) beat every run of the others; ` +
+    `clear: each of the ${best.runs} runs of ${best.label} (${formatRange(best.wallMinMs, best.wallMaxMs)}) beat every run of the ` +
+    `others; ` +
     `models equally fast would do that about 1 time in ${odds}`
   );
 }
@@ -121,7 +127,10 @@ export function verdict(results: ModelResult[], machine: MachineState): Verdict 
   const kind = classify(sequentialCoreShare);
   const standing = standings(results);
   if (standing === null) {
-    const text = sequential?.error != null ? `the task failed when run sequentially (${sequential.error}); fix it or its inputs, then compare again` : 'every model failed: see the errors above';
+    const text =
+      sequential?.error != null
+        ? `the task failed when run sequentially (${sequential.error}); fix it or its inputs, then compare again`
+        : 'every model failed: see the errors above';
     return { winner: 'sequential', tiedWith: [], kind, sequentialCoreShare, text, certainty: '' };
   }
   const { best, tied } = standing;
@@ -135,7 +144,8 @@ export function verdict(results: ModelResult[], machine: MachineState): Verdict 
     : `${list(group.map((r) => r.label))} are too close to call (${list(group.map((r) => times(r)))} as fast as sequential)`;
   const busy =
     available < 0.9
-      ? `run sequentially it kept one core ${percent(rawShare)} busy, ${percent(sequentialCoreShare)} of the ${percent(available)} of a core this busy machine gave it`
+      ? `run sequentially it kept one core ${percent(rawShare)} busy, ${percent(sequentialCoreShare)} of the ${percent(available)} of a ` +
+        `core this busy machine gave it`
       : `run sequentially it kept one core ${percent(rawShare)} busy`;
   const placed = autoPlacements(results);
   const others = (among: ModelName[]): string =>
@@ -152,12 +162,14 @@ export function verdict(results: ModelResult[], machine: MachineState): Verdict 
     why =
       `no parallel model ${clear ? '' : 'clearly '}paid off here${aside(others(['thread', 'process', 'auto']))}; ` +
       (load > cores
-        ? `the machine was busy with other work (load ${load.toFixed(1)} on ${cores} cores), so there were no idle cores for workers to use; run it again when it is quieter`
+        ? `the machine was busy with other work (load ${load.toFixed(1)} on ${cores} cores), so there were no idle cores for workers to ` +
+          `use; run it again when it is quieter`
         : `the calls are too short for workers to earn back their start-up and copying; give each call more work`);
   } else if (kind === 'CPU-bound') {
     why =
       `the work is CPU-bound (${busy}), and one event loop runs JavaScript one call at a time, so async alone gains nothing ` +
-      `(inline async ${times(by('inline'))}); worker threads (multithreading) and child processes (multiprocessing) each have their own event loop ` +
+      `(inline async ${times(by('inline'))}); worker threads (multithreading) and child processes (multiprocessing) each have their own ` +
+      `event loop ` +
       `and use all ${cores} cores${aside(others(['thread', 'process', 'auto']))}` +
       (clear && best.model === 'thread' ? '; threads start faster and copy less than processes' : '') +
       (clear && best.model === 'process' ? '; processes cost more to start but each has its own heap' : '') +
@@ -167,21 +179,26 @@ export function verdict(results: ModelResult[], machine: MachineState): Verdict 
       ? `${list(group.map((r) => r.label))} overlapped them about equally well here`
       : best.model === 'thread' || best.model === 'process'
         ? `${best.label} overlapped them fastest here, which says that part of each call computes and a second core helped with it`
-        : 'one event loop overlaps them with async I/O and starts no workers, while threads and processes overlap the same waits but pay to start and to copy every call';
+        : 'one event loop overlaps them with async I/O and starts no workers, while threads and processes overlap the same waits but pay ' +
+          'to start and to copy every call';
     why =
       `the work is I/O-bound (${busy}; the rest is waiting), so what pays is overlapping the waits, not more cores: ` +
       `${how}${aside(others(['inline', 'thread', 'process', 'auto']))}` +
       (placed ? `; ${placed}` : '');
   } else {
     const how: Record<Exclude<ModelName, 'sequential'>, string> = {
-      inline: 'one event loop computed while the other calls waited, so the waiting cost nothing, and extra cores did not pay for their start-up here',
+      inline:
+        'one event loop computed while the other calls waited, so the waiting cost nothing, and extra cores did not pay for their ' +
+        'start-up here',
       thread: 'the worker threads computed on every core while their event loops overlapped the waits',
       process: 'the child processes computed on every core while their event loops overlapped the waits',
       auto: 'tandem put each kind where it fits, so the cores computed while the waits overlapped',
     };
     why =
       `the work is mixed (${busy}): its CPU-bound calls need more cores and its I/O-bound calls need their waits overlapped; ` +
-      (clear ? how[best.model as Exclude<ModelName, 'sequential'>] : `${list(group.map((r) => r.label))} balanced the two about equally well here`) +
+      (clear
+        ? how[best.model as Exclude<ModelName, 'sequential'>]
+        : `${list(group.map((r) => r.label))} balanced the two about equally well here`) +
       (placed ? `; ${placed}` : '') +
       aside(others(['inline', 'thread', 'process', 'auto']));
   }

@@ -73,7 +73,12 @@ export async function runCommand(reference: string, options: RunOptions): Promis
   const typing = !fromFile && process.stdin.isTTY === true;
   if (typing) process.stderr.write('tandem run: reading inputs from the terminal, one JSON value per line; Ctrl-D ends\n');
   const progress = itemProgress({ total, bar: !typing });
-  const pool = new Pool({ backend: options.backend, size: options.size, retries: options.retries, concurrencyPerWorker: options.concurrencyPerWorker });
+  const pool = new Pool({
+    backend: options.backend,
+    size: options.size,
+    retries: options.retries,
+    concurrencyPerWorker: options.concurrencyPerWorker,
+  });
   const output = new OutputQueue(!options.unordered, (text) => {
     progress.beforeOutput();
     process.stdout.write(`${text}\n`);
@@ -126,7 +131,10 @@ export async function runCommand(reference: string, options: RunOptions): Promis
     let cancelled = 0;
     for (const future of live) if (future.state === 'pending' && future.cancel()) cancelled++;
     const handed = live.size - cancelled;
-    progress.note(`tandem run: interrupted; ${cancelled} queued call(s) cancelled, letting the ${handed} handed to workers finish (Ctrl-C again stops them now)`);
+    progress.note(
+      `tandem run: interrupted; ${cancelled} queued call(s) cancelled, letting the ${handed} handed to workers finish (Ctrl-C again ` +
+        `stops them now)`,
+    );
     wakeUp();
   };
   // A call that ended because the run was stopped: cancelled while queued, stopped

@@ -78,6 +78,6 @@ export class OutputQueue {
   }
 
   #drain(): void {
-    while (this.#waiting.length > 0 && this.#waiting[0]!.text !== null) this.#write(this.#waiting.shift()!.text!);
+    while (this.#waiting.length > 0 && this.#waiting[0].text !== null) this.#write(this.#waiting.shift()!.text!);
   }
 }
