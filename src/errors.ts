@@ -303,7 +303,7 @@ export class OutsideTaskError extends TandemError {
 
 /** One link of a deadlock cycle: a thread, the lock it holds, and the lock it waits for (held by the next thread). */
 export interface DeadlockLink {
-  /** `'main'` or `'worker <threadId>'` (the worker thread's `threadId` from node:worker_threads). */
+  /** `'main'`, `'worker <threadId>'` (the worker thread's `threadId` from node:worker_threads), or `'process <pid>'` (a process worker, through the thread that acts for it). */
   thread: string;
   /** Name of the lock this thread holds, which the previous thread of the cycle waits for. */
   holds: string;
@@ -449,6 +449,20 @@ export class MissingDependencyError extends TandemError {
     );
     this.packages = packages.map((p) => p.name);
     this.installCommand = installCommand;
+  }
+}
+
+/**
+ * A shared object (Lock, SharedValue, SharedQueue, ...) passed to a process
+ * worker cannot do what was asked there: its memory stays in the caller,
+ * which acts on it for the child (see docs/sharing-memory.md). Raised for a
+ * SharedArray's `view` in a process (use its atomic methods or `toArray()`),
+ * and for any use once the link to the caller is lost (the caller exited, or
+ * the worker is being stopped).
+ */
+export class SharedObjectUnavailableError extends TandemError {
+  constructor(what: string, instead: string) {
+    super('ERR_TANDEM_SHARED_OBJECT_UNAVAILABLE', `${what}; ${instead}`);
   }
 }
 
