@@ -118,6 +118,12 @@ export class ServerThread {
     });
     this.#worker = worker;
     servers.add(this);
+    removeAtExit();
+  }
+
+  /** @internal The socket's path, for removal when this process exits first. */
+  get path(): string {
+    return this.#path;
   }
 
   register(registration: Registration): void {
@@ -131,6 +137,17 @@ export class ServerThread {
     if (worker) void worker.terminate();
     else removeSocket(this.#path);
   }
+}
+
+let removing = false;
+
+/** Server threads still running when this process exits cannot clean up after themselves: remove their sockets here. */
+function removeAtExit(): void {
+  if (removing) return;
+  removing = true;
+  process.once('exit', () => {
+    for (const server of servers) removeSocket(server.path);
+  });
 }
 
 /** The server thread's entry file, beside tandem's other worker entries. */
