@@ -26,7 +26,6 @@ import {
   abortWhileWaiting,
   getWhileLoopBlocked,
   holdAndExit,
-  philosopher,
   produceNumbers,
   useCounters,
   useEventAndBarrier,
@@ -230,10 +229,11 @@ describe('process workers and shared objects', () => {
     const philosophers = makePool({ backend: 'process', size: 5 });
     const forks = Array.from({ length: 5 }, (_, i) => new Lock({ name: `fork ${i}` }));
     const seated = new Barrier(5);
-    const outcomes = await Promise.all([0, 1, 2, 3, 4].map((seat) => philosophers.run(philosopher, seat, forks, seated)));
+    // A philosopher is a transfer: takes the left fork, meets the others (all hold one), reaches for the right.
+    const outcomes = await Promise.all([0, 1, 2, 3, 4].map((seat) => philosophers.run(transfer, forks[seat], forks[(seat + 1) % 5], seated, 20_000)));
     const deadlocked = outcomes.filter((o) => o.outcome === 'deadlock');
     expect(deadlocked).toHaveLength(1);
-    expect(outcomes.filter((o) => o.outcome === 'ate')).toHaveLength(4);
+    expect(outcomes.filter((o) => o.outcome === 'transferred')).toHaveLength(4);
     const cycle = deadlocked[0].error.cycle as { thread: string; holds: string; waitsFor: string }[];
     expect(cycle).toHaveLength(5);
     expect(new Set(cycle.map((link) => link.thread)).size).toBe(5);
