@@ -5,8 +5,8 @@ import type { Backend, ExitInfo, ResourceLimits, SpawnSpec, WorkerEvents, Worker
 import { workerEntry } from './entry.js';
 import { SIDE_FD_ENV } from '../worker/claims.js';
 import { RUNTIME } from '../runtimes.js';
-import { ServerThread } from '../share/host.js';
-import { SHARE_SOCKET_ENV, SHARE_START } from '../share/client.js';
+import { ServerThread, carriesSharedObjects } from '../share/host.js';
+import { SHARE_SOCKET_ENV } from '../share/client.js';
 import { socketPath } from '../share/socket.js';
 
 /**
@@ -44,10 +44,7 @@ export const processBackend: Backend = {
       process.stderr.write(chunk);
     });
     let killed = false;
-    child.on('message', (batch: unknown[]) => {
-      if (Array.isArray(batch)) events.message(batch);
-      else if ((batch as Record<string, unknown> | null)?.[SHARE_START]) share.start(child.pid);
-    });
+    child.on('message', (batch: unknown[]) => events.message(batch));
     // A failed spawn (or send to a dead child) reports here; exit follows.
     child.on('error', (error) => {
       lastError = String(error);
@@ -72,6 +69,7 @@ export const processBackend: Backend = {
     return {
       send: (batch) => {
         if (!child.connected) return;
+        if (!share.started && carriesSharedObjects(batch)) share.start(child.pid);
         // Deno serializes after send() returns, and an argument that cannot be (a buffer detached since
         // submit) then throws in no one's hands: serialize first, so it throws here, as on Node.
         if (SERIALIZES_LATER) serialize(batch);

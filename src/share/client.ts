@@ -23,8 +23,6 @@ import { fromWire, type Reply, type WireError } from './wire.js';
 
 /** The environment variable that gives a process worker the path of its server thread's socket. */
 export const SHARE_SOCKET_ENV = 'TANDEM_SHARE_SOCKET';
-/** The message a child sends the caller (on its IPC channel) to have its server thread started. */
-export const SHARE_START = '__tandemShareStart__';
 
 /** Bytes of a remote object's unused memory: enough for the largest header a class reads at construction (SharedQueue's). */
 const SHELL_BYTES = 256;
@@ -66,8 +64,6 @@ class Link {
   #nextId = 0;
 
   constructor(path: string) {
-    // Ask the caller for our server thread; the link connects as soon as it listens.
-    process.send?.({ [SHARE_START]: true });
     const { port1, port2 } = new MessageChannel();
     this.#syncPort = port1;
     this.#bell = new Int32Array(new SharedArrayBuffer(4));
@@ -194,7 +190,7 @@ function linkThread(load: NodeJS.Require): void {
       backlog = null;
     });
     candidate.on('error', (error: Error) => {
-      // The caller starts our server thread when asked: until it listens, try again.
+      // The caller started our server thread just before it sent the object: until it listens, try again.
       if (socket === null && attempt < 400) setTimeout(() => connect(attempt + 1), Math.min(50, 1 + attempt * 2));
       else if (socket === null) failAll(error.message);
     });

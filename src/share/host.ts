@@ -16,7 +16,7 @@
  *
  * The object the task receives is of the same class, with the same methods
  * (./client.ts); each of its operations is a request to the server thread
- * (./server.ts), started the first time the child receives a shared object.
+ * (./server.ts), started just before the child receives its first shared object.
  * The caller's object stays the one authority: a thread pool and a process
  * pool can share one Lock at the same time.
  */
@@ -27,6 +27,7 @@ import { codeFile, entryExtension } from '../location.js';
 import { collectThreadGlobals, encodeShared, registerShareable, SHARED_MARKER, type Shareable, type SharedMarker } from '../shareable.js';
 import { threadExited, threadServes } from '../sync/liveness.js';
 import { KINDS } from './ops.js';
+import { FLAG_SHARED, FRAME_FIELDS, P_CHUNK, P_HELLO, P_RUN } from '../protocol.js';
 import type { Registration } from './server.js';
 import { listenable } from './support.js';
 import { removeSocket } from './socket.js';
@@ -42,6 +43,8 @@ export interface RemoteState {
 }
 
 let nextId = 0;
+/** Whether any shared object was ever encoded for a child: until then no batch needs looking at. */
+let crossed = false;
 const ids = new WeakMap<object, number>();
 const objects = new Map<number, WeakRef<Shareable>>();
 const forget = new FinalizationRegistry<number>((id) => objects.delete(id));
@@ -55,6 +58,7 @@ export function toRemoteMarker(object: Shareable): SharedMarker {
     throw new SerializationError(-1, `a shared object of kind '${shared.kind}'`, 'only tandem\'s own shared classes can be passed to a process worker; use the thread backend for it');
   }
   listenable();
+  crossed = true;
   let id = ids.get(object);
   if (id === undefined) {
     id = ++nextId;
@@ -67,8 +71,16 @@ export function toRemoteMarker(object: Shareable): SharedMarker {
   // A Condition's lock crosses as a remote object of its own.
   if (shared.kind === 'tandem.Condition') meta.lock = toRemoteMarker((object as unknown as { lock: Shareable }).lock);
   const state: RemoteState = { id, kind: shared.kind, meta };
-  return { [SHARED_MARKER]: REMOTE_KIND, state };
+  const marker: SharedMarker = { [SHARED_MARKER]: REMOTE_KIND, state };
+  // The registry holds objects weakly; the call that carries the marker keeps
+  // its object alive until the call settles (a symbol key never crosses), so
+  // a server thread started for it finds the object however soon the caller
+  // let go of it (`pool.run(task, new Lock())`).
+  Object.defineProperty(marker, KEEP, { value: object });
+  return marker;
 }
+
+const KEEP = Symbol('tandem.remote.keep');
 
 // In the caller, a remote object a task sends back is the caller's own object again.
 registerShareable(REMOTE_KIND, (state) => {
@@ -82,7 +94,25 @@ registerShareable(REMOTE_KIND, (state) => {
   return object;
 });
 
-/** The server thread of one child process; started on the child's first request for it, ended with the child. */
+/**
+ * Whether a batch for a worker carries shared objects (a call, chunk or init
+ * flagged FLAG_SHARED), so that its server thread must run before the child
+ * asks. The caller starts it, not the child: a child that asked would have to
+ * get its message out before its task blocks, which Bun's IPC does not do.
+ */
+export function carriesSharedObjects(batch: unknown[]): boolean {
+  if (!crossed) return false;
+  for (let at = 0; at < batch.length; at += 1 + FRAME_FIELDS[batch[at] as number]!) {
+    const tag = batch[at];
+    if ((tag === P_RUN || tag === P_CHUNK) && ((batch[at + 4] as number) & FLAG_SHARED) !== 0) return true;
+    if (tag === P_HELLO && (((batch[at + 1] as HelloInit).init?.flags ?? 0) & FLAG_SHARED) !== 0) return true;
+  }
+  return false;
+}
+
+type HelloInit = { init: { flags: number } | null };
+
+/** The server thread of one child process; started before the first batch with shared objects goes to it, ended with the child. */
 export class ServerThread {
   readonly #path: string;
   #worker: Worker | null = null;
@@ -92,7 +122,11 @@ export class ServerThread {
     this.#path = path;
   }
 
-  /** Starts it (once): the child received its first shared object. `pid` names the child in deadlock reports. */
+  get started(): boolean {
+    return this.#worker !== null || this.#stopped;
+  }
+
+  /** Starts it (once), before the child receives its first shared object. `pid` names the child in deadlock reports. */
   start(pid: number | undefined): void {
     if (this.#worker || this.#stopped) return;
     const registrations: Registration[] = [];
