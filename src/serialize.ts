@@ -23,8 +23,12 @@ import { rehydrate } from './worker/rehydrate.js';
  * are handed over as they are: checked, never copied.
  */
 
-/** What may cross: `thread` (structured clone) or `process` (V8 serializer, no shared memory). */
-export type Boundary = 'thread' | 'process';
+/**
+ * What may cross: `thread` (structured clone), `process` (V8 serializer; shared
+ * objects as remote objects served by the caller) or `host` (another machine:
+ * the same, but no shared objects yet).
+ */
+export type Boundary = 'thread' | 'process' | 'host';
 /** `none`: the value stays on this event loop (inline), checked by the thread rule but passed as it is. */
 export type Crossing = Boundary | 'none';
 
@@ -220,6 +224,11 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   }
   const object = value as object;
   if (isShareable(object)) {
+    if (state.boundary === 'host') {
+      throw new Refusal(
+        "it is a shared object, which does not reach other hosts yet (backend 'redis'); use it with the thread or process backend, or pass values and return results",
+      );
+    }
     // To a process it crosses as a remote object, served by the caller (src/share/host.ts).
     state.markers = true;
     return;
@@ -244,7 +253,7 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   if (proto === Object.prototype || proto === null) return walkProperties(object, state, depth);
   if (CLONEABLE.has(proto) || proto === TYPED_ARRAY_PROTO || Object.getPrototypeOf(proto) === TYPED_ARRAY_PROTO) return;
   if (object instanceof SharedArrayBuffer) {
-    if (state.boundary === 'process') throw new Refusal('a SharedArrayBuffer cannot be shared with another process; use the thread backend');
+    if (state.boundary === 'process' || state.boundary === 'host') throw new Refusal('a SharedArrayBuffer cannot be shared with another process; use the thread backend');
     return;
   }
   if (object instanceof Map) {
@@ -274,7 +283,7 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   }
   if (object instanceof Error) return;
   if (isTransferOnly(object)) {
-    if (state.boundary === 'process') throw new Refusal(`a ${ctorName(object)} cannot cross to another process`);
+    if (state.boundary === 'process' || state.boundary === 'host') throw new Refusal(`a ${ctorName(object)} cannot cross to another process`);
     return;
   }
   const registration = registrationOf(proto);
