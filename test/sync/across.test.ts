@@ -225,6 +225,17 @@ describe('process workers and shared objects', () => {
     expect(lock.locked()).toBe(false);
   });
 
+  it('several async tasks of one process worker share its server thread as tasks of one thread share it: one owner, no false deadlock', async () => {
+    const one = makePool({ backend: 'process', size: 1, concurrencyPerWorker: 3 });
+    const lock = new Lock({ name: 'one process' });
+    const counter = new SharedValue('int32', 0);
+    const pids = new Set((await Promise.all([one.run(whereAmI), one.run(whereAmI)])).map((where) => where.pid));
+    expect(pids.size).toBe(1);
+    await Promise.all([one.run(asyncIncrement, lock, counter, 100), one.run(asyncIncrement, lock, counter, 100), one.run(asyncIncrement, lock, counter, 100)]);
+    expect(counter.value).toBe(300);
+    expect(lock.locked()).toBe(false);
+  });
+
   it('dining philosophers in five processes, each taking the left fork first: the cycle is reported as DeadlockError naming processes and forks', async () => {
     const philosophers = makePool({ backend: 'process', size: 5 });
     const forks = Array.from({ length: 5 }, (_, i) => new Lock({ name: `fork ${i}` }));
