@@ -25,6 +25,7 @@ import { acquireAfterDeath, acquirePermit, countUnderLock } from '../fixtures/sy
 import {
   abortWhileWaiting,
   getWhileLoopBlocked,
+  giveBack,
   holdAndExit,
   produceNumbers,
   useCounters,
@@ -223,6 +224,15 @@ describe('process workers and shared objects', () => {
     ]);
     expect(counter.value).toBe(600);
     expect(lock.locked()).toBe(false);
+  });
+
+  it('a shared object a process worker returns is the caller\'s own object again', async () => {
+    const lock = new Lock({ name: 'round trip' });
+    const queue = new SharedQueue();
+    const back = await makePool({ backend: 'process', size: 1 }).run(giveBack, { lock, queue, list: [lock] });
+    expect(back.lock).toBe(lock);
+    expect(back.queue).toBe(queue);
+    expect(back.list[0]).toBe(lock);
   });
 
   it('several async tasks of one process worker share its server thread as tasks of one thread share it: one owner, no false deadlock', async () => {
