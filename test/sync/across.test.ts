@@ -179,7 +179,7 @@ describe.each(backends)('shared objects on the %s backend', (backend) => {
     const failed = outcomes.filter((o) => o.outcome === 'deadlock');
     expect(failed).toHaveLength(1);
     expect(outcomes.filter((o) => o.outcome === 'transferred')).toHaveLength(1);
-    const cycle = failed[0].error.cycle as { thread: string; holds: string; waitsFor: string }[];
+    const cycle = failed[0]?.error?.cycle as { thread: string; holds: string; waitsFor: string }[];
     expect(cycle.map((link) => [link.holds, link.waitsFor]).sort()).toEqual([
       ['a', 'b'],
       ['b', 'a'],
@@ -255,7 +255,7 @@ describe('process workers and shared objects', () => {
     const deadlocked = outcomes.filter((o) => o.outcome === 'deadlock');
     expect(deadlocked).toHaveLength(1);
     expect(outcomes.filter((o) => o.outcome === 'transferred')).toHaveLength(4);
-    const cycle = deadlocked[0].error.cycle as { thread: string; holds: string; waitsFor: string }[];
+    const cycle = deadlocked[0]?.error?.cycle as { thread: string; holds: string; waitsFor: string }[];
     expect(cycle).toHaveLength(5);
     expect(new Set(cycle.map((link) => link.thread)).size).toBe(5);
     for (const link of cycle) expect(link.thread).toMatch(/^process \d+$/);
