@@ -457,8 +457,16 @@ export class MissingDependencyError extends TandemError {
  * worker cannot do what was asked there: its memory stays in the caller,
  * which acts on it for the child (see docs/sharing-memory.md). Raised for a
  * SharedArray's `view` in a process (use its atomic methods or `toArray()`),
- * and for any use once the link to the caller is lost (the caller exited, or
- * the worker is being stopped).
+ * for any use once the link to the caller is lost (the caller exited, or the
+ * worker is being stopped), and at submit when tandem runs from an app's
+ * bundle, where the caller cannot start the thread that serves the child.
+ *
+ * @example
+ * ```ts
+ * // in a task on a process pool
+ * try { total = array.view.reduce((a, b) => a + b); }
+ * catch (err) { if (err instanceof SharedObjectUnavailableError) total = array.toArray().reduce((a, b) => a + b); }
+ * ```
  */
 export class SharedObjectUnavailableError extends TandemError {
   constructor(what: string, instead: string) {

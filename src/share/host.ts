@@ -29,7 +29,7 @@ import { threadExited, threadServes } from '../sync/liveness.js';
 import { KINDS } from './ops.js';
 import { FLAG_SHARED, FRAME_FIELDS, P_CHUNK, P_HELLO, P_RUN } from '../protocol.js';
 import type { Registration } from './server.js';
-import { listenable } from './support.js';
+import { assertCanServeProcesses } from './support.js';
 import { removeSocket } from './socket.js';
 
 /** The marker kind of a shared object on its way to (or back from) a child process. */
@@ -57,7 +57,7 @@ export function toRemoteMarker(object: Shareable): SharedMarker {
   if (!table) {
     throw new SerializationError(-1, `a shared object of kind '${shared.kind}'`, 'only tandem\'s own shared classes can be passed to a process worker; use the thread backend for it');
   }
-  listenable();
+  assertCanServeProcesses();
   crossed = true;
   let id = ids.get(object);
   if (id === undefined) {
@@ -186,6 +186,6 @@ function removeAtExit(): void {
 
 /** The server thread's entry file, beside tandem's other worker entries. */
 function serverEntry(): string {
-  // listenable() checked, before any object crossed, that tandem runs from its own files.
+  // assertCanServeProcesses() checked, before any object crossed, that tandem runs from its own files.
   return join(dirname(codeFile!), 'worker', `share-server-entry${entryExtension(codeFile!)}`);
 }

@@ -8,7 +8,7 @@ import { appBundle, codeFile } from '../location.js';
 let checked = false;
 
 /** Throws unless this caller can serve shared objects to child processes. */
-export function listenable(): void {
+export function assertCanServeProcesses(): void {
   if (checked) return;
   if (appBundle() !== null || codeFile === null) {
     throw new SharedObjectUnavailableError(
