@@ -13,6 +13,13 @@
  * their reply while the task's thread blocks: nothing on the way needs the
  * child's event loop. All requests of the child go through the one link, in
  * the order they were made.
+ *
+ * What a request costs (bench/share.mjs; timestamps on each hop, 2 busy
+ * cores): task → link 35 µs, link → server 100 µs, the op 18 µs, server →
+ * link 105 µs, link → task 50 µs: four thread wake-ups, where a raw IPC round
+ * trip has two, so about 2x one. Going below needs the task's own thread to
+ * reach the server (a blocking descriptor it reads itself), or locks that
+ * stay with the child while nobody else asks for them.
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { CancelledError, QueueClosedError, SharedObjectUnavailableError } from '../errors.js';
