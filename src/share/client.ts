@@ -69,6 +69,7 @@ class Link {
   readonly #bell: Int32Array;
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
+  #ended = false;
 
   constructor(path: string) {
     const { port1, port2 } = new MessageChannel();
@@ -87,11 +88,18 @@ class Link {
     this.#worker.unref();
     this.#worker.on('message', (reply: Reply) => this.#settle(reply));
     this.#worker.on('error', () => {});
+    // A link thread that ended (it never should) leaves no async request waiting forever.
+    this.#worker.once('exit', () => {
+      this.#ended = true;
+      for (const pending of this.#pending.values()) pending.reject(linkLost('the request'));
+      this.#pending.clear();
+    });
   }
 
   /** One request, answered asynchronously; `signal` withdraws it on the server (the reply then says CancelledError). */
   ask(objectId: number, op: string, args: unknown[], signal?: AbortSignal): Promise<unknown> {
     const id = ++this.#nextId;
+    if (this.#ended) return Promise.reject(linkLost(`${op}()`));
     if (signal?.aborted) return Promise.reject(new CancelledError(`${op}() was aborted by its signal`, { cause: signal.reason }));
     return new Promise((resolve, reject) => {
       const onAbort = (): void => this.#worker.postMessage([id]);
@@ -112,6 +120,7 @@ class Link {
 
   /** One request, waited for with this thread blocked. */
   askSync(objectId: number, op: string, args: unknown[]): unknown {
+    if (this.#ended || this.#worker.threadId === -1) throw linkLost(`${op}()`);
     const id = ++this.#nextId;
     let rung = Atomics.load(this.#bell, 0);
     this.#worker.postMessage([id, objectId, op, args, true]);
@@ -120,7 +129,7 @@ class Link {
       if (received) return outcome(received.message as Reply);
       // Looks now and then whether the link thread still runs: its 'exit' event needs this thread's event loop.
       if (Atomics.wait(this.#bell, 0, rung, LINK_CHECK_MS) === 'timed-out' && this.#worker.threadId === -1) {
-        throw new SharedObjectUnavailableError(`${op}() could not reach the caller: this process's link to it ended`, 'the caller exited, or this worker is being stopped');
+        throw linkLost(`${op}()`);
       }
       rung = Atomics.load(this.#bell, 0);
     }
@@ -133,6 +142,10 @@ class Link {
     if (reply[1]) pending.resolve(reply[2]);
     else pending.reject(fromWire(reply[2] as WireError));
   }
+}
+
+function linkLost(what: string): SharedObjectUnavailableError {
+  return new SharedObjectUnavailableError(`${what} could not reach the caller: this process's link to it ended`, 'the caller exited, or this worker is being stopped');
 }
 
 function outcome(reply: Reply): unknown {
