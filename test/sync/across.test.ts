@@ -248,6 +248,17 @@ describe('process workers and shared objects', () => {
     expect(lock.locked()).toBe(false);
   });
 
+  it("backend 'auto' with isolate (every call in a child process) shares a Lock and a SharedValue the same way", async () => {
+    const auto = makePool({ backend: 'auto', isolate: true, size: 2 });
+    const lock = new Lock({ name: 'auto' });
+    const counter = new SharedValue('int32', 0);
+    const where = await auto.run(whereAmI);
+    expect(where.pid).not.toBe(process.pid);
+    await Promise.all([auto.run(countUnderLock, lock, counter, 50), auto.run(countUnderLock, lock, counter, 50)]);
+    expect(counter.value).toBe(100);
+    expect(lock.locked()).toBe(false);
+  });
+
   it('dining philosophers in five processes, each taking the left fork first: the cycle is reported as DeadlockError naming processes and forks', async () => {
     const philosophers = makePool({ backend: 'process', size: 5 });
     const forks = Array.from({ length: 5 }, (_, i) => new Lock({ name: `fork ${i}` }));
