@@ -17,7 +17,7 @@ import {
   SharedValue,
 } from 'tandem';
 import { alive, cleanup, eventually, makePool } from '../helpers.js';
-import { asyncIncrement, lockedIncrement, tryRelease } from '../fixtures/sync-locks.mjs';
+import { acquireForMain, asyncIncrement, lockedIncrement, tryRelease } from '../fixtures/sync-locks.mjs';
 import { addMany, consumeAll, produceInto } from '../fixtures/sync-shared.mjs';
 import { meet } from '../fixtures/sync-classic.mjs';
 import { transfer, acquireTwice } from '../fixtures/sync-deadlock.mjs';
@@ -317,17 +317,23 @@ describe('process workers and shared objects', () => {
     });
   });
 
-  it('pool.close() leaves no child process and no server thread (its socket is gone)', async () => {
+  it('pool.close() leaves no child process, no server thread (a lock a task left held is free) and no socket', async () => {
     const mine = () => readdirSync(tmpdir()).filter((name) => name.startsWith(`tandem-${process.pid}-`));
     const before = new Set(mine());
     const pool = new Pool({ backend: 'process', size: 2 });
-    const lock = new Lock();
+    const lock = new Lock({ name: 'left held' });
     const counter = new SharedValue('int32', 0);
     const pids = await Promise.all([pool.run(whereAmI), pool.run(whereAmI)]);
     await Promise.all([pool.run(countUnderLock, lock, counter, 10), pool.run(countUnderLock, lock, counter, 10)]);
-    expect(mine().filter((name) => !before.has(name)).length).toBeGreaterThan(0);
+    // A task that returns still holding the lock: its process holds it until it ends.
+    expect(await pool.run(acquireForMain, lock)).toBe(true);
+    expect(lock.locked()).toBe(true);
     await pool.close();
     for (const { pid } of pids) await eventually(() => !alive(pid), `process ${pid} to exit`);
-    await eventually(() => mine().filter((name) => !before.has(name)).length === 0, 'the server threads to end and remove their sockets');
+    // Only the end of the server thread that held it for the child frees it.
+    expect(await lock.acquire({ timeout: 20_000 })).toBe(true);
+    expect(lock.ownerDied?.owner).toMatch(/^process \d+$/);
+    lock.release();
+    await eventually(() => mine().filter((name) => !before.has(name)).length === 0, 'no socket of this pool to remain');
   });
 });
