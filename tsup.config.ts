@@ -6,6 +6,7 @@ const entry = {
   index: 'src/index.ts',
   'worker/thread-entry': 'src/worker/thread-entry.ts',
   'worker/process-entry': 'src/worker/process-entry.ts',
+  'worker/share-server-entry': 'src/worker/share-server-entry.ts',
 };
 
 export default defineConfig([

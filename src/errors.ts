@@ -315,7 +315,10 @@ export class OutsideTaskError extends TandemError {
 
 /** One link of a deadlock cycle: a thread, the lock it holds, and the lock it waits for (held by the next thread). */
 export interface DeadlockLink {
-  /** `'main'` or `'worker <threadId>'` (the worker thread's `threadId` from node:worker_threads). */
+  /**
+   * `'main'`, `'worker <threadId>'` (the worker thread's `threadId` from node:worker_threads), or
+   * `'process <pid>'` (a process worker, through the thread that acts for it).
+   */
   thread: string;
   /** Name of the lock this thread holds, which the previous thread of the cycle waits for. */
   holds: string;
@@ -472,6 +475,28 @@ export class MissingDependencyError extends TandemError {
     );
     this.packages = packages.map((p) => p.name);
     this.installCommand = installCommand;
+  }
+}
+
+/**
+ * A shared object (Lock, SharedValue, SharedQueue, ...) passed to a process
+ * worker cannot do what was asked there: its memory stays in the caller,
+ * which acts on it for the child (see docs/sharing-memory.md). Raised for a
+ * SharedArray's `view` in a process (use its atomic methods or `toArray()`),
+ * for any use once the link to the caller is lost (the caller exited, or the
+ * worker is being stopped), and at submit when tandem runs from an app's
+ * bundle, where the caller cannot start the thread that serves the child.
+ *
+ * @example
+ * ```ts
+ * // in a task on a process pool
+ * try { total = array.view.reduce((a, b) => a + b); }
+ * catch (err) { if (err instanceof SharedObjectUnavailableError) total = array.toArray().reduce((a, b) => a + b); }
+ * ```
+ */
+export class SharedObjectUnavailableError extends TandemError {
+  constructor(what: string, instead: string) {
+    super('ERR_TANDEM_SHARED_OBJECT_UNAVAILABLE', `${what}; ${instead}`);
   }
 }
 

@@ -44,6 +44,7 @@ export {
   UnguardedPoolError,
   MissingDependencyError,
   UnsupportedRuntimeError,
+  SharedObjectUnavailableError,
   type CrashReason,
 } from './errors.js';
 export { encodeShared, registerShareable, type Shareable, type SharedState } from './shareable.js';

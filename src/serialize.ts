@@ -1,6 +1,7 @@
 import { type Registration, cannotSend, classMarker, registrationOf } from './classes.js';
 import { SerializationError } from './errors.js';
 import { isShareable, toMarker } from './shareable.js';
+import { toRemoteMarker } from './share/host.js';
 import { FLAG_SHARED, W_CHUNK_FAIL, W_CHUNK_OK, W_FAIL, W_OK, encodeError } from './protocol.js';
 import { rehydrate } from './worker/rehydrate.js';
 
@@ -22,8 +23,12 @@ import { rehydrate } from './worker/rehydrate.js';
  * are handed over as they are: checked, never copied.
  */
 
-/** What may cross: `thread` (structured clone) or `process` (V8 serializer, no shared memory). */
-export type Boundary = 'thread' | 'process';
+/**
+ * What may cross: `thread` (structured clone), `process` (V8 serializer; shared
+ * objects as remote objects served by the caller) or `host` (another machine:
+ * the same, but no shared objects yet).
+ */
+export type Boundary = 'thread' | 'process' | 'host';
 /** `none`: the value stays on this event loop (inline), checked by the thread rule but passed as it is. */
 export type Crossing = Boundary | 'none';
 
@@ -63,7 +68,7 @@ export function checkArguments(args: unknown[], boundary: Crossing): CheckedArgs
     if (state.markers && boundary !== 'none') {
       flags |= FLAG_SHARED;
       if (out === args) out = args.slice();
-      out[i] = encode(value, new Map());
+      out[i] = encode(value, new Map(), boundary === 'process');
     }
   }
   return { args: out, flags };
@@ -75,7 +80,7 @@ export function checkValue(value: unknown, boundary: Crossing, path: string): { 
   const state = newState(boundary, 0, false);
   check(value, path, state);
   if (!state.markers || boundary === 'none') return { value, shared: false };
-  return { value: encode(value, new Map()), shared: true };
+  return { value: encode(value, new Map(), boundary === 'process'), shared: true };
 }
 
 /**
@@ -221,8 +226,13 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   }
   const object = value as object;
   if (isShareable(object)) {
-    if (state.boundary === 'process')
-      throw new Refusal('it lives in shared memory, which only threads share; use the thread backend to pass it');
+    if (state.boundary === 'host') {
+      throw new Refusal(
+        "it is a shared object, which does not reach other hosts yet (backend 'redis'); use it with the thread or process backend, or " +
+          'pass values and return results',
+      );
+    }
+    // To a process it crosses as a remote object, served by the caller (src/share/host.ts).
     state.markers = true;
     return;
   }
@@ -246,7 +256,7 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   if (proto === Object.prototype || proto === null) return walkProperties(object, state, depth);
   if (CLONEABLE.has(proto) || proto === TYPED_ARRAY_PROTO || Object.getPrototypeOf(proto) === TYPED_ARRAY_PROTO) return;
   if (object instanceof SharedArrayBuffer) {
-    if (state.boundary === 'process')
+    if (state.boundary === 'process' || state.boundary === 'host')
       throw new Refusal('a SharedArrayBuffer cannot be shared with another process; use the thread backend');
     return;
   }
@@ -277,7 +287,8 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   }
   if (object instanceof Error) return;
   if (isTransferOnly(object)) {
-    if (state.boundary === 'process') throw new Refusal(`a ${ctorName(object)} cannot cross to another process`);
+    if (state.boundary === 'process' || state.boundary === 'host')
+      throw new Refusal(`a ${ctorName(object)} cannot cross to another process`);
     return;
   }
   const registration = registrationOf(proto);
@@ -312,54 +323,55 @@ function walkProperties(object: object, state: WalkState, depth: number): void {
 /**
  * Copies a checked value with its markers in place: every container on the
  * way is copied (once: `copies` keeps cycles and shared references as they
- * were, and the same instance becomes the same marker).
+ * were, and the same instance becomes the same marker). `remote`: it goes to
+ * a child process, where shared objects arrive as remote objects.
  */
-function encode(value: unknown, copies: Map<object, unknown>): unknown {
+function encode(value: unknown, copies: Map<object, unknown>, remote = false): unknown {
   if (value === null || typeof value !== 'object') return value;
   const object = value as object;
   const done = copies.get(object);
   if (done !== undefined) return done;
   if (isShareable(object)) {
-    const marker = toMarker(object);
+    const marker = remote ? toRemoteMarker(object) : toMarker(object);
     copies.set(object, marker);
     return marker;
   }
   if (Array.isArray(object)) {
     const copy = new Array<unknown>(object.length);
     copies.set(object, copy);
-    for (let i = 0; i < object.length; i++) copy[i] = encode(object[i], copies);
+    for (let i = 0; i < object.length; i++) copy[i] = encode(object[i], copies, remote);
     return copy;
   }
   const proto = Object.getPrototypeOf(object) as object | null;
   if (proto === Object.prototype || proto === null) {
     const copy: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};
     copies.set(object, copy);
-    copyProperties(object, copy, copies);
+    copyProperties(object, copy, copies, remote);
     return copy;
   }
   if (object instanceof Map) {
     const copy = new Map<unknown, unknown>();
     copies.set(object, copy);
-    for (const [k, v] of object) copy.set(encode(k, copies), encode(v, copies));
+    for (const [k, v] of object) copy.set(encode(k, copies, remote), encode(v, copies, remote));
     return copy;
   }
   if (object instanceof Set) {
     const copy = new Set<unknown>();
     copies.set(object, copy);
-    for (const v of object) copy.add(encode(v, copies));
+    for (const v of object) copy.add(encode(v, copies, remote));
     return copy;
   }
   const registration: Registration | undefined = registrationOf(proto);
   if (registration === undefined) return value; // a built-in structured clone copies as it is
   const marker = classMarker(registration);
   copies.set(object, marker);
-  copyProperties(object, marker.data, copies);
+  copyProperties(object, marker.data, copies, remote);
   return marker;
 }
 
-function copyProperties(source: object, target: Record<string, unknown>, copies: Map<object, unknown>): void {
+function copyProperties(source: object, target: Record<string, unknown>, copies: Map<object, unknown>, remote: boolean): void {
   const from = source as Record<string, unknown>;
-  for (const key in from) if (Object.hasOwn(from, key)) target[key] = encode(from[key], copies);
+  for (const key in from) if (Object.hasOwn(from, key)) target[key] = encode(from[key], copies, remote);
 }
 
 function isTransferOnly(object: object): boolean {

@@ -22,8 +22,11 @@ export interface Backend {
   readonly reportsStart: boolean;
   /** Workers can be stopped mid-task (false for inline: it is the caller's own thread). */
   readonly preemptible: boolean;
-  /** What may cross to its workers, for the argument check ('none': nothing is copied). */
-  readonly boundary: 'thread' | 'process' | 'none';
+  /**
+   * What may cross to its workers, for the argument check ('none': nothing is
+   * copied; 'host': another machine, which shared objects do not reach yet).
+   */
+  readonly boundary: 'thread' | 'process' | 'host' | 'none';
   /** Throws (at submit, nothing queued) for a task this backend cannot run: redis refuses plain functions, which would travel as source. */
   checkTask?(definition: TaskDefinition): void;
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle;

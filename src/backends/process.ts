@@ -5,6 +5,9 @@ import type { Backend, ExitInfo, ResourceLimits, SpawnSpec, WorkerEvents, Worker
 import { workerEntry } from './entry.js';
 import { SIDE_FD_ENV } from '../worker/claims.js';
 import { RUNTIME } from '../runtimes.js';
+import { ServerThread, carriesSharedObjects } from '../share/host.js';
+import { SHARE_SOCKET_ENV } from '../share/client.js';
+import { socketPath } from '../share/socket.js';
 
 /**
  * Workers are child processes: own memory, own heap limit, a crash cannot
@@ -18,10 +21,13 @@ export const processBackend: Backend = {
   boundary: 'process',
   spawn(spec: SpawnSpec, events: WorkerEvents): WorkerHandle {
     const entry = workerEntry('process');
+    // Shared objects reach the child through a thread of ours, started when it first needs one (src/share/host.ts).
+    const sharePath = socketPath();
+    const share = new ServerThread(sharePath);
     const child = fork(entry.file, [], {
       serialization: 'advanced',
       execArgv: [...(spec.execArgv ?? inheritableExecArgv()), ...limitFlags(spec.resourceLimits)],
-      env: { ...process.env, ...spec.env, ...entry.env, [SIDE_FD_ENV]: String(SIDE_FD) },
+      env: { ...process.env, ...spec.env, ...entry.env, [SIDE_FD_ENV]: String(SIDE_FD), [SHARE_SOCKET_ENV]: sharePath },
       // stdin stays the caller's alone (a CLI may read its input from it); stderr
       // is read to tell an out-of-memory death from other aborts, then passed on;
       // fd 4 is the side pipe to the child's keeper thread (takeBack below).
@@ -44,6 +50,8 @@ export const processBackend: Backend = {
       lastError = String(error);
     });
     child.once('exit', (exitCode, signal) => {
+      // Its server thread ends, and what the child held goes to the next acquirer.
+      share.stop();
       // An uncaught error arrives before this as the worker's last words (W_DYING); the pool reads them.
       const info: ExitInfo = { exitCode, signal, error: lastError || null, reason: 'exit' };
       if (outOfMemory) info.reason = 'out-of-memory';
@@ -61,6 +69,7 @@ export const processBackend: Backend = {
     return {
       send: (batch) => {
         if (!child.connected) return;
+        if (!share.started && carriesSharedObjects(batch)) share.start(child.pid);
         // Deno serializes after send() returns, and an argument that cannot be (a buffer detached since
         // submit) then throws in no one's hands: serialize first, so it throws here, as on Node.
         if (SERIALIZES_LATER) serialize(batch);

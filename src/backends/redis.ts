@@ -69,8 +69,8 @@ export function createRedisBackend(config: RedisConfig): Backend {
     reportsStart: false,
     // A timeout cannot stop a remote host's thread: the call rejects here and the job is cancelled there.
     preemptible: false,
-    // Arguments cross to other machines: structured-clone types, no shared memory.
-    boundary: 'process',
+    // Arguments cross to other machines: structured-clone types, no shared memory, no shared objects (yet).
+    boundary: 'host',
     // Jobs waiting in Redis cost nothing; enough in flight keeps every host busy.
     singleHandleConcurrency: (size, concurrencyPerWorker) => size * concurrencyPerWorker * 16,
     checkTask(definition: TaskDefinition) {

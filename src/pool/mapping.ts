@@ -14,7 +14,7 @@ import type { Scheduler } from './scheduler.js';
 /** What mapping needs from the pool. */
 export interface MapContext {
   scheduler: Scheduler;
-  boundary: 'thread' | 'process' | 'none';
+  boundary: 'thread' | 'process' | 'host' | 'none';
   workers: number;
   retries: number;
   nextId(): number;

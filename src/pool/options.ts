@@ -359,8 +359,8 @@ export function checkCallOptions(options: CallOptions & MapOptions & ImapOptions
  * (a child process or another host shares no memory with the caller), the
  * call fails at submit instead of copying what the caller meant to move.
  */
-export function checkTransfer(options: CallOptions, boundary: 'thread' | 'process' | 'none', backend: string): void {
-  if (options.transfer !== undefined && boundary === 'process') {
+export function checkTransfer(options: CallOptions, boundary: 'thread' | 'process' | 'host' | 'none', backend: string): void {
+  if (options.transfer !== undefined && (boundary === 'process' || boundary === 'host')) {
     throw new InvalidOptionError(
       'transfer',
       options.transfer,

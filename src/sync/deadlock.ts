@@ -25,7 +25,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { DeadlockError, type DeadlockLink } from '../errors.js';
 import { registerThreadGlobal, threadGlobal } from '../shareable.js';
-import { threadDied } from './liveness.js';
+import { servedPid, threadDied } from './liveness.js';
 import { lockSpinRobust, unlockSpinRobust } from './spin-mutex.js';
 import { THREAD_TAG } from './wait.js';
 
@@ -142,8 +142,11 @@ function lockName(id: number): string {
   return decoder.decode(names.subarray(id * NAME_BYTES, id * NAME_BYTES + graph![NAME_LENGTHS + id]));
 }
 
+/** How reports name the thread of `tag`: `'main'`, `'worker 7'`, or `'process 4242'` for the thread acting for a process worker. */
 export function threadLabel(tag: number): string {
-  return tag === 1 ? 'main' : `worker ${tag - 1}`;
+  if (tag === 1) return 'main';
+  const pid = servedPid(tag);
+  return pid !== 0 ? `process ${pid}` : `worker ${tag - 1}`;
 }
 
 /**

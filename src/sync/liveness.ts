@@ -15,6 +15,10 @@
  * later dies too. Nothing here takes a mutex: a worker killed at any
  * instruction cannot leave the record locked.
  *
+ * A second table names the threads that serve a child process (src/share/):
+ * slot = tag mod 2^16 holds [tag, the child's pid], so that deadlock reports
+ * and `ownerDied` name the process worker rather than the thread acting for it.
+ *
  * Like the wait-for graph, the record is created by the main thread and given
  * to every tandem thread worker before its first task. A thread without it (a
  * worker that tandem did not start) never sees an owner as dead.
@@ -28,6 +32,7 @@ const THREAD_GLOBAL_KEY = 'tandem.sync.deaths';
 const MAIN_KEY = Symbol.for('tandem.sync.deaths');
 
 let deaths: Int32Array | null | undefined;
+let servedPids: Int32Array | undefined;
 
 /** The record; on the main thread `create` makes it if no thread worker was started yet (until then, nobody died). */
 function openDeaths(create: boolean): Int32Array | null {
@@ -37,13 +42,14 @@ function openDeaths(create: boolean): Int32Array | null {
     const globals = globalThis as unknown as Record<symbol, SharedArrayBuffer | undefined>;
     buffer = globals[MAIN_KEY];
     if (!buffer && !create) return null;
-    buffer ??= globals[MAIN_KEY] = new SharedArrayBuffer(SLOTS * 4);
+    buffer ??= globals[MAIN_KEY] = new SharedArrayBuffer(SLOTS * 4 * 3);
   } else {
     // Installed from the worker's hello; before that (or in a worker tandem did not start), look again next time.
     buffer = threadGlobal<SharedArrayBuffer>(THREAD_GLOBAL_KEY);
     if (!buffer) return null;
   }
-  deaths = new Int32Array(buffer);
+  deaths = new Int32Array(buffer, 0, SLOTS);
+  servedPids = new Int32Array(buffer, SLOTS * 4, SLOTS * 2);
   return deaths;
 }
 
@@ -61,4 +67,20 @@ export function threadExited(threadId: number): void {
 export function threadDied(tag: number): boolean {
   const words = deaths ?? openDeaths(false);
   return words !== null && Atomics.load(words, tag & MASK) === tag;
+}
+
+/** Records that thread `threadId` acts for child process `pid` (see src/share/host.ts). */
+export function threadServes(threadId: number, pid: number): void {
+  openDeaths(true);
+  const tag = threadId + 1;
+  const slot = (tag & MASK) * 2;
+  Atomics.store(servedPids!, slot + 1, pid);
+  Atomics.store(servedPids!, slot, tag);
+}
+
+/** The pid of the child process the thread of tag `tag` serves, or 0 when it serves none. */
+export function servedPid(tag: number): number {
+  if ((deaths ?? openDeaths(false)) === null || !servedPids) return 0;
+  const slot = (tag & MASK) * 2;
+  return Atomics.load(servedPids, slot) === tag ? Atomics.load(servedPids, slot + 1) : 0;
 }

@@ -72,6 +72,24 @@ export async function acquireWordAsync(
   return runAsync(acquireLoop(lock, deadlineOf(timeout), false, signal, `waiting for ${kind} '${lock.label}'`));
 }
 
+/**
+ * An async acquire made for a child process by its server thread (src/share/):
+ * `blocking` when the child called a Sync form, whose own thread then cannot
+ * release what its process holds, so waiting for itself is a deadlock, as it
+ * is for a thread's acquireSync.
+ */
+export function acquireWordServed(
+  lock: TrackedLock,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+  kind: string,
+  blocking: boolean,
+): Promise<boolean> | boolean {
+  checkTimeout(timeout);
+  if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
+  return runAsync(acquireLoop(lock, deadlineOf(timeout), blocking, signal, `waiting for ${kind} '${lock.label}'`));
+}
+
 /** The whole acquire as one wait loop, not cancellable (for Condition, taking its lock back): try, spin if blocking, wait. */
 export function* acquiring(lock: TrackedLock, blocking: boolean): WaitLoop<boolean> {
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0 || (blocking && spinToAcquire(lock.words))) return true;

@@ -7,6 +7,7 @@ import {
   OWNER_WORDS,
   STATE,
   acquireWordAsync,
+  acquireWordServed,
   acquireWordSync,
   ownerDiedOf,
   ownerOf,
@@ -84,6 +85,15 @@ export class RLock extends Acquirable implements Shareable {
     checkTimeout(options?.timeout);
     if (this.#reenter()) return true;
     if (!acquireWordSync(this, options?.timeout, 'rlock')) return false;
+    this.words[DEPTH] = 1;
+    return true;
+  }
+
+  /** @internal An acquire made for a child process by its server thread (src/share/ops.ts); see acquireWordServed. */
+  async acquireServed(timeout: number | undefined, signal: AbortSignal | undefined, blocking: boolean): Promise<boolean> {
+    checkTimeout(timeout);
+    if (this.#reenter()) return true;
+    if (!(await acquireWordServed(this, timeout, signal, 'rlock', blocking))) return false;
     this.words[DEPTH] = 1;
     return true;
   }

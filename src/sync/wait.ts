@@ -76,13 +76,18 @@ export function remaining(deadline: number): number {
 }
 
 /**
- * Throws unless this thread may block (it is a worker). Every Sync form calls
- * it first, even when it would not have to wait, so that misuse on the main
- * thread shows at once rather than only under contention.
+ * Throws unless this thread may block: a thread worker, or the main thread of
+ * a process worker (src/worker/current.ts marks both), which is nobody's
+ * event loop but its own tasks'. Every Sync form calls it first, even when it
+ * would not have to wait, so that misuse on the caller's main thread shows at
+ * once rather than only under contention.
  */
 export function assertMayBlock(what: string): void {
-  if (IS_MAIN_THREAD) throw new MainThreadBlockingError(what);
+  if (IS_MAIN_THREAD && globals[IN_WORKER] !== true) throw new MainThreadBlockingError(what);
 }
+
+const IN_WORKER = Symbol.for('tandem.inWorker');
+const globals = globalThis as unknown as Record<symbol, unknown>;
 
 export const IS_MAIN_THREAD = isMainThread;
 

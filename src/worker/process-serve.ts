@@ -7,6 +7,7 @@ import { W_DYING } from '../protocol.js';
 import { WorkerRuntime } from './runtime.js';
 import { markWorkerThread } from './current.js';
 import { CLAIM_SLOTS, SIDE_FD_ENV, claimTakeBack } from './claims.js';
+import { SHARE_SOCKET_ENV, serveRemoteObjects } from '../share/client.js';
 
 /** Serves the pool that started this process. */
 export function serveProcess(): void {
@@ -21,6 +22,10 @@ export function serveProcess(): void {
   // back for the pool while this thread may be busy (src/worker/claims.ts).
   const sideFd = Number(process.env[SIDE_FD_ENV] ?? NaN);
   delete process.env[SIDE_FD_ENV];
+  // Shared objects the caller passes arrive as remote objects served over this socket.
+  const sharePath = process.env[SHARE_SOCKET_ENV];
+  delete process.env[SHARE_SOCKET_ENV];
+  if (sharePath) serveRemoteObjects(sharePath);
   const claims = Number.isInteger(sideFd) ? new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT) : null;
   const runtime = new WorkerRuntime(
     {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Pool, type PoolOptions } from 'tandem';
+import { Lock, Pool, SharedQueue, type PoolOptions } from 'tandem';
 import { add, describe as describeValue, explode, killHost, scalePoint, spin, square } from '../fixtures/redis-tasks.mjs';
 import { Point } from '../fixtures/classes.mjs';
 import { notServed } from '../fixtures/redis-other-tasks.mjs';
@@ -88,6 +88,17 @@ describe.skipIf(skip)("backend: 'redis' with two tandem workers", () => {
     const scaled = await pool.run(scalePoint, new Point(3, 4), 2);
     expect(scaled).toBeInstanceOf(Point);
     expect(scaled.length()).toBe(10);
+    await pool.close();
+  });
+
+  it('refuses a shared object at submit (it does not reach other hosts yet), naming the argument', async () => {
+    const pool = makePool();
+    expect(() => pool.submit(square, [new Lock() as never])).toThrow(
+      expect.objectContaining({ code: 'ERR_TANDEM_SERIALIZATION', path: 'args[0]' }),
+    );
+    expect(() => pool.submit(describeValue, [{ queue: new SharedQueue() } as never])).toThrow(
+      expect.objectContaining({ code: 'ERR_TANDEM_SERIALIZATION', path: 'args[0].queue' }),
+    );
     await pool.close();
   });
 

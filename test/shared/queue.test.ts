@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { QueueClosedError, SerializationError, SharedQueue } from 'tandem';
 import { consumeAll, consumeAsync, echoBack, produceInto } from '../fixtures/sync-shared.mjs';
-import { closePools, threadPool } from '../sync/pools.js';
+import { closePools, syncBackends, syncPool } from '../sync/pools.js';
 
 afterEach(closePools);
 
@@ -15,62 +15,6 @@ interface Item {
 }
 
 describe('SharedQueue', () => {
-  it('2 producers and 2 consumers in workers pass every value exactly once, in order per producer', async () => {
-    const pool = threadPool(4);
-    // Small on purpose: the ring wraps and fills, so producers wait for room.
-    const queue = new SharedQueue<Item>({ byteLength: 1024 });
-    const count = 2_000;
-    const consumers = [pool.run(consumeAll, queue), pool.run(consumeAll, queue)];
-    expect(await Promise.all([pool.run(produceInto, queue, 0, count), pool.run(produceInto, queue, 1, count)])).toEqual([true, true]);
-    queue.close();
-    const results: { got: Item[] }[] = await Promise.all(consumers);
-    const all = results.flatMap((r) => r.got);
-    expect(all).toHaveLength(2 * count);
-    for (const producer of [0, 1]) {
-      const mine = all.filter((item) => item.producer === producer).map((item) => item.i);
-      expect(new Set(mine).size).toBe(count);
-      for (const { got } of results) {
-        const seq = got.filter((item) => item.producer === producer).map((item) => item.i);
-        expect(seq).toEqual([...seq].sort((a, b) => a - b));
-      }
-    }
-    // Structured-clone types survive the trip.
-    expect(all[0].at).toBeInstanceOf(Date);
-    expect(all[0].tags).toBeInstanceOf(Set);
-    expect(queue.size).toBe(0);
-  });
-
-  it('the main thread produces with async put into a bounded queue, a worker consumes with for await', async () => {
-    const pool = threadPool(1);
-    const queue = new SharedQueue<number>({ maxSize: 3 });
-    const consumer = pool.run(consumeAsync, queue);
-    for (let i = 0; i < 500; i++) await queue.put(i, { timeout: 10_000 });
-    queue.close();
-    expect(await consumer).toEqual(Array.from({ length: 500 }, (_, i) => i));
-  });
-
-  it('the main thread consumes with for await while a worker produces', async () => {
-    const pool = threadPool(1);
-    const queue = new SharedQueue<Item>({ byteLength: 512 });
-    const producing = pool.run(produceInto, queue, 7, 300).then(() => queue.close());
-    const got: number[] = [];
-    for await (const item of queue) got.push(item.i);
-    await producing;
-    expect(got).toEqual(Array.from({ length: 300 }, (_, i) => i));
-  });
-
-  it('round trips between the main thread and a worker, request by request', async () => {
-    const pool = threadPool(1);
-    const requests = new SharedQueue<string>();
-    const replies = new SharedQueue<string>();
-    const worker = pool.run(echoBack, requests, replies, 100);
-    for (let i = 0; i < 100; i++) {
-      await requests.put(`ping ${i}`);
-      expect(await replies.get({ timeout: 10_000 })).toBe(`ping ${i}`);
-    }
-    await worker;
-  });
-
   it('close(): put throws at once, get drains what is left and then throws', async () => {
     const queue = new SharedQueue<number>();
     await queue.put(1);
@@ -148,5 +92,63 @@ describe('SharedQueue', () => {
     expect(queue.tryGet()).toBeUndefined();
     await queue.put('a');
     expect(queue.tryGet()).toEqual({ value: 'a' });
+  });
+});
+
+describe.each(syncBackends)('SharedQueue with %s workers', (backend) => {
+  it('2 producers and 2 consumers in workers pass every value exactly once, in order per producer', async () => {
+    const pool = syncPool(backend, 4);
+    // Small on purpose: the ring wraps and fills, so producers wait for room.
+    const queue = new SharedQueue<Item>({ byteLength: 1024 });
+    const count = 2_000;
+    const consumers = [pool.run(consumeAll, queue), pool.run(consumeAll, queue)];
+    expect(await Promise.all([pool.run(produceInto, queue, 0, count), pool.run(produceInto, queue, 1, count)])).toEqual([true, true]);
+    queue.close();
+    const results: { got: Item[] }[] = await Promise.all(consumers);
+    const all = results.flatMap((r) => r.got);
+    expect(all).toHaveLength(2 * count);
+    for (const producer of [0, 1]) {
+      const mine = all.filter((item) => item.producer === producer).map((item) => item.i);
+      expect(new Set(mine).size).toBe(count);
+      for (const { got } of results) {
+        const seq = got.filter((item) => item.producer === producer).map((item) => item.i);
+        expect(seq).toEqual([...seq].sort((a, b) => a - b));
+      }
+    }
+    // Structured-clone types survive the trip.
+    expect(all[0].at).toBeInstanceOf(Date);
+    expect(all[0].tags).toBeInstanceOf(Set);
+    expect(queue.size).toBe(0);
+  });
+
+  it('the main thread produces with async put into a bounded queue, a worker consumes with for await', async () => {
+    const pool = syncPool(backend, 1);
+    const queue = new SharedQueue<number>({ maxSize: 3 });
+    const consumer = pool.run(consumeAsync, queue);
+    for (let i = 0; i < 500; i++) await queue.put(i, { timeout: 10_000 });
+    queue.close();
+    expect(await consumer).toEqual(Array.from({ length: 500 }, (_, i) => i));
+  });
+
+  it('the main thread consumes with for await while a worker produces', async () => {
+    const pool = syncPool(backend, 1);
+    const queue = new SharedQueue<Item>({ byteLength: 512 });
+    const producing = pool.run(produceInto, queue, 7, 300).then(() => queue.close());
+    const got: number[] = [];
+    for await (const item of queue) got.push(item.i);
+    await producing;
+    expect(got).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  });
+
+  it('round trips between the main thread and a worker, request by request', async () => {
+    const pool = syncPool(backend, 1);
+    const requests = new SharedQueue<string>();
+    const replies = new SharedQueue<string>();
+    const worker = pool.run(echoBack, requests, replies, 100);
+    for (let i = 0; i < 100; i++) {
+      await requests.put(`ping ${i}`);
+      expect(await replies.get({ timeout: 10_000 })).toBe(`ping ${i}`);
+    }
+    await worker;
   });
 });

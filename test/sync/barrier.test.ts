@@ -4,13 +4,12 @@ import { Barrier, BrokenBarrierError, SharedArray, SharedValue } from 'tandem';
 import { meet } from '../fixtures/sync-classic.mjs';
 import { barrierWait, meetThroughResets } from '../fixtures/sync-semantics.mjs';
 import { eventually } from '../helpers.js';
-import { closePools, threadPool } from './pools.js';
+import { closePools, syncBackends, syncPool, threadPool } from './pools.js';
 
 afterEach(closePools);
 
 /** `parties` workers that each run `rounds` rounds of `rounder` (a task of sync-classic or sync-semantics) at one barrier. */
-function meeting(rounder: typeof meet | typeof meetThroughResets, parties: number, rounds: number) {
-  const pool = threadPool(parties);
+function meeting(rounder: typeof meet | typeof meetThroughResets, parties: number, rounds: number, pool = threadPool(parties)) {
   const barrier = new Barrier(parties);
   const progress = new SharedArray('int32', parties);
   const lagging = new SharedValue('int32', 0);
@@ -19,34 +18,6 @@ function meeting(rounder: typeof meet | typeof meetThroughResets, parties: numbe
 }
 
 describe('Barrier', () => {
-  it('holds 4 workers together over 500 rounds: nobody runs ahead of a round', async () => {
-    const parties = 4;
-    const rounds = 500;
-    const { barrier, progress, lagging, running } = meeting(meet, parties, rounds);
-    const indexes = await running;
-    expect(lagging.value).toBe(0);
-    expect(progress.toArray()).toEqual(Array(parties).fill(rounds));
-    for (const seen of indexes) expect(seen).toBeGreaterThanOrEqual(1);
-    expect(barrier.nWaiting).toBe(0);
-    expect(barrier.broken).toBe(false);
-  });
-
-  it('the main thread takes part with async waits, round after round', async () => {
-    const pool = threadPool(3);
-    const barrier = new Barrier(4);
-    const progress = new SharedArray('int32', 4);
-    const lagging = new SharedValue('int32', 0);
-    const rounds = 100;
-    const workers = [0, 1, 2].map((party) => pool.run(meet, party, barrier, progress, lagging, rounds));
-    for (let round = 1; round <= rounds; round++) {
-      progress.store(3, round);
-      await barrier.wait({ timeout: 10_000 });
-      for (let other = 0; other < 4; other++) if (progress.load(other) < round) lagging.add(1);
-    }
-    await Promise.all(workers);
-    expect(lagging.value).toBe(0);
-  });
-
   it('each wait gets a different index, and the action runs once per round, in the last to arrive', async () => {
     let actions = 0;
     const barrier = new Barrier(3, { action: () => actions++ });
@@ -93,19 +64,6 @@ describe('Barrier', () => {
     expect((await Promise.all([barrier.wait(), barrier.wait(), barrier.wait()])).sort()).toEqual([0, 1, 2]);
   });
 
-  it('reset(): the waiters of that moment get BrokenBarrierError, later arrivals use the fresh barrier (workers)', async () => {
-    const pool = threadPool(4);
-    const barrier = new Barrier(3);
-    const before = [pool.run(barrierWait, barrier), pool.run(barrierWait, barrier)];
-    await eventually(() => barrier.nWaiting === 2, 'two workers to wait at the barrier');
-    barrier.reset();
-    expect(await Promise.all(before)).toEqual(['BrokenBarrierError', 'BrokenBarrierError']);
-    const after = [pool.run(barrierWait, barrier), pool.run(barrierWait, barrier)];
-    await eventually(() => barrier.nWaiting === 2, 'two workers to wait at the fresh barrier');
-    const mine = await barrier.wait({ timeout: 10_000 });
-    expect([mine, ...(await Promise.all(after))].sort()).toEqual([0, 1, 2]);
-  });
-
   it('resets faster than waiters wake: each waiter still learns how its own round ended', async () => {
     // Each of the first waits is alone in a round that reset() ends before it
     // runs again; the barrier keeps the outcome of a round until all its waiters
@@ -141,5 +99,49 @@ describe('Barrier', () => {
     await running;
     expect(lagging.value).toBe(0);
     expect(progress.toArray()).toEqual([rounds, rounds, rounds]);
+  });
+});
+
+describe.each(syncBackends)('Barrier with %s workers', (backend) => {
+  it('holds 4 workers together over many rounds: nobody runs ahead of a round', async () => {
+    const parties = 4;
+    // Each wait from a process is a round trip to the caller: fewer rounds there.
+    const rounds = backend === 'process' ? 100 : 500;
+    const { barrier, progress, lagging, running } = meeting(meet, parties, rounds, syncPool(backend, parties));
+    const indexes = await running;
+    expect(lagging.value).toBe(0);
+    expect(progress.toArray()).toEqual(Array(parties).fill(rounds));
+    for (const seen of indexes) expect(seen).toBeGreaterThanOrEqual(1);
+    expect(barrier.nWaiting).toBe(0);
+    expect(barrier.broken).toBe(false);
+  });
+
+  it('the main thread takes part with async waits, round after round', async () => {
+    const pool = syncPool(backend, 3);
+    const barrier = new Barrier(4);
+    const progress = new SharedArray('int32', 4);
+    const lagging = new SharedValue('int32', 0);
+    const rounds = 100;
+    const workers = [0, 1, 2].map((party) => pool.run(meet, party, barrier, progress, lagging, rounds));
+    for (let round = 1; round <= rounds; round++) {
+      progress.store(3, round);
+      await barrier.wait({ timeout: 10_000 });
+      for (let other = 0; other < 4; other++) if (progress.load(other) < round) lagging.add(1);
+    }
+    await Promise.all(workers);
+    expect(lagging.value).toBe(0);
+  });
+
+  it('reset(): the waiters of that moment get BrokenBarrierError, later arrivals use the fresh barrier (workers)', async () => {
+    const pool = syncPool(backend, 4);
+    const barrier = new Barrier(3);
+    const before = [pool.run(barrierWait, barrier), pool.run(barrierWait, barrier)];
+    await eventually(() => barrier.nWaiting === 2, 'two workers to wait at the barrier');
+    barrier.reset();
+    expect(await Promise.all(before)).toEqual(['BrokenBarrierError', 'BrokenBarrierError']);
+    const after = [pool.run(barrierWait, barrier), pool.run(barrierWait, barrier)];
+    await eventually(() => barrier.nWaiting === 2, 'two workers to wait at the fresh barrier');
+    const mine = await barrier.wait({ timeout: 10_000 });
+    expect([mine, ...(await Promise.all(after))].sort()).toEqual([0, 1, 2]);
   });
 });

@@ -4,27 +4,11 @@ import { Event, RLock, encodeShared } from 'tandem';
 import { holdUntil } from '../fixtures/sync-locks.mjs';
 import { waitForEvent } from '../fixtures/sync-semantics.mjs';
 import { eventually } from '../helpers.js';
-import { closePools, threadPool } from './pools.js';
+import { closePools, syncBackends, syncPool } from './pools.js';
 
 afterEach(closePools);
 
 describe('Event', () => {
-  it('set() wakes waiters in workers and on the main thread; clear() makes waits block again', async () => {
-    const pool = threadPool(2);
-    const held = new Event();
-    const go = new Event();
-    const rlock = new RLock();
-    const worker = pool.run(holdUntil, rlock, held, go);
-    expect(await held.wait({ timeout: 10_000 })).toBe(true); // set by the worker
-    expect(rlock.locked()).toBe(true);
-    go.set(); // wakes the worker's waitSync
-    await worker;
-    expect(rlock.locked()).toBe(false);
-    go.clear();
-    expect(go.isSet()).toBe(false);
-    expect(await go.wait({ timeout: 5 })).toBe(false);
-  });
-
   it('wait() on a set event returns true at once', async () => {
     const event = new Event();
     event.set();
@@ -39,9 +23,27 @@ describe('Event', () => {
     event.clear();
     expect(await Promise.all(waits)).toEqual([true, true]);
   });
+});
+
+describe.each(syncBackends)('Event with %s workers', (backend) => {
+  it('set() wakes waiters in workers and on the main thread; clear() makes waits block again', async () => {
+    const pool = syncPool(backend, 2);
+    const held = new Event();
+    const go = new Event();
+    const rlock = new RLock();
+    const worker = pool.run(holdUntil, rlock, held, go);
+    expect(await held.wait({ timeout: 10_000 })).toBe(true); // set by the worker
+    expect(rlock.locked()).toBe(true);
+    go.set(); // wakes the worker's waitSync
+    await worker;
+    expect(rlock.locked()).toBe(false);
+    go.clear();
+    expect(go.isSet()).toBe(false);
+    expect(await go.wait({ timeout: 5 })).toBe(false);
+  });
 
   it('a waiter woken by set() returns true even if clear() follows at once (workers: waitSync and wait)', async () => {
-    const pool = threadPool(4);
+    const pool = syncPool(backend, 4);
     const event = new Event();
     const waits = [true, true, false, false].map((sync) => pool.run(waitForEvent, event, sync));
     // Atomics.notify counts the threads and flows asleep on the event's word; the

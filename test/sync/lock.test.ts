@@ -181,11 +181,20 @@ describe('Lock', () => {
     expect(queue.size).toBe(0);
   });
 
-  it('passing a Lock to a process pool fails at submit with SerializationError', async () => {
+  it('a Lock passed to a process pool arrives as a Lock (served by the caller: test/sync/process.test.ts)', async () => {
+    const pool = new Pool({ backend: 'process', size: 1 });
+    try {
+      expect(await pool.run(identify, new Lock({ name: 'across' }))).toMatchObject({ isLock: true, isRLock: false, name: 'across' });
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  it('a raw SharedArrayBuffer passed to a process pool still fails at submit with SerializationError', async () => {
     const pool = new Pool({ backend: 'process', size: 1 });
     try {
       const error = await Promise.resolve()
-        .then(() => pool.run(identify, new Lock()))
+        .then(() => pool.run(identify, new SharedArrayBuffer(8) as never))
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(SerializationError);
       expect((error as SerializationError).code).toBe('ERR_TANDEM_SERIALIZATION');

@@ -1,10 +1,17 @@
-// Thread pools for the sync and shared-memory tests; closePools() (afterEach) terminates them all.
+// Pools for the sync and shared-memory tests; closePools() (afterEach) terminates them all.
 import { Pool } from 'tandem';
 
 const pools = new Set<Pool>();
 
 export function threadPool(size: number): Pool {
-  const pool = new Pool({ backend: 'thread', size });
+  return syncPool('thread', size);
+}
+
+/** The backends a suite of worker tests runs on: shared objects reach both (process workers through the caller). */
+export const syncBackends = ['thread', 'process'] as const;
+
+export function syncPool(backend: (typeof syncBackends)[number], size: number): Pool {
+  const pool = new Pool({ backend, size });
   pools.add(pool);
   return pool;
 }

@@ -2,18 +2,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Event, LockNotHeldError, RLock } from 'tandem';
 import { holdUntil, identify, reenter, tryRelease } from '../fixtures/sync-locks.mjs';
-import { closePools, threadPool } from './pools.js';
+import { closePools, syncBackends, syncPool } from './pools.js';
 
 afterEach(closePools);
 
 describe('RLock', () => {
-  it('its owner re-enters it, counting depth, in a worker', async () => {
-    const pool = threadPool(1);
-    const rlock = new RLock({ name: 'tree' });
-    expect(await pool.run(identify, rlock)).toMatchObject({ isRLock: true, isLock: false, name: 'tree' });
-    expect(await pool.run(reenter, rlock, 3)).toEqual({ depths: [1, 2, 3], lockedAfter: false });
-  });
-
   it('its owner re-enters it on the main thread; the last release frees it', async () => {
     const rlock = new RLock();
     expect(await rlock.acquire()).toBe(true);
@@ -28,9 +21,18 @@ describe('RLock', () => {
     expect(rlock.locked()).toBe(false);
     expect(rlock.ownerThreadId).toBeNull();
   });
+});
+
+describe.each(syncBackends)('RLock with %s workers', (backend) => {
+  it('its owner re-enters it, counting depth, in a worker', async () => {
+    const pool = syncPool(backend, 1);
+    const rlock = new RLock({ name: 'tree' });
+    expect(await pool.run(identify, rlock)).toMatchObject({ isRLock: true, isLock: false, name: 'tree' });
+    expect(await pool.run(reenter, rlock, 3)).toEqual({ depths: [1, 2, 3], lockedAfter: false });
+  });
 
   it('released by a thread that does not hold it: LockNotHeldError, and it stays held', async () => {
-    const pool = threadPool(2);
+    const pool = syncPool(backend, 2);
     const rlock = new RLock({ name: 'owned' });
     await rlock.acquire(); // main holds it
     expect(await pool.run(tryRelease, rlock)).toMatchObject({ name: 'LockNotHeldError', code: 'ERR_TANDEM_LOCK_NOT_HELD' });
@@ -51,7 +53,7 @@ describe('RLock', () => {
   });
 
   it('waits while another thread holds it', async () => {
-    const pool = threadPool(1);
+    const pool = syncPool(backend, 1);
     const rlock = new RLock();
     const held = new Event();
     const go = new Event();

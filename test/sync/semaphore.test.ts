@@ -2,29 +2,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BoundedSemaphore, Semaphore, SemaphoreOverReleaseError, SharedArray, SharedValue } from 'tandem';
 import { dine } from '../fixtures/sync-classic.mjs';
-import { closePools, threadPool } from './pools.js';
+import { closePools, syncBackends, syncPool } from './pools.js';
 
 afterEach(closePools);
 
 describe('Semaphore', () => {
-  it('dining philosophers: 5 workers share 5 forks, never two neighbours eat at once, all eat every meal', async () => {
-    const philosophers = 5;
-    const rounds = 200;
-    const pool = threadPool(philosophers);
-    const forks = Array.from({ length: philosophers }, (_, i) => new Semaphore(1, { name: `fork ${i}` }));
-    const footman = new Semaphore(philosophers - 1, { name: 'footman' });
-    const eating = new SharedArray('int32', philosophers);
-    const meals = new SharedArray('int32', philosophers);
-    const clashes = new SharedValue('int32', 0);
-    await Promise.all(
-      Array.from({ length: philosophers }, (_, seat) => pool.run(dine, seat, footman, forks, eating, meals, clashes, rounds)),
-    );
-    expect(meals.toArray()).toEqual(Array(philosophers).fill(rounds));
-    expect(clashes.value).toBe(0);
-    expect(forks.map((fork) => fork.value)).toEqual(Array(philosophers).fill(1));
-    expect(footman.value).toBe(philosophers - 1);
-  });
-
   it('counts permits: acquire takes one, release(n) gives n back and wakes waiters', async () => {
     const semaphore = new Semaphore(2);
     expect(await semaphore.acquire()).toBe(true);
@@ -63,5 +45,26 @@ describe('Semaphore', () => {
     expect(error).toBeInstanceOf(SemaphoreOverReleaseError);
     expect((error as SemaphoreOverReleaseError).code).toBe('ERR_TANDEM_SEMAPHORE_OVER_RELEASE');
     expect(semaphore.value).toBe(2);
+  });
+});
+
+describe.each(syncBackends)('Semaphore with %s workers', (backend) => {
+  it('dining philosophers: 5 workers share 5 forks, never two neighbours eat at once, all eat every meal', async () => {
+    const philosophers = 5;
+    // Each acquire and release from a process is a round trip to the caller: fewer rounds there.
+    const rounds = backend === 'process' ? 50 : 200;
+    const pool = syncPool(backend, philosophers);
+    const forks = Array.from({ length: philosophers }, (_, i) => new Semaphore(1, { name: `fork ${i}` }));
+    const footman = new Semaphore(philosophers - 1, { name: 'footman' });
+    const eating = new SharedArray('int32', philosophers);
+    const meals = new SharedArray('int32', philosophers);
+    const clashes = new SharedValue('int32', 0);
+    await Promise.all(
+      Array.from({ length: philosophers }, (_, seat) => pool.run(dine, seat, footman, forks, eating, meals, clashes, rounds)),
+    );
+    expect(meals.toArray()).toEqual(Array(philosophers).fill(rounds));
+    expect(clashes.value).toBe(0);
+    expect(forks.map((fork) => fork.value)).toEqual(Array(philosophers).fill(1));
+    expect(footman.value).toBe(philosophers - 1);
   });
 });

@@ -1,0 +1,143 @@
+// Shared objects in process workers (issue 10), each against its raw floor in
+// the same run:
+//   - an uncontended Lock acquire + release in a process worker (a request to
+//     the caller's server thread each) vs one raw IPC round trip between a
+//     forked child and its parent (process.send and its reply, awaited one at
+//     a time, serialization 'advanced' as tandem uses);
+//   - a SharedQueue stream from one process worker to another vs a raw
+//     pipelined process.send stream from a child to its parent.
+// Writes bench/results-share.json and bench/results-share.md.
+//
+//   npm run build && node bench/share.mjs      full run (5 rounds, interleaved)
+//   node bench/share.mjs --rounds=1 --quick    smoke run, writes nothing
+import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { Barrier, Lock, Pool, SharedQueue } from '../dist/esm/index.js';
+import { consumeStream, lockPairs, produceStream } from './share-tasks.mjs';
+
+const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=')));
+const quick = args.has('quick');
+const ROUNDS = Number(args.get('rounds') ?? 5);
+const PAIRS = quick ? 200 : 2_000;
+const ITEMS = quick ? 1_000 : 10_000;
+const CHILD = new URL('./share-child.mjs', import.meta.url);
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** µs per raw round trip: process.send to a child, awaiting its echo, one at a time. */
+async function rawRoundTrip(count) {
+  const child = fork(CHILD, [], { serialization: 'advanced' });
+  let resolve;
+  child.on('message', () => resolve());
+  const once = () =>
+    new Promise((r) => {
+      resolve = r;
+      child.send({ n: 1 });
+    });
+  for (let i = 0; i < 100; i++) await once(); // warm up
+  const start = performance.now();
+  for (let i = 0; i < count; i++) await once();
+  const us = ((performance.now() - start) * 1000) / count;
+  child.kill();
+  return us;
+}
+
+/** Values per second of a raw stream: a child sends `count` numbers as fast as process.send takes them. */
+async function rawStream(count) {
+  const child = fork(CHILD, [], { serialization: 'advanced' });
+  await new Promise((resolve) => {
+    child.once('message', resolve);
+    child.send({ n: 0 });
+  });
+  let received = 0;
+  const start = performance.now();
+  await new Promise((resolve) => {
+    child.on('message', () => {
+      if (++received === count) resolve();
+    });
+    child.send({ stream: count });
+  });
+  const rate = count / ((performance.now() - start) / 1000);
+  child.kill();
+  return rate;
+}
+
+/** µs per acquire + release in a process worker (after a warm-up call that starts its server thread). */
+async function lockInProcess(pool, sync) {
+  const lock = new Lock({ name: 'bench' });
+  await pool.run(lockPairs, lock, 100, sync);
+  return pool.run(lockPairs, lock, PAIRS, sync);
+}
+
+/** Values per second through a SharedQueue from one process worker to another. */
+async function queueBetweenProcesses(pool, sync) {
+  const queue = new SharedQueue({ maxSize: 1_000 });
+  const warm = new Barrier(2);
+  await Promise.all([pool.run(produceStream, queue, warm, 100, sync), pool.run(consumeStream, queue, warm, 100, sync)]);
+  const ready = new Barrier(2);
+  const [, rate] = await Promise.all([
+    pool.run(produceStream, queue, ready, ITEMS, sync),
+    pool.run(consumeStream, queue, ready, ITEMS, sync),
+  ]);
+  return rate;
+}
+
+const rows = { roundTrip: [], query: [], lockSync: [], lockAsync: [], stream: [], queueSync: [], queueAsync: [] };
+for (let round = 0; round < ROUNDS; round++) {
+  const pool = new Pool({ backend: 'process', size: 2 });
+  await pool.run(lockPairs, new Lock(), 1, true); // both workers up before timing
+  rows.roundTrip.push(await rawRoundTrip(PAIRS));
+  rows.query.push(await lockInProcess(pool, 'query'));
+  rows.lockSync.push(await lockInProcess(pool, true));
+  rows.lockAsync.push(await lockInProcess(pool, false));
+  rows.stream.push(await rawStream(ITEMS));
+  rows.queueSync.push(await queueBetweenProcesses(pool, true));
+  rows.queueAsync.push(await queueBetweenProcesses(pool, false));
+  await pool.close();
+  console.error(`round ${round + 1}/${ROUNDS}`, Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, Math.round(v.at(-1))])));
+}
+
+const m = Object.fromEntries(Object.entries(rows).map(([key, values]) => [key, median(values)]));
+const fixed = (n, digits = 1) => n.toFixed(digits);
+const rate = (n) => Math.round(n).toLocaleString('en-US');
+const md = [
+  '# tandem: shared objects in process workers',
+  '',
+  `Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}, ${new Date().toISOString()}.`,
+  `Median of ${ROUNDS} interleaved rounds. Produced by \`node bench/share.mjs\`.`,
+  '',
+  '## Uncontended Lock acquire + release in a process worker vs one raw IPC round trip (µs, lower is better)',
+  '',
+  '| case | raw round trip | tandem | tandem / raw |',
+  '| --- | ---: | ---: | ---: |',
+  `| one request alone: locked() | ${fixed(m.roundTrip)} | ${fixed(m.query)} | ${fixed(m.query / m.roundTrip, 2)}x |`,
+  `| acquireSync() + release() | ${fixed(m.roundTrip)} | ${fixed(m.lockSync)} | ${fixed(m.lockSync / m.roundTrip, 2)}x |`,
+  `| await acquire() + release() | ${fixed(m.roundTrip)} | ${fixed(m.lockAsync)} | ${fixed(m.lockAsync / m.roundTrip, 2)}x |`,
+  '',
+  "Goal (issue 10): at most 1.5x. Each acquire and each release is a request to the caller's server thread",
+  'for the child: two round trips per pair, each child thread -> link thread -> socket -> server thread and back.',
+  '',
+  '## SharedQueue from one process worker to another vs a raw process.send stream (values per second, higher is better)',
+  '',
+  '| case | raw stream (child -> parent) | SharedQueue (process -> process) | SharedQueue / raw |',
+  '| --- | ---: | ---: | ---: |',
+  `| putSync / getSync, numbers | ${rate(m.stream)} | ${rate(m.queueSync)} | ${fixed(m.queueSync / m.stream, 3)}x |`,
+  `| await put / await get, numbers | ${rate(m.stream)} | ${rate(m.queueAsync)} | ${fixed(m.queueAsync / m.stream, 3)}x |`,
+  '',
+  'Goal (issue 10): at least 0.5x. Every put and every get is a round trip to the caller, one at a time per',
+  'worker; the raw stream is pipelined (the child sends without waiting for anything).',
+];
+const text = md.join('\n');
+console.log(text);
+if (!quick) {
+  writeFileSync(new URL('./results-share.json', import.meta.url), `${JSON.stringify({ rounds: rows, medians: m }, null, 2)}\n`);
+  writeFileSync(new URL('./results-share.md', import.meta.url), `${text}\n`);
+  console.error('wrote bench/results-share.json and bench/results-share.md');
+}

@@ -1,0 +1,121 @@
+/**
+ * What a child process and its server thread in the caller say to each other
+ * about shared objects (see ./host.ts for the picture), and the seam a
+ * transport plugs into.
+ *
+ *   request  [id, objectId, op, args]     the child asks for `op` on object `objectId`
+ *   cancel   [id]                         the child's signal aborted request `id`: withdraw it
+ *   reply    [id, true, value]            done; `value` is what the op returned
+ *            [id, false, WireError]       the op threw (or was withdrawn: CancelledError)
+ *
+ * Every request gets exactly one reply, in the order the ops end (an acquire
+ * that waits does not hold up the requests behind it). On a byte stream each
+ * message is a frame: its length (uint32 LE), then the message in the V8
+ * serialization format, the one `child_process` uses with `serialization:
+ * 'advanced'`, so values cross to and from a SharedQueue as they would in a
+ * task's arguments.
+ */
+import { serialize, deserialize } from 'node:v8';
+import {
+  BrokenBarrierError,
+  CancelledError,
+  DeadlockError,
+  InvalidOptionError,
+  LockNotHeldError,
+  MainThreadBlockingError,
+  QueueClosedError,
+  SemaphoreOverReleaseError,
+  SerializationError,
+  SharedObjectUnavailableError,
+  SyncTimeoutError,
+  TandemError,
+} from '../errors.js';
+
+export type Request = [id: number, objectId: number, op: string, args: unknown[]];
+export type Cancel = [id: number];
+export type Reply = [id: number, ok: boolean, value: unknown];
+
+/**
+ * How a server reaches one client (a child process today; a remote host
+ * later). The server calls `onMessage` for each request or cancel, `send`
+ * for each reply, and `onGone` once when the client cannot ask anything any
+ * more (it closed, or its process died): the server then ends, and with it
+ * everything the client held.
+ */
+export interface ShareTransport {
+  onMessage(handler: (message: Request | Cancel) => void): void;
+  onGone(handler: () => void): void;
+  send(reply: Reply): void;
+}
+
+/** An error as it crosses: enough to rebuild the tandem error class on the other side. */
+export interface WireError {
+  code: string | undefined;
+  name: string;
+  message: string;
+  stack: string | undefined;
+  fields: Record<string, unknown>;
+}
+
+export function toWire(error: unknown): WireError {
+  if (!(error instanceof Error)) return { code: undefined, name: 'Error', message: String(error), stack: undefined, fields: {} };
+  const fields: Record<string, unknown> = {};
+  for (const key of Object.keys(error)) {
+    const value = (error as unknown as Record<string, unknown>)[key];
+    if (key !== 'code' && (value === null || typeof value !== 'function')) fields[key] = value;
+  }
+  return { code: (error as { code?: string }).code, name: error.name, message: error.message, stack: error.stack, fields };
+}
+
+// The errors a shared object's methods throw, by code, so they arrive with their class.
+const CLASSES: Record<string, Function> = {
+  ERR_TANDEM_DEADLOCK: DeadlockError,
+  ERR_TANDEM_LOCK_NOT_HELD: LockNotHeldError,
+  ERR_TANDEM_SEMAPHORE_OVER_RELEASE: SemaphoreOverReleaseError,
+  ERR_TANDEM_BROKEN_BARRIER: BrokenBarrierError,
+  ERR_TANDEM_SYNC_TIMEOUT: SyncTimeoutError,
+  ERR_TANDEM_QUEUE_CLOSED: QueueClosedError,
+  ERR_TANDEM_INVALID_OPTION: InvalidOptionError,
+  ERR_TANDEM_CANCELLED: CancelledError,
+  ERR_TANDEM_SERIALIZATION: SerializationError,
+  ERR_TANDEM_MAIN_THREAD_BLOCKING: MainThreadBlockingError,
+  ERR_TANDEM_SHARED_OBJECT_UNAVAILABLE: SharedObjectUnavailableError,
+};
+
+/** The error a WireError stands for, with its class (a real Error, its stack from where it was thrown). */
+export function fromWire(wire: WireError): Error {
+  const cls = wire.code === undefined ? undefined : CLASSES[wire.code];
+  const error: Error = wire.code === undefined ? new Error(wire.message) : new TandemError(wire.code, wire.message);
+  if (cls) Object.setPrototypeOf(error, cls.prototype as object);
+  Object.assign(error, wire.fields);
+  if (wire.stack) error.stack = wire.stack;
+  return error;
+}
+
+/** One message as a frame: length, then the V8 serialization of the message. */
+export function frame(message: unknown): Buffer {
+  const body = serialize(message);
+  const out = Buffer.allocUnsafe(4 + body.length);
+  out.writeUInt32LE(body.length, 0);
+  body.copy(out, 4);
+  return out;
+}
+
+/** Cuts a byte stream into messages; `feed` returns those complete so far. */
+export class Deframer {
+  #partial: Buffer = Buffer.alloc(0);
+
+  feed(chunk: Buffer): unknown[] {
+    const data = this.#partial.length > 0 ? Buffer.concat([this.#partial, chunk]) : chunk;
+    const out: unknown[] = [];
+    let at = 0;
+    while (at + 4 <= data.length) {
+      const length = data.readUInt32LE(at);
+      if (at + 4 + length > data.length) break;
+      out.push(deserialize(data.subarray(at + 4, at + 4 + length)));
+      at += 4 + length;
+    }
+    this.#partial = at === data.length ? Buffer.alloc(0) : data.subarray(at);
+    return out;
+  }
+}
