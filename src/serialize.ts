@@ -1,6 +1,6 @@
 import { type Registration, cannotSend, classMarker, registrationOf } from './classes.js';
 import { SerializationError } from './errors.js';
-import { isShareable, toMarker } from './shareable.js';
+import { isShareable, REMOTE_OBJECT, toMarker } from './shareable.js';
 import { toRemoteMarker } from './share/host.js';
 import { FLAG_SHARED, W_CHUNK_FAIL, W_CHUNK_OK, W_FAIL, W_OK, encodeError } from './protocol.js';
 import { rehydrate } from './worker/rehydrate.js';
@@ -230,6 +230,13 @@ function walk(value: unknown, state: WalkState, depth: number): void {
       throw new Refusal(
         "it is a shared object, which does not reach other hosts yet (backend 'redis'); use it with the thread or process backend, or " +
           'pass values and return results',
+      );
+    }
+    if (!state.result && state.boundary !== 'none' && REMOTE_OBJECT in object) {
+      // Its requests go through this process's one link to the caller, which a worker of this process does not have.
+      throw new Refusal(
+        'it is a shared object this process worker received from its caller: usable here, but it cannot be passed on to ' +
+          "another pool's workers; create the pool in the process that created the object, or pass it to an inline pool",
       );
     }
     // To a process it crosses as a remote object, served by the caller (src/share/host.ts).

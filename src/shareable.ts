@@ -31,6 +31,12 @@ export interface Shareable {
   [encodeShared](): SharedState;
 }
 
+/**
+ * Set on the objects a process worker received from its caller (src/share/client.ts):
+ * they stand for an object of another process, so they can be used but not passed on.
+ */
+export const REMOTE_OBJECT: unique symbol = Symbol.for('tandem.shareable.remote') as never;
+
 /** The key of the marker object that stands for a shareable in a message. */
 export const SHARED_MARKER = '__tandemShared__';
 

@@ -23,7 +23,7 @@
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { CancelledError, QueueClosedError, SharedObjectUnavailableError } from '../errors.js';
-import { encodeShared, registerShareable, type SharedState } from '../shareable.js';
+import { encodeShared, REMOTE_OBJECT, registerShareable, type SharedState } from '../shareable.js';
 import { REMOTE_KIND, type RemoteState } from './host.js';
 import { KINDS } from './ops.js';
 import { fromWire, type Reply, type WireError } from './wire.js';
@@ -302,6 +302,7 @@ function remoteObject(state: RemoteState): unknown {
   // The caller's object again when it goes back (a task returning it, say).
   const shared: SharedState = { kind: REMOTE_KIND, state };
   define(object, encodeShared, { value: () => shared });
+  define(object, REMOTE_OBJECT, { value: true });
   if (state.kind === 'tandem.SharedArray') {
     define(object, 'view', {
       get: () => {

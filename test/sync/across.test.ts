@@ -15,6 +15,7 @@ import {
   getWhileLoopBlocked,
   giveBack,
   holdAndExit,
+  passOn,
   produceNumbers,
   useCounters,
   useEventAndBarrier,
@@ -227,6 +228,16 @@ describe('process workers and shared objects', () => {
   });
 
   // As async tasks of one thread share the thread: one owner, no false deadlock.
+  it("an object a process worker received is refused at submit to that worker's own thread and process pools, usable inline", async () => {
+    const p = makePool({ backend: 'process', size: 1 });
+    const lock = new Lock({ name: 'passed on' });
+    const refused = { name: 'SerializationError', code: 'ERR_TANDEM_SERIALIZATION', argumentIndex: 0 };
+    expect(await p.run(passOn, lock, 'thread')).toEqual(refused);
+    expect(await p.run(passOn, lock, 'process')).toEqual(refused);
+    expect(await p.run(passOn, lock, 'inline')).toBe('ok');
+    expect(lock.locked()).toBe(false);
+  });
+
   it('several async tasks of one process worker share its server thread', async () => {
     const one = makePool({ backend: 'process', size: 1, concurrencyPerWorker: 3 });
     const lock = new Lock({ name: 'one process' });
