@@ -32,6 +32,11 @@ export type Boundary = 'thread' | 'process' | 'host';
 /** `none`: the value stays on this event loop (inline), checked by the thread rule but passed as it is. */
 export type Crossing = Boundary | 'none';
 
+/** Whether values cross into another process (a child, or another host): no shared memory, nothing transferred. */
+export function leavesProcess(boundary: Crossing): boolean {
+  return boundary === 'process' || boundary === 'host';
+}
+
 /**
  * Deeper values fail the check. Structured clone and the V8 serializer
  * recurse on the native stack and overflow near 2,000 levels (less when
@@ -263,7 +268,7 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   if (proto === Object.prototype || proto === null) return walkProperties(object, state, depth);
   if (CLONEABLE.has(proto) || proto === TYPED_ARRAY_PROTO || Object.getPrototypeOf(proto) === TYPED_ARRAY_PROTO) return;
   if (object instanceof SharedArrayBuffer) {
-    if (state.boundary === 'process' || state.boundary === 'host')
+    if (leavesProcess(state.boundary))
       throw new Refusal('a SharedArrayBuffer cannot be shared with another process; use the thread backend');
     return;
   }
@@ -294,8 +299,7 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   }
   if (object instanceof Error) return;
   if (isTransferOnly(object)) {
-    if (state.boundary === 'process' || state.boundary === 'host')
-      throw new Refusal(`a ${ctorName(object)} cannot cross to another process`);
+    if (leavesProcess(state.boundary)) throw new Refusal(`a ${ctorName(object)} cannot cross to another process`);
     return;
   }
   const registration = registrationOf(proto);

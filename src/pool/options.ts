@@ -4,6 +4,7 @@ import type { BackendKind, ResourceLimits } from '../backends/backend.js';
 import { InvalidOptionError } from '../errors.js';
 import { checkResourceLimits } from '../runtimes.js';
 import type { Task } from '../task.js';
+import { type Crossing, leavesProcess } from '../serialize.js';
 
 /** Options of `new Pool(options)`. Every one is checked; a wrong one throws InvalidOptionError naming it. */
 export interface PoolOptions {
@@ -359,8 +360,8 @@ export function checkCallOptions(options: CallOptions & MapOptions & ImapOptions
  * (a child process or another host shares no memory with the caller), the
  * call fails at submit instead of copying what the caller meant to move.
  */
-export function checkTransfer(options: CallOptions, boundary: 'thread' | 'process' | 'host' | 'none', backend: string): void {
-  if (options.transfer !== undefined && (boundary === 'process' || boundary === 'host')) {
+export function checkTransfer(options: CallOptions, boundary: Crossing, backend: string): void {
+  if (options.transfer !== undefined && leavesProcess(boundary)) {
     throw new InvalidOptionError(
       'transfer',
       options.transfer,
