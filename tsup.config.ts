@@ -7,6 +7,7 @@ const entry = {
   'worker/thread-entry': 'src/worker/thread-entry.ts',
   'worker/process-entry': 'src/worker/process-entry.ts',
   'worker/share-server-entry': 'src/worker/share-server-entry.ts',
+  'share/redis/entry': 'src/share/redis/entry.ts',
 };
 
 export default defineConfig([

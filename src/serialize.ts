@@ -1,7 +1,8 @@
 import { type Registration, cannotSend, classMarker, registrationOf } from './classes.js';
 import { SerializationError } from './errors.js';
-import { isShareable, REMOTE_OBJECT, toMarker } from './shareable.js';
+import { isShareable, REMOTE_OBJECT, toMarker, type Shareable, type SharedMarker } from './shareable.js';
 import { toRemoteMarker } from './share/host.js';
+import { toHostMarker } from './share/redis/caller.js';
 import { FLAG_SHARED, W_CHUNK_FAIL, W_CHUNK_OK, W_FAIL, W_OK, encodeError } from './protocol.js';
 import { rehydrate } from './worker/rehydrate.js';
 
@@ -26,7 +27,7 @@ import { rehydrate } from './worker/rehydrate.js';
 /**
  * What may cross: `thread` (structured clone), `process` (V8 serializer; shared
  * objects as remote objects served by the caller) or `host` (another machine:
- * the same, but no shared objects yet).
+ * the same, the caller serving them through Redis).
  */
 export type Boundary = 'thread' | 'process' | 'host';
 /** `none`: the value stays on this event loop (inline), checked by the thread rule but passed as it is. */
@@ -73,7 +74,7 @@ export function checkArguments(args: unknown[], boundary: Crossing): CheckedArgs
     if (state.markers && boundary !== 'none') {
       flags |= FLAG_SHARED;
       if (out === args) out = args.slice();
-      out[i] = encode(value, new Map(), boundary === 'process');
+      out[i] = encode(value, new Map(), markerFor(boundary));
     }
   }
   return { args: out, flags };
@@ -85,7 +86,12 @@ export function checkValue(value: unknown, boundary: Crossing, path: string): { 
   const state = newState(boundary, 0, false);
   check(value, path, state);
   if (!state.markers || boundary === 'none') return { value, shared: false };
-  return { value: encode(value, new Map(), boundary === 'process'), shared: true };
+  return { value: encode(value, new Map(), markerFor(boundary)), shared: true };
+}
+
+/** How a shared object crosses: over the same memory to a thread, as a remote object served by the caller elsewhere. */
+function markerFor(boundary: Crossing): (object: Shareable) => SharedMarker {
+  return boundary === 'process' ? toRemoteMarker : boundary === 'host' ? toHostMarker : toMarker;
 }
 
 /**
@@ -231,12 +237,6 @@ function walk(value: unknown, state: WalkState, depth: number): void {
   }
   const object = value as object;
   if (isShareable(object)) {
-    if (state.boundary === 'host') {
-      throw new Refusal(
-        "it is a shared object, which does not reach other hosts yet (backend 'redis'); use it with the thread or process backend, or " +
-          'pass values and return results',
-      );
-    }
     if (!state.result && state.boundary !== 'none' && REMOTE_OBJECT in object) {
       // Its requests go through this process's one link to the caller, which a worker of this process does not have.
       throw new Refusal(
@@ -244,7 +244,7 @@ function walk(value: unknown, state: WalkState, depth: number): void {
           "another pool's workers; create the pool in the process that created the object, or pass it to an inline pool",
       );
     }
-    // To a process it crosses as a remote object, served by the caller (src/share/host.ts).
+    // To a process or host it crosses as a remote object, served by the caller (src/share/host.ts, src/share/redis/).
     state.markers = true;
     return;
   }
@@ -334,55 +334,60 @@ function walkProperties(object: object, state: WalkState, depth: number): void {
 /**
  * Copies a checked value with its markers in place: every container on the
  * way is copied (once: `copies` keeps cycles and shared references as they
- * were, and the same instance becomes the same marker). `remote`: it goes to
- * a child process, where shared objects arrive as remote objects.
+ * were, and the same instance becomes the same marker). `mark` makes the
+ * marker of a shared object (see {@link markerFor}).
  */
-function encode(value: unknown, copies: Map<object, unknown>, remote = false): unknown {
+function encode(value: unknown, copies: Map<object, unknown>, mark: (object: Shareable) => SharedMarker = toMarker): unknown {
   if (value === null || typeof value !== 'object') return value;
   const object = value as object;
   const done = copies.get(object);
   if (done !== undefined) return done;
   if (isShareable(object)) {
-    const marker = remote ? toRemoteMarker(object) : toMarker(object);
+    const marker = mark(object);
     copies.set(object, marker);
     return marker;
   }
   if (Array.isArray(object)) {
     const copy = new Array<unknown>(object.length);
     copies.set(object, copy);
-    for (let i = 0; i < object.length; i++) copy[i] = encode(object[i], copies, remote);
+    for (let i = 0; i < object.length; i++) copy[i] = encode(object[i], copies, mark);
     return copy;
   }
   const proto = Object.getPrototypeOf(object) as object | null;
   if (proto === Object.prototype || proto === null) {
     const copy: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};
     copies.set(object, copy);
-    copyProperties(object, copy, copies, remote);
+    copyProperties(object, copy, copies, mark);
     return copy;
   }
   if (object instanceof Map) {
     const copy = new Map<unknown, unknown>();
     copies.set(object, copy);
-    for (const [k, v] of object) copy.set(encode(k, copies, remote), encode(v, copies, remote));
+    for (const [k, v] of object) copy.set(encode(k, copies, mark), encode(v, copies, mark));
     return copy;
   }
   if (object instanceof Set) {
     const copy = new Set<unknown>();
     copies.set(object, copy);
-    for (const v of object) copy.add(encode(v, copies, remote));
+    for (const v of object) copy.add(encode(v, copies, mark));
     return copy;
   }
   const registration: Registration | undefined = registrationOf(proto);
   if (registration === undefined) return value; // a built-in structured clone copies as it is
   const marker = classMarker(registration);
   copies.set(object, marker);
-  copyProperties(object, marker.data, copies, remote);
+  copyProperties(object, marker.data, copies, mark);
   return marker;
 }
 
-function copyProperties(source: object, target: Record<string, unknown>, copies: Map<object, unknown>, remote: boolean): void {
+function copyProperties(
+  source: object,
+  target: Record<string, unknown>,
+  copies: Map<object, unknown>,
+  mark: (object: Shareable) => SharedMarker,
+): void {
   const from = source as Record<string, unknown>;
-  for (const key in from) if (Object.hasOwn(from, key)) target[key] = encode(from[key], copies, remote);
+  for (const key in from) if (Object.hasOwn(from, key)) target[key] = encode(from[key], copies, mark);
 }
 
 function isTransferOnly(object: object): boolean {

@@ -26,6 +26,7 @@ import {
   P_DEFINE,
   P_RUN,
   P_SHUTDOWN,
+  FLAG_SHARED,
   type TaskDefinition,
   W_CHUNK_FAIL,
   W_CHUNK_OK,
@@ -35,6 +36,7 @@ import {
   encodeError,
 } from '../protocol.js';
 import { connectRedis, loadBullmq, refSocket, requireRedisPackages } from '../redis/connect.js';
+import { RedisShare, sharedObjectsCrossedToHosts } from '../share/redis/caller.js';
 import { portableName, refusedSource } from '../redis/names.js';
 import { FAILED_JOB_AGE_S, type JobData, WIRE_VERSION, cancelChannel, decodeReply, encodeValue, replyKey } from '../redis/wire.js';
 import type { Backend, ExitInfo, WorkerEvents, WorkerHandle } from './backend.js';
@@ -69,7 +71,7 @@ export function createRedisBackend(config: RedisConfig): Backend {
     reportsStart: false,
     // A timeout cannot stop a remote host's thread: the call rejects here and the job is cancelled there.
     preemptible: false,
-    // Arguments cross to other machines: structured-clone types, no shared memory, no shared objects (yet).
+    // Arguments cross to other machines: structured-clone types, no shared memory; shared objects served through Redis.
     boundary: 'host',
     // Jobs waiting in Redis cost nothing; enough in flight keeps every host busy.
     singleHandleConcurrency: (size, concurrencyPerWorker) => size * concurrencyPerWorker * 16,
@@ -92,6 +94,8 @@ class RedisHandle implements WorkerHandle {
   #client: Redis | null = null;
   #reader: Redis | null = null;
   #queue: Queue | null = null;
+  /** Serves the shared objects of this pool's jobs to the hosts; taken with the first job that carries one. */
+  #share: RedisShare | null = null;
   /** Batches are handled one after another: naming a task is asynchronous, and frames keep their order. */
   #chain: Promise<void>;
   #open = true;
@@ -167,6 +171,12 @@ class RedisHandle implements WorkerHandle {
         try {
           if (name instanceof Error || name === undefined)
             throw name ?? new SerializationError(-1, 'task', 'its definition was never sent');
+          // Hosts reach the caller's shared objects through the share thread: it serves before they can ask.
+          if ((batch[i + 4] as number) & FLAG_SHARED && sharedObjectsCrossedToHosts()) {
+            this.#share ??= RedisShare.take(this.#config.url, this.#config.queue);
+            await this.#share.ready();
+            if (!this.#open) return;
+          }
           const jobId = `${this.#caller}.${id}`;
           const data: JobData = {
             v: WIRE_VERSION,
@@ -287,6 +297,10 @@ class RedisHandle implements WorkerHandle {
   }
 
   async #close(): Promise<void> {
+    const share = this.#share;
+    this.#share = null;
+    // Its last pool's close removes every key the hosts used to reach this caller's objects.
+    await share?.release();
     this.#reader?.disconnect();
     // Polite when Redis answers; bounded when it does not (commands wait out a reconnect forever).
     await within(Promise.allSettled([this.#queue?.close(), this.#client?.quit()]), CLOSE_GRACE_MS);

@@ -27,6 +27,7 @@ import { FLAG_SHARED, FLAG_SINGLE, FLAG_STAR, type RemoteError, W_CHUNK_FAIL, W_
 import { markWorkerThread } from '../worker/current.js';
 import { connectRedis, loadBullmq, requireRedisPackages } from './connect.js';
 import { TaskDirectory } from './names.js';
+import { serveSharedObjectsFromRedis } from '../share/redis/link.js';
 import { type JobData, REPLY_TTL_MS, type ReplyEntry, cancelChannel, decodeValue, encodeReply, isJobData, redactUrl } from './wire.js';
 
 /** Options of {@link runWorker}: those of `tandem worker`, plus hooks for a program that embeds it. */
@@ -97,6 +98,8 @@ export async function runWorker(options: RedisWorkerOptions): Promise<RedisWorke
     client.disconnect();
     throw error;
   }
+  // Before the pool starts its threads: each receives how to reach the callers' shared objects.
+  serveSharedObjectsFromRedis({ url: options.redis, queue: options.queue, backend });
   const pool = new Pool({ backend, size, minSize: size, idleTimeout: Infinity });
   const summary: RedisWorkerSummary = { jobs: 0, items: 0, failed: 0 };
   const reply = async (data: JobData, entry: ReplyEntry): Promise<void> => {

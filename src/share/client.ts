@@ -56,7 +56,19 @@ function theLink(): Link {
       'pass shared objects to tasks of a tandem Pool',
     );
   }
-  link = new Link(socketPath);
+  const path = socketPath;
+  link = new Link(
+    ({ port, bell }) =>
+      new Worker(`(${linkThread.toString()})(require)`, {
+        eval: true,
+        workerData: { path, port, bell },
+        transferList: [port],
+        env: {},
+        execArgv: [],
+        stdout: false,
+        stderr: false,
+      }),
+  );
   return link;
 }
 
@@ -66,7 +78,17 @@ interface Pending {
   reject(error: Error): void;
 }
 
-class Link {
+/**
+ * Starts a link's thread: what it receives is the port for the replies to
+ * Sync requests, and the bell it rings after posting one there. It takes
+ * requests `[id, objectId, op, args, blocking]` and cancels `[id]` on its
+ * parentPort, and posts async replies there. The thread is the transport:
+ * a socket here, Redis on a `tandem worker` host (./redis/link.ts).
+ */
+export type StartLinkThread = (wiring: { port: MessagePort; bell: SharedArrayBuffer }) => Worker;
+
+/** The task's side of a link: requests go to the link's thread, replies come back from it. */
+export class Link {
   readonly #worker: Worker;
   readonly #syncPort: MessagePort;
   readonly #bell: Int32Array;
@@ -74,19 +96,11 @@ class Link {
   #nextId = 0;
   #ended = false;
 
-  constructor(path: string) {
+  constructor(start: StartLinkThread) {
     const { port1, port2 } = new MessageChannel();
     this.#syncPort = port1;
     this.#bell = new Int32Array(new SharedArrayBuffer(4));
-    this.#worker = new Worker(`(${linkThread.toString()})(require)`, {
-      eval: true,
-      workerData: { path, port: port2, bell: this.#bell.buffer },
-      transferList: [port2],
-      env: {},
-      execArgv: [],
-      stdout: false,
-      stderr: false,
-    });
+    this.#worker = start({ port: port2, bell: this.#bell.buffer as SharedArrayBuffer });
     // Requests in flight keep the child alive by themselves (its task is running).
     this.#worker.unref();
     this.#worker.on('message', (reply: Reply) => this.#settle(reply));
@@ -97,6 +111,11 @@ class Link {
       for (const pending of this.#pending.values()) pending.reject(linkLost('the request'));
       this.#pending.clear();
     });
+  }
+
+  /** Whether its thread ended: it answers nothing any more. */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   /** One request, answered asynchronously; `signal` withdraws it on the server (the reply then says CancelledError). */
@@ -251,8 +270,8 @@ function linkThread(load: NodeJS.Require): void {
   connect(0);
 }
 
-/** The object a task receives for a caller's shared object: its class, its methods, each a request. */
-function remoteObject(state: RemoteState): unknown {
+/** The object a task receives for a caller's shared object: its class, its methods, each a request over `link()`. */
+export function remoteObject(state: RemoteState, link: () => Link = theLink): unknown {
   const table = KINDS[state.kind];
   if (!table)
     throw new SharedObjectUnavailableError(
@@ -269,17 +288,17 @@ function remoteObject(state: RemoteState): unknown {
   for (const [name, mode] of Object.entries(table.members)) {
     switch (mode) {
       case 'sync':
-        define(object, name, { value: (...args: unknown[]) => theLink().askSync(id, name, args) });
+        define(object, name, { value: (...args: unknown[]) => link().askSync(id, name, args) });
         break;
       case 'block':
-        define(object, name, { value: (...args: unknown[]) => theLink().askSync(id, name, withoutSignal(name, args)) });
+        define(object, name, { value: (...args: unknown[]) => link().askSync(id, name, withoutSignal(name, args)) });
         break;
       case 'async':
         define(object, name, {
           value: (...args: unknown[]) => {
             try {
               const options = args[optionsAt(name)] as { signal?: AbortSignal } | undefined;
-              return theLink().ask(id, name, withoutSignal(name, args), options?.signal);
+              return link().ask(id, name, withoutSignal(name, args), options?.signal);
             } catch (error) {
               return Promise.reject(error);
             }
@@ -287,12 +306,12 @@ function remoteObject(state: RemoteState): unknown {
         });
         break;
       case 'get':
-        define(object, name, { get: () => theLink().askSync(id, `get:${name}`, []) });
+        define(object, name, { get: () => link().askSync(id, `get:${name}`, []) });
         break;
       case 'getset':
         define(object, name, {
-          get: () => theLink().askSync(id, `get:${name}`, []),
-          set: (value: unknown) => theLink().askSync(id, `set:${name}`, [value]),
+          get: () => link().askSync(id, `get:${name}`, []),
+          set: (value: unknown) => link().askSync(id, `set:${name}`, [value]),
         });
         break;
     }

@@ -49,6 +49,8 @@ const ids = new WeakMap<object, number>();
 const objects = new Map<number, WeakRef<Shareable>>();
 const forget = new FinalizationRegistry<number>((id) => objects.delete(id));
 const servers = new Set<ServerThread>();
+/** Servers other than a child's server thread (src/share/redis/) that hear of every shared object. */
+const listeners = new Set<(registration: Registration) => void>();
 
 /** The marker standing for `object` in a message to a child process (registering it with every server thread). */
 export function toRemoteMarker(object: Shareable): SharedMarker {
@@ -70,6 +72,7 @@ export function toRemoteMarker(object: Shareable): SharedMarker {
     objects.set(id, new WeakRef(object));
     forget.register(object, id);
     for (const server of servers) server.register([id, shared]);
+    for (const listener of listeners) listener([id, shared]);
   }
   const meta = table.meta(object);
   // A Condition's lock crosses as a remote object of its own.
@@ -133,13 +136,8 @@ export class ServerThread {
   /** Starts it (once), before the child receives its first shared object. `pid` names the child in deadlock reports. */
   start(pid: number | undefined): void {
     if (this.#worker || this.#stopped) return;
-    const registrations: Registration[] = [];
-    for (const [id, ref] of objects) {
-      const object = ref.deref();
-      if (object) registrations.push([id, object[encodeShared]()]);
-    }
     const worker = new Worker(serverEntry(), {
-      workerData: { path: this.#path, threadGlobals: collectThreadGlobals(), objects: registrations },
+      workerData: { path: this.#path, threadGlobals: collectThreadGlobals(), objects: liveRegistrations() },
       env: {},
       stdout: false,
       stderr: false,
@@ -175,6 +173,26 @@ export class ServerThread {
     if (worker) void worker.terminate();
     else removeSocket(this.#path);
   }
+}
+
+/** Every shared object that crossed so far and still lives, as a server registers it. */
+function liveRegistrations(): Registration[] {
+  const registrations: Registration[] = [];
+  for (const [id, ref] of objects) {
+    const object = ref.deref();
+    if (object) registrations.push([id, object[encodeShared]()]);
+  }
+  return registrations;
+}
+
+/** `listener` hears of every shared object from now on; returns those known so far. */
+export function hearRegistrations(listener: (registration: Registration) => void): Registration[] {
+  listeners.add(listener);
+  return liveRegistrations();
+}
+
+export function stopHearingRegistrations(listener: (registration: Registration) => void): void {
+  listeners.delete(listener);
 }
 
 let removing = false;

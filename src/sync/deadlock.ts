@@ -25,7 +25,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { DeadlockError, type DeadlockLink } from '../errors.js';
 import { registerThreadGlobal, threadGlobal } from '../shareable.js';
-import { servedPid, threadDied } from './liveness.js';
+import { servedLabel, servedPid, threadDied } from './liveness.js';
 import { lockSpinRobust, unlockSpinRobust } from './spin-mutex.js';
 import { THREAD_TAG } from './wait.js';
 
@@ -142,9 +142,14 @@ function lockName(id: number): string {
   return decoder.decode(names.subarray(id * NAME_BYTES, id * NAME_BYTES + graph![NAME_LENGTHS + id]));
 }
 
-/** How reports name the thread of `tag`: `'main'`, `'worker 7'`, or `'process 4242'` for the thread acting for a process worker. */
+/**
+ * How reports name the thread of `tag`: `'main'`, `'worker 7'`, `'process 4242'` for the thread acting for a process worker, or
+ * `'host NAME:PID worker N'` for one acting for a thread of a `tandem worker` host.
+ */
 export function threadLabel(tag: number): string {
   if (tag === 1) return 'main';
+  const holder = servedLabel(tag);
+  if (holder !== null) return holder;
   const pid = servedPid(tag);
   return pid !== 0 ? `process ${pid}` : `worker ${tag - 1}`;
 }

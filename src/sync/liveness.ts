@@ -18,6 +18,9 @@
  * A second table names the threads that serve a child process (src/share/):
  * slot = tag mod 2^16 holds [tag, the child's pid], so that deadlock reports
  * and `ownerDied` name the process worker rather than the thread acting for it.
+ * A third, smaller one does the same for threads that serve a holder on a
+ * `tandem worker` host (src/share/redis/): [tag, length, UTF-8 label] in
+ * slot = tag mod 256 (few such threads live at once).
  *
  * Like the wait-for graph, the record is created by the main thread and given
  * to every tandem thread worker before its first task. A thread without it (a
@@ -33,6 +36,14 @@ const MAIN_KEY = Symbol.for('tandem.sync.deaths');
 
 let deaths: Int32Array | null | undefined;
 let servedPids: Int32Array | undefined;
+let servedLabels: Int32Array | undefined;
+
+const LABEL_SLOTS = 256;
+/** Bytes of one label slot: its tag, its length, then the label. */
+const LABEL_BYTES = 64;
+const LABEL_TEXT = LABEL_BYTES - 8;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** The record; on the main thread `create` makes it if no thread worker was started yet (until then, nobody died). */
 function openDeaths(create: boolean): Int32Array | null {
@@ -42,7 +53,7 @@ function openDeaths(create: boolean): Int32Array | null {
     const globals = globalThis as unknown as Record<symbol, SharedArrayBuffer | undefined>;
     buffer = globals[MAIN_KEY];
     if (!buffer && !create) return null;
-    buffer ??= globals[MAIN_KEY] = new SharedArrayBuffer(SLOTS * 4 * 3);
+    buffer ??= globals[MAIN_KEY] = new SharedArrayBuffer(SLOTS * 4 * 3 + LABEL_SLOTS * LABEL_BYTES);
   } else {
     // Installed from the worker's hello; before that (or in a worker tandem did not start), look again next time.
     buffer = threadGlobal<SharedArrayBuffer>(THREAD_GLOBAL_KEY);
@@ -50,6 +61,7 @@ function openDeaths(create: boolean): Int32Array | null {
   }
   deaths = new Int32Array(buffer, 0, SLOTS);
   servedPids = new Int32Array(buffer, SLOTS * 4, SLOTS * 2);
+  servedLabels = new Int32Array(buffer, SLOTS * 4 * 3, (LABEL_SLOTS * LABEL_BYTES) / 4);
   return deaths;
 }
 
@@ -83,4 +95,25 @@ export function servedPid(tag: number): number {
   if ((deaths ?? openDeaths(false)) === null || !servedPids) return 0;
   const slot = (tag & MASK) * 2;
   return Atomics.load(servedPids, slot) === tag ? Atomics.load(servedPids, slot + 1) : 0;
+}
+
+/** Records that thread `threadId` acts for a holder on another host, named `label` in reports (see src/share/redis/). */
+export function threadServesHolder(threadId: number, label: string): void {
+  openDeaths(true);
+  const tag = threadId + 1;
+  const at = (tag % LABEL_SLOTS) * (LABEL_BYTES / 4);
+  const bytes = encoder.encode(label).subarray(0, LABEL_TEXT);
+  Atomics.store(servedLabels!, at, 0);
+  new Uint8Array(servedLabels!.buffer, servedLabels!.byteOffset + (at + 2) * 4, LABEL_TEXT).set(bytes);
+  Atomics.store(servedLabels!, at + 1, bytes.length);
+  Atomics.store(servedLabels!, at, tag);
+}
+
+/** The label of the holder the thread of tag `tag` serves, or null when it serves none. */
+export function servedLabel(tag: number): string | null {
+  if ((deaths ?? openDeaths(false)) === null || !servedLabels) return null;
+  const at = (tag % LABEL_SLOTS) * (LABEL_BYTES / 4);
+  if (Atomics.load(servedLabels, at) !== tag) return null;
+  const length = Atomics.load(servedLabels, at + 1);
+  return decoder.decode(new Uint8Array(servedLabels.buffer, servedLabels.byteOffset + (at + 2) * 4, length).slice());
 }

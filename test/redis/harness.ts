@@ -78,11 +78,15 @@ export interface WorkerArgs {
   size?: number;
   lockDuration?: number;
   stalledInterval?: number;
+  /** Jobs held at once (--in-flight). @default size × 2 */
+  inFlight?: number;
+  /** More --tasks modules, besides TASKS and SELF_CALLER. */
+  tasks?: string[];
 }
 
 /** Starts `tandem worker` (the built entry when there is one) and waits until it serves, or exits. */
 export async function startWorker(args: WorkerArgs, waitForServing = true): Promise<WorkerProcess> {
-  const { redis, queue, size = 2, lockDuration = 2_000, stalledInterval = 1_000 } = args;
+  const { redis, queue, size = 2, lockDuration = 2_000, stalledInterval = 1_000, inFlight, tasks = [] } = args;
   const argv = existsSync(BUILT_WORKER)
     ? [
         BUILT_WORKER,
@@ -94,6 +98,8 @@ export async function startWorker(args: WorkerArgs, waitForServing = true): Prom
         TASKS,
         '--tasks',
         SELF_CALLER,
+        ...tasks.flatMap((file) => ['--tasks', file]),
+        ...(inFlight === undefined ? [] : ['--in-flight', String(inFlight)]),
         '--size',
         String(size),
         '--lock-duration',
@@ -101,7 +107,10 @@ export async function startWorker(args: WorkerArgs, waitForServing = true): Prom
         '--stalled-interval',
         String(stalledInterval),
       ]
-    : [FIXTURE_WORKER, JSON.stringify({ redis, queue, tasks: [TASKS, SELF_CALLER], size, lockDuration, stalledInterval })];
+    : [
+        FIXTURE_WORKER,
+        JSON.stringify({ redis, queue, tasks: [TASKS, SELF_CALLER, ...tasks], size, lockDuration, stalledInterval, concurrency: inFlight }),
+      ];
   const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let output = '';

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Barrier, BoundedSemaphore, Condition, Event, Lock, Pool, RLock, Semaphore, SharedArray, SharedQueue, SharedValue } from 'tandem';
 import { alive, cleanup, eventually, makePool } from '../helpers.js';
+import { expectOppositeOrderDeadlock } from './pools.js';
 import { acquireForMain, asyncIncrement, lockedIncrement, tryRelease } from '../fixtures/sync-locks.mjs';
 import { addMany, consumeAll, produceInto } from '../fixtures/sync-shared.mjs';
 import { meet } from '../fixtures/sync-classic.mjs';
@@ -163,23 +164,7 @@ describe.each(backends)('shared objects on the %s backend', (backend) => {
   });
 
   it('taking two locks in opposite order: one of the two tasks gets DeadlockError naming both locks, the other goes on', async () => {
-    const p = pool(2);
-    const a = new Lock({ name: 'a' });
-    const b = new Lock({ name: 'b' });
-    const barrier = new Barrier(2);
-    const outcomes = await Promise.all([p.run(transfer, a, b, barrier, 20_000), p.run(transfer, b, a, barrier, 20_000)]);
-    const failed = outcomes.filter((o) => o.outcome === 'deadlock');
-    expect(failed).toHaveLength(1);
-    expect(outcomes.filter((o) => o.outcome === 'transferred')).toHaveLength(1);
-    const cycle = failed[0]?.error?.cycle as { thread: string; holds: string; waitsFor: string }[];
-    expect(cycle.map((link) => [link.holds, link.waitsFor]).sort()).toEqual([
-      ['a', 'b'],
-      ['b', 'a'],
-    ]);
-    const names = cycle.map((link) => link.thread);
-    expect(new Set(names).size).toBe(2);
-    for (const name of names) expect(name).toMatch(backend === 'process' ? /^process \d+$/ : /^worker \d+$/);
-    expect(a.locked() || b.locked()).toBe(false);
+    await expectOppositeOrderDeadlock(pool(2), backend === 'process' ? /^process \d+$/ : /^worker \d+$/);
   });
 
   it('a Sync acquire of a Lock its own worker holds is a deadlock, reported at once', async () => {

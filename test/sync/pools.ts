@@ -1,5 +1,7 @@
 // Pools for the sync and shared-memory tests; closePools() (afterEach) terminates them all.
-import { Pool } from 'tandem';
+import { expect } from 'vitest';
+import { Barrier, Lock, Pool } from 'tandem';
+import { transfer } from '../fixtures/sync-deadlock.mjs';
 
 const pools = new Set<Pool>();
 
@@ -26,4 +28,28 @@ export interface ErrorReport {
   name: string;
   code?: string;
   [key: string]: unknown;
+}
+
+/**
+ * Two transfers on `pool` taking locks 'a' and 'b' in opposite order: one gets
+ * DeadlockError naming both locks and two distinct threads named like `thread`,
+ * the other goes through, and both locks end free.
+ */
+export async function expectOppositeOrderDeadlock(pool: Pool, thread: RegExp, timeout = 20_000): Promise<void> {
+  const a = new Lock({ name: 'a' });
+  const b = new Lock({ name: 'b' });
+  const barrier = new Barrier(2);
+  const outcomes = await Promise.all([pool.run(transfer, a, b, barrier, timeout), pool.run(transfer, b, a, barrier, timeout)]);
+  const failed = outcomes.filter((o) => o.outcome === 'deadlock');
+  expect(failed).toHaveLength(1);
+  expect(outcomes.filter((o) => o.outcome === 'transferred')).toHaveLength(1);
+  const cycle = failed[0]?.error?.cycle as { thread: string; holds: string; waitsFor: string }[];
+  expect(cycle.map((link) => [link.holds, link.waitsFor]).sort()).toEqual([
+    ['a', 'b'],
+    ['b', 'a'],
+  ]);
+  const names = cycle.map((link) => link.thread);
+  expect(new Set(names).size).toBe(2);
+  for (const name of names) expect(name).toMatch(thread);
+  expect(a.locked() || b.locked()).toBe(false);
 }

@@ -1,0 +1,306 @@
+/**
+ * Sharing with `tandem worker` hosts, the host's side (the picture is in
+ * ./keys.ts). A job's shared objects arrive in the host's main thread as
+ * tickets, which cross to the local worker thread that runs the task; there
+ * each becomes an object of the same class with the same methods (the remote
+ * objects of ../client.ts), whose operations go through a link thread to the
+ * caller that owns the object.
+ *
+ * One link per local worker thread and caller: the link is the holder the
+ * caller's server thread owns locks for, so two tasks on two threads of one
+ * host are two owners, as two thread workers are. The link thread owns two
+ * Redis connections (one blocks reading replies), pushes requests with a
+ * script that writes only while the caller serves, and keeps the holder's
+ * heartbeat key; once the caller has gone (or presumed this holder dead) it
+ * answers every request with SharedObjectUnavailableError and ends.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import { type MessagePort, parentPort, threadId, Worker } from 'node:worker_threads';
+import type { Redis } from 'ioredis';
+import { SharedObjectUnavailableError } from '../../errors.js';
+import { codeFile, entryExtension } from '../../location.js';
+import { connectRedis } from '../../redis/connect.js';
+import { encodeShared, registerThreadGlobal, threadGlobal, type Shareable, type SharedState } from '../../shareable.js';
+import { Link, remoteObject } from '../client.js';
+import { toWire, type Reply } from '../wire.js';
+import {
+  BATCH,
+  BEAT_SCRIPT,
+  CLOSED,
+  HEARTBEAT_EVERY_MS,
+  HEARTBEAT_TTL_MS,
+  HOST_KIND,
+  type HostState,
+  KEPT,
+  LIST_TTL_MS,
+  PRESUMED_DEAD,
+  PUSH_SCRIPT,
+  RESTARTED,
+  shareKeys,
+} from './keys.js';
+
+/** What a host's threads need to reach the callers: its Redis and queue, and its local backend. */
+export interface HostConfig {
+  url: string;
+  queue: string;
+  backend: 'thread' | 'process';
+}
+
+const HOST_GLOBAL = 'tandem.share.redisHost';
+let hostMain: HostConfig | null = null;
+
+/**
+ * Called by `tandem worker` before it starts its local pool: shared objects
+ * in its jobs become tickets here, and objects reaching the caller in the
+ * tasks of its local worker threads.
+ */
+export function serveSharedObjectsFromRedis(config: HostConfig): void {
+  hostMain = config;
+  registerThreadGlobal(HOST_GLOBAL, () => config);
+}
+
+/** On a host, what a shared object's marker becomes in this thread; undefined anywhere else. */
+export function hostObject(state: HostState): unknown {
+  const config = threadGlobal<HostConfig>(HOST_GLOBAL);
+  if (config) return taskObject(state, config);
+  if (!hostMain) return undefined;
+  if (hostMain.backend === 'process') {
+    throw new SharedObjectUnavailableError(
+      `a shared ${state.kind.replace('tandem.', '')} reached a tandem worker whose local pool runs child processes (--backend process)`,
+      'start the worker with --backend thread (the default) to run tasks that use shared objects',
+    );
+  }
+  return new Ticket(state);
+}
+
+/** A shared object in a host's main thread: it only crosses on to the local worker thread that runs the task. */
+class Ticket implements Shareable {
+  readonly #state: HostState;
+
+  constructor(state: HostState) {
+    this.#state = state;
+  }
+
+  [encodeShared](): SharedState {
+    return { kind: HOST_KIND, state: this.#state };
+  }
+}
+
+const links = new Map<string, Link>();
+
+function taskObject(state: HostState, config: HostConfig): unknown {
+  const object = remoteObject(state, () => linkTo(state.caller, config)) as object;
+  // A task that returns it sends it back as what it is: the caller's own object again.
+  Object.defineProperty(object, encodeShared, { configurable: true, value: (): SharedState => ({ kind: HOST_KIND, state }) });
+  return object;
+}
+
+/** This thread's link to `caller`; a new one (a new holder) once the last one ended. */
+function linkTo(caller: string, config: HostConfig): Link {
+  const known = links.get(caller);
+  if (known && !known.ended) return known;
+  const holder = `${hostname().replace(/:/g, '')}:${process.pid}:${threadId}:${randomBytes(4).toString('hex')}`;
+  const link = new Link(
+    ({ port, bell }) =>
+      new Worker(shareEntry(), {
+        workerData: { role: 'link', url: config.url, queue: config.queue, caller, holder, port, bell } satisfies LinkData,
+        transferList: [port],
+        stdout: false,
+        stderr: false,
+      }),
+  );
+  links.set(caller, link);
+  return link;
+}
+
+/** The entry file of share threads, holders' server threads and hosts' link threads, beside tandem's own code. */
+export function shareEntry(): string {
+  if (codeFile === null) {
+    throw new SharedObjectUnavailableError(
+      "shared objects cannot cross to or from tandem worker hosts when tandem's own files cannot be found",
+      'run tandem from its package, not from a bundle',
+    );
+  }
+  // tandem's code runs from the root of its build, or from one of its entry files below it.
+  let root = dirname(codeFile);
+  if (basename(root) === 'worker') root = dirname(root);
+  else if (basename(root) === 'redis' && basename(dirname(root)) === 'share') root = dirname(dirname(root));
+  return join(root, 'share', 'redis', `entry${entryExtension(codeFile)}`);
+}
+
+export interface LinkData {
+  role: 'link';
+  url: string;
+  queue: string;
+  caller: string;
+  holder: string;
+  port: MessagePort;
+  bell: SharedArrayBuffer;
+}
+
+interface ShareCommands {
+  tandemPush(open: string, list: string, ttl: number, token: string, ...requests: Buffer[]): Promise<number>;
+  tandemBeat(open: string, alive: string, ttl: number, token: string, first: string): Promise<number>;
+}
+
+/**
+ * The link thread: requests from the task's thread to the caller's list,
+ * replies from the holder's list back, and the holder's heartbeat. When a
+ * later share thread of the same caller serves (its last redis pool on the
+ * queue closed, and a new one opened), the link becomes a new holder: what
+ * the old one held was freed, and the requests it had sent are answered with
+ * an error, since the share thread that would have answered them is gone.
+ */
+export async function runLink(data: LinkData): Promise<void> {
+  const port = parentPort!;
+  const bell = new Int32Array(data.bell);
+  const keys = shareKeys(data.queue, data.caller);
+  /** Requests not answered yet: id → op, for the error that answers them if the caller is lost. */
+  const open = new Map<number, string>();
+  const blocking = new Set<number>();
+  let outbox: unknown[][] = [];
+  let lost: string | null = null;
+  let holder = data.holder;
+  let token = '';
+  let command: (Redis & ShareCommands) | null = null;
+  let reader: Redis | null = null;
+  let beat: NodeJS.Timeout | undefined;
+
+  const deliver = (reply: Reply): void => {
+    const id = reply[0];
+    open.delete(id);
+    if (blocking.delete(id)) {
+      data.port.postMessage(reply);
+      Atomics.add(bell, 0, 1);
+      Atomics.notify(bell, 0);
+    } else {
+      port.postMessage(reply);
+    }
+  };
+  const fail = (ids: Iterable<number>, why: string): void => {
+    for (const id of [...ids]) {
+      const error = new SharedObjectUnavailableError(
+        `${open.get(id)}() on a shared object cannot reach the caller that owns it: ${why}`,
+        'a task must use shared objects only while the pool it was given to is open',
+      );
+      deliver([id, false, toWire(error)]);
+    }
+  };
+  const lose = (why: string): void => {
+    if (lost !== null) return;
+    lost = why;
+    fail(open.keys(), why);
+    clearInterval(beat);
+    reader?.disconnect();
+    command?.disconnect();
+    // Ending tells the task's side to start a new link (a new holder) for the next request.
+    setImmediate(() => process.exit(0));
+  };
+  /** Becomes a holder of the share thread that serves now: false when none does. */
+  const join = async (client: Redis & ShareCommands): Promise<boolean> => {
+    const current = await client.get(keys.open);
+    if (current === null) return false;
+    token = current;
+    // The heartbeat key exists before the first request: the caller never sees a holder without one.
+    return (await client.tandemBeat(keys.open, keys.alive(holder), HEARTBEAT_TTL_MS, token, '1')) === KEPT;
+  };
+  const push = async (): Promise<void> => {
+    if (command === null || lost !== null || outbox.length === 0) return;
+    const sending = outbox;
+    outbox = [];
+    for (let at = 0; at < sending.length && lost === null; at += BATCH) {
+      const batch = sending.slice(at, at + BATCH);
+      for (;;) {
+        const buffers = batch.map((message) => serialize([holder, message]));
+        let pushed: number;
+        try {
+          pushed = await command.tandemPush(keys.open, keys.requests, LIST_TTL_MS, token, ...buffers);
+        } catch (error) {
+          return lose((error as Error)?.message ?? String(error));
+        }
+        if (pushed === KEPT) break;
+        if (pushed === CLOSED) return lose(CLOSED_WHY);
+        // Another share thread serves: requests sent before are lost with the last one; these go to the new one.
+        const unsent = new Set(sending.slice(at).map((message) => message[0] as number));
+        fail(
+          [...open.keys()].filter((id) => !unsent.has(id)),
+          RESTARTED_WHY,
+        );
+        holder = `${data.holder.slice(0, data.holder.lastIndexOf(':'))}:${randomBytes(4).toString('hex')}`;
+        if (!(await join(command).catch(() => false))) return lose(CLOSED_WHY);
+      }
+    }
+  };
+
+  // One push at a time, so requests (and a cancel after its request) reach the caller in the order they were made.
+  let pushing = Promise.resolve();
+  const send = (): void => {
+    pushing = pushing.then(push);
+  };
+
+  port.on('message', (message: unknown[]) => {
+    const id = message[0] as number;
+    if (message.length > 1) {
+      open.set(id, message[2] as string);
+      if (message[4]) blocking.add(id);
+      message.length = 4;
+      if (lost !== null) return fail([id], lost);
+    } else if (!open.has(id)) {
+      return;
+    }
+    if (outbox.length === 0) setImmediate(send);
+    outbox.push(message);
+  });
+
+  try {
+    const client = await connectRedis(data.url, `tandem-link-${data.holder}`);
+    client.defineCommand('tandemPush', { numberOfKeys: 2, lua: PUSH_SCRIPT });
+    client.defineCommand('tandemBeat', { numberOfKeys: 2, lua: BEAT_SCRIPT });
+    reader = await connectRedis(data.url, `tandem-link-${data.holder}-replies`);
+    if (!(await join(client as Redis & ShareCommands))) return lose(CLOSED_WHY);
+    command = client as Redis & ShareCommands;
+  } catch (error) {
+    return lose((error as Error)?.message ?? String(error));
+  }
+  const alive = command;
+  beat = setInterval(() => {
+    alive.tandemBeat(keys.open, keys.alive(holder), HEARTBEAT_TTL_MS, token, '0').then(
+      // An idle link whose share thread is gone ends; the next request starts a new one.
+      (kept) => {
+        if (kept === CLOSED) lose(CLOSED_WHY);
+        else if (kept === RESTARTED) lose(RESTARTED_WHY);
+        else if (kept === PRESUMED_DEAD) lose(DEAD_WHY);
+      },
+      () => {},
+    );
+  }, HEARTBEAT_EVERY_MS);
+  send();
+
+  while (lost === null) {
+    let buffers: Buffer[];
+    const replyKey = keys.reply(holder);
+    try {
+      const first = await reader.blpopBuffer(replyKey, 1);
+      if (first === null) continue;
+      const more = await reader.lpopBuffer(replyKey, BATCH - 1);
+      buffers = more ? [first[1], ...more] : [first[1]];
+    } catch {
+      continue; // lost (the loop ends), or ioredis reconnects
+    }
+    for (const buffer of buffers) {
+      try {
+        const reply = deserialize(buffer) as Reply;
+        if (Array.isArray(reply) && open.has(reply[0])) deliver(reply);
+      } catch {
+        // not ours to understand
+      }
+    }
+  }
+}
+
+const CLOSED_WHY = "the caller's pool that was given it is closed, or the caller's process ended";
+const RESTARTED_WHY = "the caller's pool that was given it closed while this request waited";
+const DEAD_WHY = `the caller presumed this host dead (no heartbeat for ${HEARTBEAT_TTL_MS} ms) and gave what it held to others`;
