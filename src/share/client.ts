@@ -87,6 +87,9 @@ interface Pending {
  */
 export type StartLinkThread = (wiring: { port: MessagePort; bell: SharedArrayBuffer }) => Worker;
 
+/** What a remote object's methods ask through: a {@link Link}, or something that delegates to one. */
+export type ShareLink = Pick<Link, 'ask' | 'askSync'>;
+
 /** The task's side of a link: requests go to the link's thread, replies come back from it. */
 export class Link {
   readonly #worker: Worker;
@@ -271,7 +274,7 @@ function linkThread(load: NodeJS.Require): void {
 }
 
 /** The object a task receives for a caller's shared object: its class, its methods, each a request over `link()`. */
-export function remoteObject(state: RemoteState, link: () => Link = theLink): unknown {
+export function remoteObject(state: RemoteState, link: () => ShareLink = theLink): unknown {
   const table = KINDS[state.kind];
   if (!table)
     throw new SharedObjectUnavailableError(

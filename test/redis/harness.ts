@@ -78,6 +78,8 @@ export interface WorkerArgs {
   size?: number;
   lockDuration?: number;
   stalledInterval?: number;
+  /** The host's local pool (--backend). @default 'thread' */
+  backend?: 'thread' | 'process';
   /** Jobs held at once (--in-flight). @default size × 2 */
   inFlight?: number;
   /** More --tasks modules, besides TASKS and SELF_CALLER. */
@@ -86,7 +88,7 @@ export interface WorkerArgs {
 
 /** Starts `tandem worker` (the built entry when there is one) and waits until it serves, or exits. */
 export async function startWorker(args: WorkerArgs, waitForServing = true): Promise<WorkerProcess> {
-  const { redis, queue, size = 2, lockDuration = 2_000, stalledInterval = 1_000, inFlight, tasks = [] } = args;
+  const { redis, queue, size = 2, lockDuration = 2_000, stalledInterval = 1_000, backend, inFlight, tasks = [] } = args;
   const argv = existsSync(BUILT_WORKER)
     ? [
         BUILT_WORKER,
@@ -100,6 +102,7 @@ export async function startWorker(args: WorkerArgs, waitForServing = true): Prom
         SELF_CALLER,
         ...tasks.flatMap((file) => ['--tasks', file]),
         ...(inFlight === undefined ? [] : ['--in-flight', String(inFlight)]),
+        ...(backend === undefined ? [] : ['--backend', backend]),
         '--size',
         String(size),
         '--lock-duration',
@@ -109,7 +112,16 @@ export async function startWorker(args: WorkerArgs, waitForServing = true): Prom
       ]
     : [
         FIXTURE_WORKER,
-        JSON.stringify({ redis, queue, tasks: [TASKS, SELF_CALLER, ...tasks], size, lockDuration, stalledInterval, concurrency: inFlight }),
+        JSON.stringify({
+          redis,
+          queue,
+          tasks: [TASKS, SELF_CALLER, ...tasks],
+          size,
+          lockDuration,
+          stalledInterval,
+          concurrency: inFlight,
+          backend,
+        }),
       ];
   const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);

@@ -10,6 +10,7 @@ import { consumeAll, produceInto } from '../fixtures/sync-shared.mjs';
 import { meet } from '../fixtures/sync-classic.mjs';
 import { acquireAfterDeath } from '../fixtures/sync-death.mjs';
 import {
+  abortWhileWaiting,
   giveBack,
   holdAndExit,
   passOn,
@@ -198,6 +199,21 @@ describe.skipIf(skip)("shared objects on backend: 'redis'", () => {
       await p.close();
     }, 120_000);
 
+    it('an async acquire aborted while it waits rejects with CancelledError and leaves no acquire behind', async () => {
+      const p = pool();
+      const lock = new Lock({ name: 'contended' });
+      await lock.acquire();
+      const waiting = new Event();
+      const outcome = p.run(abortWhileWaiting, lock, waiting);
+      expect(await waiting.wait({ timeout: 30_000 })).toBe(true);
+      expect(await outcome).toMatchObject({ outcome: 'error', error: { name: 'CancelledError', code: 'ERR_TANDEM_CANCELLED' } });
+      lock.release();
+      // Had the withdrawn request lingered, it would take the lock now.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(lock.locked()).toBe(false);
+      await p.close();
+    }, 120_000);
+
     it('an object a host received is refused at submit to a pool its task starts', async () => {
       const p = pool();
       expect(await p.run(passOn, new Lock(), 'thread')).toMatchObject({ code: 'ERR_TANDEM_SERIALIZATION', argumentIndex: 0 });
@@ -224,6 +240,19 @@ describe.skipIf(skip)("shared objects on backend: 'redis'", () => {
       expect(await leftBehind()).toEqual({ keys: [], clients: [] });
     }, 120_000);
   });
+
+  it("a host whose local pool runs child processes (--backend process) refuses a job's shared objects", async () => {
+    const queue = 'tandem-share-process';
+    await startWorker({ redis: url, queue, size: 1, backend: 'process', ...HOST });
+    const p = new Pool({ backend: 'redis', redis: url, queue });
+    pools.push(p);
+    await expect(p.run(tryRelease, new Lock({ name: 'not there' }))).rejects.toMatchObject({
+      remoteName: 'SharedObjectUnavailableError',
+    });
+    // Values still cross as usual.
+    expect(await p.run(tryRelease, { release: null } as never)).toMatchObject({ name: 'TypeError' });
+    await p.close();
+  }, 120_000);
 
   describe('one host of one thread', () => {
     const queue = 'tandem-share-one';

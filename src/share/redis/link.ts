@@ -24,7 +24,7 @@ import { SharedObjectUnavailableError } from '../../errors.js';
 import { codeFile, entryExtension } from '../../location.js';
 import { connectRedis } from '../../redis/connect.js';
 import { encodeShared, registerThreadGlobal, threadGlobal, type Shareable, type SharedState } from '../../shareable.js';
-import { Link, remoteObject } from '../client.js';
+import { Link, remoteObject, type ShareLink } from '../client.js';
 import { toWire, type Reply } from '../wire.js';
 import {
   BATCH,
@@ -92,10 +92,33 @@ class Ticket implements Shareable {
 const links = new Map<string, Link>();
 
 function taskObject(state: HostState, config: HostConfig): unknown {
-  const object = remoteObject(state, () => linkTo(state.caller, config)) as object;
+  // Errors that say the caller cannot be reached name the object they were about.
+  const name = typeof state.meta.name === 'string' && state.meta.name !== '' ? ` '${state.meta.name}'` : '';
+  const what = `a shared ${state.kind.replace('tandem.', '')}${name}`;
+  const via: ShareLink = {
+    ask: (id, op, args, signal) =>
+      linkTo(state.caller, config)
+        .ask(id, op, args, signal)
+        .catch((error: unknown) => {
+          throw naming(error, what);
+        }),
+    askSync: (id, op, args) => {
+      try {
+        return linkTo(state.caller, config).askSync(id, op, args);
+      } catch (error) {
+        throw naming(error, what);
+      }
+    },
+  };
+  const object = remoteObject(state, () => via) as object;
   // A task that returns it sends it back as what it is: the caller's own object again.
   Object.defineProperty(object, encodeShared, { configurable: true, value: (): SharedState => ({ kind: HOST_KIND, state }) });
   return object;
+}
+
+function naming(error: unknown, what: string): unknown {
+  if (error instanceof SharedObjectUnavailableError) error.message = `${what}: ${error.message}`;
+  return error;
 }
 
 /** This thread's link to `caller`; a new one (a new holder) once the last one ended. */
@@ -161,6 +184,8 @@ export async function runLink(data: LinkData): Promise<void> {
   /** Requests not answered yet: id → op, for the error that answers them if the caller is lost. */
   const open = new Map<number, string>();
   const blocking = new Set<number>();
+  /** Requests the current share thread has taken and not answered yet. */
+  const taken = new Set<number>();
   let outbox: unknown[][] = [];
   let lost: string | null = null;
   let holder = data.holder;
@@ -172,6 +197,7 @@ export async function runLink(data: LinkData): Promise<void> {
   const deliver = (reply: Reply): void => {
     const id = reply[0];
     open.delete(id);
+    taken.delete(id);
     if (blocking.delete(id)) {
       data.port.postMessage(reply);
       Atomics.add(bell, 0, 1);
@@ -221,14 +247,13 @@ export async function runLink(data: LinkData): Promise<void> {
         } catch (error) {
           return lose((error as Error)?.message ?? String(error));
         }
-        if (pushed === KEPT) break;
+        if (pushed === KEPT) {
+          for (const message of batch) if (message.length > 1) taken.add(message[0] as number);
+          break;
+        }
         if (pushed === CLOSED) return lose(CLOSED_WHY);
-        // Another share thread serves: requests sent before are lost with the last one; these go to the new one.
-        const unsent = new Set(sending.slice(at).map((message) => message[0] as number));
-        fail(
-          [...open.keys()].filter((id) => !unsent.has(id)),
-          RESTARTED_WHY,
-        );
+        // Another share thread serves: what the last one took is lost with it; these go to the new one.
+        fail(taken, RESTARTED_WHY);
         holder = `${data.holder.slice(0, data.holder.lastIndexOf(':'))}:${randomBytes(4).toString('hex')}`;
         if (!(await join(command).catch(() => false))) return lose(CLOSED_WHY);
       }
@@ -271,8 +296,12 @@ export async function runLink(data: LinkData): Promise<void> {
       // An idle link whose share thread is gone ends; the next request starts a new one.
       (kept) => {
         if (kept === CLOSED) lose(CLOSED_WHY);
-        else if (kept === RESTARTED) lose(RESTARTED_WHY);
         else if (kept === PRESUMED_DEAD) lose(DEAD_WHY);
+        else if (kept === RESTARTED) {
+          // What the last share thread took is lost; requests on their way go to the new one (the push renews).
+          fail(taken, RESTARTED_WHY);
+          if (open.size === 0) lose(RESTARTED_WHY);
+        }
       },
       () => {},
     );
