@@ -235,8 +235,8 @@ describe.skipIf(skip)("shared objects on backend: 'redis'", () => {
       expect(lock.ownerDied?.owner).toMatch(HOLDER);
       lock.release();
       expect((await leftBehind()).keys).toEqual([]);
-      // The hosts' links see the caller gone at their next heartbeat, and end.
-      await until('every share and link connection to close', async () => (await leftBehind()).clients.length === 0, 30_000);
+      // The hosts' links see the caller gone at their next heartbeat, and end once idle for 10 s.
+      await until('every share and link connection to close', async () => (await leftBehind()).clients.length === 0, 60_000);
       expect(await leftBehind()).toEqual({ keys: [], clients: [] });
     }, 120_000);
   });

@@ -11,8 +11,7 @@
  * host are two owners, as two thread workers are. The link thread owns two
  * Redis connections (one blocks reading replies), pushes requests with a
  * script that writes only while the caller serves, and keeps the holder's
- * heartbeat key; once the caller has gone (or presumed this holder dead) it
- * answers every request with SharedObjectUnavailableError and ends.
+ * heartbeat key (see runLink for what happens when the caller goes).
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -36,7 +35,6 @@ import {
   type HostState,
   KEPT,
   LIST_TTL_MS,
-  PRESUMED_DEAD,
   PUSH_SCRIPT,
   RESTARTED,
   shareKeys,
@@ -125,7 +123,8 @@ function naming(error: unknown, what: string): unknown {
 function linkTo(caller: string, config: HostConfig): Link {
   const known = links.get(caller);
   if (known && !known.ended) return known;
-  const holder = `${hostname().replace(/:/g, '')}:${process.pid}:${threadId}:${randomBytes(4).toString('hex')}`;
+  // Each holder the link becomes adds a random part (see runLink).
+  const holder = `${hostname().replace(/:/g, '')}:${process.pid}:${threadId}`;
   const link = new Link(
     ({ port, bell }) =>
       new Worker(shareEntry(), {
@@ -159,6 +158,7 @@ export interface LinkData {
   url: string;
   queue: string;
   caller: string;
+  /** What the ids of the holders it becomes start with: host, pid, thread. */
   holder: string;
   port: MessagePort;
   bell: SharedArrayBuffer;
@@ -171,11 +171,16 @@ interface ShareCommands {
 
 /**
  * The link thread: requests from the task's thread to the caller's list,
- * replies from the holder's list back, and the holder's heartbeat. When a
- * later share thread of the same caller serves (its last redis pool on the
- * queue closed, and a new one opened), the link becomes a new holder: what
- * the old one held was freed, and the requests it had sent are answered with
- * an error, since the share thread that would have answered them is gone.
+ * replies from the holder's list back, and the holder's heartbeat.
+ *
+ * It joins the share thread that serves its caller at its first request (as a
+ * holder with a new id and heartbeat key). When that share thread is gone (its
+ * pool closed) or gave this holder up for dead, the requests it had taken are
+ * answered with SharedObjectUnavailableError, and the link rests: the next
+ * request joins whichever share thread of the caller serves then, as a new
+ * holder (what the old one held was freed), or fails if none does. Resting,
+ * not ending, so that a task starting on this thread just then never meets a
+ * link on its way out; a link that rested for 10 s ends.
  */
 export async function runLink(data: LinkData): Promise<void> {
   const port = parentPort!;
@@ -184,15 +189,13 @@ export async function runLink(data: LinkData): Promise<void> {
   /** Requests not answered yet: id → op, for the error that answers them if the caller is lost. */
   const open = new Map<number, string>();
   const blocking = new Set<number>();
-  /** Requests the current share thread has taken and not answered yet. */
+  /** Requests the share thread this link joined has taken and not answered yet. */
   const taken = new Set<number>();
   let outbox: unknown[][] = [];
-  let lost: string | null = null;
-  let holder = data.holder;
-  let token = '';
+  let holder = '';
+  let token: string | null = null;
+  let restingSince = Date.now();
   let command: (Redis & ShareCommands) | null = null;
-  let reader: Redis | null = null;
-  let beat: NodeJS.Timeout | undefined;
 
   const deliver = (reply: Reply): void => {
     const id = reply[0];
@@ -209,61 +212,73 @@ export async function runLink(data: LinkData): Promise<void> {
   const fail = (ids: Iterable<number>, why: string): void => {
     for (const id of [...ids]) {
       const error = new SharedObjectUnavailableError(
-        `${open.get(id)}() on a shared object cannot reach the caller that owns it: ${why}`,
+        `${open.get(id)}() cannot reach the caller that owns it: ${why}`,
         'a task must use shared objects only while the pool it was given to is open',
       );
       deliver([id, false, toWire(error)]);
     }
   };
-  const lose = (why: string): void => {
-    if (lost !== null) return;
-    lost = why;
-    fail(open.keys(), why);
-    clearInterval(beat);
-    reader?.disconnect();
-    command?.disconnect();
-    // Ending tells the task's side to start a new link (a new holder) for the next request.
-    setImmediate(() => process.exit(0));
+  /** The share thread it joined is gone: what it took is lost with it. */
+  const rest = (why: string): void => {
+    fail(taken, why);
+    token = null;
+    restingSince = Date.now();
   };
-  /** Becomes a holder of the share thread that serves now: false when none does. */
+  /** Joins the share thread that serves now, as a new holder: false when none does. */
   const join = async (client: Redis & ShareCommands): Promise<boolean> => {
     const current = await client.get(keys.open);
     if (current === null) return false;
-    token = current;
+    holder = `${data.holder}:${randomBytes(4).toString('hex')}`;
     // The heartbeat key exists before the first request: the caller never sees a holder without one.
-    return (await client.tandemBeat(keys.open, keys.alive(holder), HEARTBEAT_TTL_MS, token, '1')) === KEPT;
+    if ((await client.tandemBeat(keys.open, keys.alive(holder), HEARTBEAT_TTL_MS, current, '1')) !== KEPT) return false;
+    token = current;
+    return true;
   };
-  const push = async (): Promise<void> => {
-    if (command === null || lost !== null || outbox.length === 0) return;
+  const push = async (client: Redis & ShareCommands): Promise<void> => {
     const sending = outbox;
     outbox = [];
-    for (let at = 0; at < sending.length && lost === null; at += BATCH) {
+    for (let at = 0; at < sending.length; at += BATCH) {
       const batch = sending.slice(at, at + BATCH);
       for (;;) {
-        const buffers = batch.map((message) => serialize([holder, message]));
-        let pushed: number;
-        try {
-          pushed = await command.tandemPush(keys.open, keys.requests, LIST_TTL_MS, token, ...buffers);
-        } catch (error) {
-          return lose((error as Error)?.message ?? String(error));
+        if (token === null && !(await join(client))) {
+          fail(
+            batch.map((message) => message[0] as number).filter((id) => open.has(id)),
+            CLOSED_WHY,
+          );
+          break;
         }
+        const buffers: Buffer[] = [];
+        for (const message of batch) {
+          try {
+            buffers.push(serialize([holder, message]));
+          } catch (error) {
+            // A value v8 cannot serialize fails its own request only.
+            if (open.has(message[0] as number)) deliver([message[0] as number, false, toWire(error)]);
+          }
+        }
+        if (buffers.length === 0) break;
+        const pushed = await client.tandemPush(keys.open, keys.requests, LIST_TTL_MS, token ?? '', ...buffers);
         if (pushed === KEPT) {
           for (const message of batch) if (message.length > 1) taken.add(message[0] as number);
           break;
         }
-        if (pushed === CLOSED) return lose(CLOSED_WHY);
-        // Another share thread serves: what the last one took is lost with it; these go to the new one.
-        fail(taken, RESTARTED_WHY);
-        holder = `${data.holder.slice(0, data.holder.lastIndexOf(':'))}:${randomBytes(4).toString('hex')}`;
-        if (!(await join(command).catch(() => false))) return lose(CLOSED_WHY);
+        rest(pushed === CLOSED ? CLOSED_WHY : RESTARTED_WHY);
+        // Closed: the next turn finds no share thread and fails them. Another one serves: they go to it.
       }
     }
   };
-
   // One push at a time, so requests (and a cancel after its request) reach the caller in the order they were made.
   let pushing = Promise.resolve();
   const send = (): void => {
-    pushing = pushing.then(push);
+    const client = command;
+    if (client === null || outbox.length === 0) return;
+    pushing = pushing
+      .then(() => push(client))
+      .catch((error: unknown) => {
+        // Redis refused a command (it is away, and ioredis gave up): every open request fails.
+        rest((error as Error)?.message ?? String(error));
+        fail(open.keys(), (error as Error)?.message ?? String(error));
+      });
   };
 
   port.on('message', (message: unknown[]) => {
@@ -272,7 +287,6 @@ export async function runLink(data: LinkData): Promise<void> {
       open.set(id, message[2] as string);
       if (message[4]) blocking.add(id);
       message.length = 4;
-      if (lost !== null) return fail([id], lost);
     } else if (!open.has(id)) {
       return;
     }
@@ -280,44 +294,57 @@ export async function runLink(data: LinkData): Promise<void> {
     outbox.push(message);
   });
 
+  let reader: Redis;
   try {
     const client = await connectRedis(data.url, `tandem-link-${data.holder}`);
     client.defineCommand('tandemPush', { numberOfKeys: 2, lua: PUSH_SCRIPT });
     client.defineCommand('tandemBeat', { numberOfKeys: 2, lua: BEAT_SCRIPT });
     reader = await connectRedis(data.url, `tandem-link-${data.holder}-replies`);
-    if (!(await join(client as Redis & ShareCommands))) return lose(CLOSED_WHY);
     command = client as Redis & ShareCommands;
   } catch (error) {
-    return lose((error as Error)?.message ?? String(error));
+    fail(open.keys(), (error as Error)?.message ?? String(error));
+    // The task's side starts a new link for the next request.
+    process.exit(0);
   }
-  const alive = command;
-  beat = setInterval(() => {
-    alive.tandemBeat(keys.open, keys.alive(holder), HEARTBEAT_TTL_MS, token, '0').then(
-      // An idle link whose share thread is gone ends; the next request starts a new one.
+  const client = command;
+  let ending = false;
+  const beat = setInterval(() => {
+    if (token === null) {
+      // Resting with nothing to do for long: this caller is likely gone for good.
+      if (open.size === 0 && outbox.length === 0 && Date.now() - restingSince > LINK_IDLE_MS) {
+        ending = true;
+        clearInterval(beat);
+        reader.disconnect();
+        client.disconnect();
+        setImmediate(() => process.exit(0));
+      }
+      return;
+    }
+    const beating = holder;
+    client.tandemBeat(keys.open, keys.alive(beating), HEARTBEAT_TTL_MS, token, '0').then(
       (kept) => {
-        if (kept === CLOSED) lose(CLOSED_WHY);
-        else if (kept === PRESUMED_DEAD) lose(DEAD_WHY);
-        else if (kept === RESTARTED) {
-          // What the last share thread took is lost; requests on their way go to the new one (the push renews).
-          fail(taken, RESTARTED_WHY);
-          if (open.size === 0) lose(RESTARTED_WHY);
-        }
+        // A push made this link a new holder meanwhile: this beat was about the old one.
+        if (holder !== beating || token === null || kept === KEPT) return;
+        rest(kept === CLOSED ? CLOSED_WHY : kept === RESTARTED ? RESTARTED_WHY : DEAD_WHY);
       },
       () => {},
     );
   }, HEARTBEAT_EVERY_MS);
   send();
 
-  while (lost === null) {
+  while (!ending) {
     let buffers: Buffer[];
-    const replyKey = keys.reply(holder);
     try {
-      const first = await reader.blpopBuffer(replyKey, 1);
-      if (first === null) continue;
-      const more = await reader.lpopBuffer(replyKey, BATCH - 1);
+      // Not blocking for good: the key to read changes when the link joins another share thread.
+      const first = token === null ? null : await reader.blpopBuffer(keys.reply(holder), 1);
+      if (first === null) {
+        if (token === null) await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      const more = await reader.lpopBuffer(keys.reply(holder), BATCH - 1);
       buffers = more ? [first[1], ...more] : [first[1]];
     } catch {
-      continue; // lost (the loop ends), or ioredis reconnects
+      continue; // ending (the loop ends), or ioredis reconnects
     }
     for (const buffer of buffers) {
       try {
@@ -329,6 +356,9 @@ export async function runLink(data: LinkData): Promise<void> {
     }
   }
 }
+
+/** A link that rested this long with nothing to do ends (a new one starts if its caller comes back). */
+const LINK_IDLE_MS = HEARTBEAT_TTL_MS;
 
 const CLOSED_WHY = "the caller's pool that was given it is closed, or the caller's process ended";
 const RESTARTED_WHY = "the caller's pool that was given it closed while this request waited";

@@ -56,6 +56,7 @@ export async function serveHosts(data: ServeData): Promise<void> {
   const port = parentPort!;
   const keys = shareKeys(data.queue, data.caller);
   const registrations = data.objects;
+  const known = new Set(registrations.map(([id]) => id));
   const holders = new Map<string, Holder>();
   const dead = new Set<string>();
   const replies = new Map<string, Buffer[]>();
@@ -115,6 +116,11 @@ export async function serveHosts(data: ServeData): Promise<void> {
       if (message.length > 1) reply(holder, [message[0] as number, false, toWire(presumedDead(holder))]);
       return;
     }
+    // Every object that crossed was registered here before its job left (a server thread would wait for it forever).
+    if (message.length > 1 && !known.has(message[1] as number)) {
+      reply(holder, [message[0] as number, false, toWire(forgotten())]);
+      return;
+    }
     (holders.get(holder) ?? start(holder)).worker.postMessage(['message', message]);
   };
   const bury = (holder: string): void => {
@@ -167,6 +173,7 @@ export async function serveHosts(data: ServeData): Promise<void> {
     if (message[0] === 'register') {
       const registration = message[1] as Registration;
       registrations.push(registration);
+      known.add(registration[0]);
       for (const holder of holders.values()) holder.worker.postMessage(['register', registration]);
     } else if (message[0] === 'close') {
       void close();
@@ -202,6 +209,13 @@ function presumedDead(holder: string): SharedObjectUnavailableError {
   return new SharedObjectUnavailableError(
     `${holderLabel(holder)} was presumed dead (its heartbeat stopped for ${HEARTBEAT_TTL_MS} ms), and what it held was given to others`,
     'its task must not go on as if it still held it; a host under such load needs fewer local workers',
+  );
+}
+
+function forgotten(): SharedObjectUnavailableError {
+  return new SharedObjectUnavailableError(
+    'the caller no longer has this shared object (nothing there referred to it any more, so it was collected)',
+    'keep the object referenced in the caller for as long as tasks on hosts use it',
   );
 }
 
