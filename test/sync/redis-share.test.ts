@@ -8,7 +8,7 @@ import { Barrier, BoundedSemaphore, Condition, Event, Lock, Pool, RLock, Semapho
 import { asyncIncrement, acquireForMain, lockedIncrement, tryRelease } from '../fixtures/sync-locks.mjs';
 import { consumeAll, produceInto } from '../fixtures/sync-shared.mjs';
 import { meet } from '../fixtures/sync-classic.mjs';
-import { acquireAfterDeath } from '../fixtures/sync-death.mjs';
+import { acquireAfterDeath, countUnderLock } from '../fixtures/sync-death.mjs';
 import {
   abortWhileWaiting,
   giveBack,
@@ -82,14 +82,18 @@ describe.skipIf(skip)("shared objects on backend: 'redis'", () => {
       await Promise.all([0, 1].map(() => startWorker({ redis: url, queue, size: 2, inFlight: 2, ...HOST })));
     }, 60_000);
 
-    it('a counter under a Lock from two hosts (Sync and async forms) loses no update and leaves the lock free', async () => {
+    it('a counter under a Lock from two hosts and the caller (Sync and async forms, many calls) loses no update', async () => {
       const p = pool();
       const lock = new Lock({ name: 'counter' });
       const counter = new SharedValue('int32', 0);
       const barrier = new Barrier(2);
       await Promise.all([p.run(lockedIncrement, lock, counter, barrier, 100), p.run(lockedIncrement, lock, counter, barrier, 100)]);
       await Promise.all([p.run(asyncIncrement, lock, counter, 50), p.run(asyncIncrement, lock, counter, 50)]);
-      expect(counter.value).toBe(300);
+      // Many calls, more than the hosts run at once, and the caller's main thread among them.
+      const calls = Array.from({ length: 24 }, () => p.run(countUnderLock, lock, counter, 10));
+      for (let i = 0; i < 60; i++) await lock.withLock(() => void (counter.value = counter.value + 1));
+      expect(await Promise.all(calls)).toEqual(Array.from({ length: 24 }, () => 0));
+      expect(counter.value).toBe(600);
       expect(lock.locked()).toBe(false);
       await p.close();
     }, 120_000);
