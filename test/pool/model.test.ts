@@ -15,6 +15,7 @@ import {
   Close,
   DEADLINE_MS,
   MapItems,
+  OpenGate,
   Pause,
   type PoolCommand,
   SettleOthers,
@@ -123,6 +124,20 @@ const counterexamples: Counterexample[] = [
     backends: workerBackends,
     ...{ size: 2, retries: 0, start: 'warm' },
     commands: () => [new Submit('gated', false), new Submit('quick', false), new SettleOthers()],
+  },
+  {
+    name: 'no call is sent ahead to a busy worker while another worker is starting',
+    backends: workerBackends,
+    ...{ size: 2, retries: 0, start: 'warm' },
+    commands: () => [
+      new Submit('quick', false),
+      new OpenGate(),
+      new Submit('quick', false),
+      new Submit('gated', false),
+      new Burst(3),
+      new Pause(100),
+      new SettleOthers(),
+    ],
   },
 ];
 
