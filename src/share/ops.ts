@@ -70,13 +70,14 @@ const lockOps: Record<string, ServerOp> = {
 
 const semaphoreTable: KindTable = {
   cls: Semaphore,
-  members: { tryAcquire: 'sync', acquire: 'async', acquireSync: 'block', release: 'sync', value: 'get' },
+  members: { tryAcquire: 'sync', acquire: 'async', acquireSync: 'block', release: 'sync', value: 'get', ownerDied: 'get' },
   ops: {
     tryAcquire: (o: Semaphore) => o.tryAcquire(),
     acquire: (o: Semaphore, [options]: [Options], signal) => o.acquire({ timeout: timeoutOf(options), signal }),
     acquireSync: (o: Semaphore, [options]: [Options]) => o.acquire({ timeout: timeoutOf(options) }),
     release: (o: Semaphore, [n]: [number | undefined]) => o.release(n),
     'get:value': (o: Semaphore) => o.value,
+    'get:ownerDied': (o: Semaphore) => o.ownerDied,
   },
   meta: (o: Semaphore) => ({ name: o.name }),
 };

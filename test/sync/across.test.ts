@@ -329,6 +329,23 @@ describe('process workers and shared objects', () => {
       expect(await makePool({ backend: 'process', size: 1 }).run(acquirePermit, semaphore, 200)).toBe(false);
       expect(semaphore.value).toBe(0);
     });
+
+    it('a BoundedSemaphore permit: it comes back to the next acquirer, which learns the holder died', async () => {
+      const semaphore = new BoundedSemaphore(1, { name: 'bounded' });
+      const who = new SharedValue('int32', 0);
+      const ready = new Event();
+      const death = makePool({ backend: 'process', size: 1 })
+        .run(holdAndExit, semaphore, how, who, ready)
+        .catch((error: unknown) => error);
+      expect(await ready.wait({ timeout: 20_000 })).toBe(true);
+      expect(await semaphore.acquire({ timeout: 20_000 })).toBe(true);
+      expect(semaphore.ownerDied).toEqual({ owner: `process ${who.value}` });
+      semaphore.release();
+      expect(semaphore.ownerDied).toBeNull();
+      expect(semaphore.value).toBe(1);
+      expect(await death).toMatchObject({ name: 'WorkerCrashedError' });
+      expect(await makePool({ backend: 'process', size: 1 }).run(acquirePermit, semaphore, 20_000)).toBe(true);
+    });
   });
 
   it('pool.close() leaves no child process, no server thread (a lock a task left held is free) and no socket', async () => {
