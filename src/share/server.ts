@@ -17,7 +17,7 @@
 import { SharedObjectUnavailableError } from '../errors.js';
 import { fromMarker, SHARED_MARKER, type SharedState } from '../shareable.js';
 import { KINDS, type KindTable } from './ops.js';
-import { toWire, type Cancel, type Request, type ShareTransport } from './wire.js';
+import { ONE_WAY, SETTLE_OBJECT, toWire, type Cancel, type Request, type ShareTransport } from './wire.js';
 
 /** A shared object the caller made known to the server: its id and its thread-crossing state. */
 export type Registration = [id: number, shared: SharedState];
@@ -32,6 +32,8 @@ export class ShareServer {
   /** Requests that came before the caller's registration of their object (the two travel apart). */
   readonly #early = new Map<number, { request: Request; transport: ShareTransport }[]>();
   readonly #waiting = new Map<number, AbortController>();
+  /** The error of a one-way request (id 0) that failed, by object: the child's next request on that object gets it. */
+  readonly #deferred = new Map<number, unknown>();
 
   register([id, shared]: Registration): void {
     if (this.#objects.has(id)) return;
@@ -50,17 +52,48 @@ export class ShareServer {
     });
   }
 
+  /**
+   * A request the child does not wait for (client.ts sends release() of a
+   * lock its process holds this way): no reply; should it fail, the child's
+   * next request on the object fails with its error instead of running.
+   */
+  #runOneWay(live: Live, [, objectId, op, args, task]: Request): void {
+    const defer = (error: unknown): void => {
+      if (!this.#deferred.has(objectId)) this.#deferred.set(objectId, error);
+    };
+    try {
+      const run = live.table.ops[op];
+      if (!run)
+        throw new SharedObjectUnavailableError(
+          `'${op}' is not an operation of a shared ${live.table.cls.name}`,
+          'use the methods the class documents',
+        );
+      const result = run(live.object, args, undefined, task);
+      if (result instanceof Promise) result.catch(defer);
+    } catch (error) {
+      defer(error);
+    }
+  }
+
   #cancel([id]: Cancel): void {
     this.#waiting.get(id)?.abort();
   }
 
   #run(request: Request, transport: ShareTransport): void {
-    const [id, objectId, op, args] = request;
+    const [id, objectId, op, args, task] = request;
+    if (objectId === SETTLE_OBJECT) return transport.send([id, true, undefined]);
     const live = this.#objects.get(objectId);
     if (!live) {
       const early = this.#early.get(objectId) ?? [];
       early.push({ request, transport });
       this.#early.set(objectId, early);
+      return;
+    }
+    if (id === ONE_WAY) return this.#runOneWay(live, request);
+    if (this.#deferred.has(objectId)) {
+      const error = this.#deferred.get(objectId);
+      this.#deferred.delete(objectId);
+      transport.send([id, false, toWire(error)]);
       return;
     }
     const run = live.table.ops[op];
@@ -77,7 +110,7 @@ export class ShareServer {
         controller = new AbortController();
         this.#waiting.set(id, controller);
       }
-      result = run(live.object, args, controller?.signal);
+      result = run(live.object, args, controller?.signal, task);
     } catch (error) {
       if (controller) this.#waiting.delete(id);
       transport.send([id, false, toWire(error)]);

@@ -19,7 +19,7 @@
  * look at any of this. A dead owner cannot wake anyone, so a waiter whose owner
  * is another thread sleeps at most OWNER_CHECK_MS at a time and looks again.
  */
-import { RETRY, enter, leave, releaseTracked, threadLabel, type TrackedLock } from './deadlock.js';
+import { RETRY, enter, leave, releaseTracked, threadLabel, type TrackedLock, type WaitingTask } from './deadlock.js';
 import { threadDied } from './liveness.js';
 import { THREAD_TAG, assertMayBlock, checkTimeout, deadlineOf, remaining, runAsync, runBlocking, sleepOn, type WaitLoop } from './wait.js';
 
@@ -76,7 +76,8 @@ export async function acquireWordAsync(
  * An async acquire made for a child process by its server thread (src/share/):
  * `blocking` when the child called a Sync form, whose own thread then cannot
  * release what its process holds, so waiting for itself is a deadlock, as it
- * is for a thread's acquireSync.
+ * is for a thread's acquireSync. `task` names the child's task in deadlock
+ * reports.
  */
 export function acquireWordServed(
   lock: TrackedLock,
@@ -84,10 +85,11 @@ export function acquireWordServed(
   signal: AbortSignal | undefined,
   kind: string,
   blocking: boolean,
+  task: WaitingTask | undefined,
 ): Promise<boolean> | boolean {
   checkTimeout(timeout);
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
-  return runAsync(acquireLoop(lock, deadlineOf(timeout), blocking, signal, `waiting for ${kind} '${lock.label}'`));
+  return runAsync(acquireLoop(lock, deadlineOf(timeout), blocking, signal, `waiting for ${kind} '${lock.label}'`, task));
 }
 
 /** The whole acquire as one wait loop, not cancellable (for Condition, taking its lock back): try, spin if blocking, wait. */
@@ -121,6 +123,7 @@ export function* acquireLoop(
   blocking: boolean,
   signal: AbortSignal | undefined,
   what: string,
+  task?: WaitingTask,
 ): WaitLoop<boolean> {
   const words = lock.words;
   for (;;) {
@@ -137,7 +140,7 @@ export function* acquireLoop(
     if ((c & WAITERS) === 0 && Atomics.compareExchange(words, STATE, c, c | WAITERS) !== c) continue;
     const expected = c | WAITERS;
     const owner = c & OWNER;
-    const slot = enter(lock, expected, owner, !blocking);
+    const slot = enter(lock, expected, owner, !blocking, task);
     if (slot === RETRY) continue;
     try {
       const wake = owner === THREAD_TAG || owner === MAIN_TAG ? deadline : performance.now() + OWNER_CHECK_MS;

@@ -7,7 +7,7 @@ import { W_DYING } from '../protocol.js';
 import { WorkerRuntime } from './runtime.js';
 import { markWorkerThread } from './current.js';
 import { CLAIM_SLOTS, SIDE_FD_ENV, claimTakeBack } from './claims.js';
-import { SHARE_SOCKET_ENV, serveRemoteObjects } from '../share/client.js';
+import { SHARE_SOCKET_ENV, serveRemoteObjects, settleRemoteObjects } from '../share/client.js';
 
 /** Serves the pool that started this process. */
 export function serveProcess(): void {
@@ -30,6 +30,8 @@ export function serveProcess(): void {
   const runtime = new WorkerRuntime(
     {
       send: (batch) => {
+        // Locks its tasks released without waiting are free before their results arrive.
+        settleRemoteObjects();
         process.send!(batch);
       },
       exit: (code) => process.exit(code),
