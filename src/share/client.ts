@@ -28,6 +28,7 @@ import { encodeShared, REMOTE_OBJECT, registerShareable, type SharedState } from
 import { REMOTE_KIND, type RemoteState } from './host.js';
 import { KINDS } from './ops.js';
 import { current } from '../worker/current.js';
+import { validTimeout } from '../sync/wait.js';
 import { frame, fromWire, ONE_WAY, SETTLE_OBJECT, type Reply, type WireError } from './wire.js';
 
 /** The environment variable that gives a process worker the path of its server thread's socket. */
@@ -50,7 +51,21 @@ const FD = 1;
 const WRITTEN = 2;
 /** 1 once the connection is lost. */
 const LOST = 3;
-const LINK_WORDS = 4;
+// Word 4 is 1 while a thread writes to the socket's descriptor (the task's thread and the link thread both do, a whole frame at a time): see writeFrame.
+/**
+ * The lease slots (./lease.ts), one word each: lockId << 2 | state, 0 when
+ * unused. The link thread takes a slot when a reply grants a lease and
+ * answers recalls; the task's thread takes and releases the leased lock.
+ */
+const LEASES = 8;
+const LEASE_SLOTS = 64;
+const LINK_WORDS = LEASES + LEASE_SLOTS;
+/** Leased, no task holds it. */
+const FREE = 1;
+/** Leased, a task holds it. */
+const HELD = 2;
+/** Held, and the server asked for it back: the task's release goes to the server. */
+const RECALLED = 3;
 
 let socketPath: string | null = null;
 let link: Link | null = null;
@@ -114,7 +129,7 @@ class Link {
     this.#syncPort = port1;
     this.#words = new Int32Array(new SharedArrayBuffer(LINK_WORDS * 4));
     this.#words[FD] = -1;
-    this.#worker = new Worker(`(${linkThread.toString()})(require)`, {
+    this.#worker = new Worker(`(${linkThread.toString()})(require, ${writeFrame.toString()})`, {
       eval: true,
       workerData: { path, port: port2, words: this.#words.buffer },
       transferList: [port2],
@@ -186,7 +201,6 @@ class Link {
   tell(objectId: number, op: string, args: unknown[], task: TaskRef): void {
     if (this.#lost()) throw linkLost(`${op}()`);
     this.#write([ONE_WAY, objectId, op, args, task]);
-    this.#told = true;
   }
 
   /** Waits until the server has done every one-way request sent so far (it does requests in order: one more round trip). */
@@ -200,15 +214,69 @@ class Link {
     }
   }
 
+  /** Takes leased lock `lockId` if this process has its lease and no task holds it; says so to the server without waiting. */
+  takeLease(lockId: number, task: TaskRef): boolean {
+    const slot = this.#leaseSlot(lockId);
+    if (slot < 0 || Atomics.compareExchange(this.#words, slot, (lockId << 2) | FREE, (lockId << 2) | HELD) !== ((lockId << 2) | FREE)) {
+      return false;
+    }
+    this.#write([ONE_WAY, lockId, 'lease:take', [], task]);
+    return true;
+  }
+
+  /** Whether this process holds leased lock `lockId` (a reply to an acquire just granted it). */
+  holdsLease(lockId: number): boolean {
+    const slot = this.#leaseSlot(lockId);
+    return slot >= 0 && (Atomics.load(this.#words, slot) & 3) >= HELD;
+  }
+
+  /** Releases leased lock `lockId` held by a task: kept leased, or given back if the server asked. False: not a held lease. */
+  releaseLease(lockId: number, task: TaskRef): boolean {
+    const slot = this.#leaseSlot(lockId);
+    if (slot < 0) return false;
+    if (Atomics.compareExchange(this.#words, slot, (lockId << 2) | HELD, (lockId << 2) | FREE) === ((lockId << 2) | HELD)) {
+      this.#write([ONE_WAY, lockId, 'lease:free', [], task]);
+      return true;
+    }
+    if (Atomics.compareExchange(this.#words, slot, (lockId << 2) | RECALLED, 0) === ((lockId << 2) | RECALLED)) {
+      this.#write([ONE_WAY, lockId, 'release', [], task]);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Ends the lease of `lockId`, if any, before an op the server must see exactly (a Condition's): a
+   * free one goes back; a held one becomes a plain held lock (true: the caller counts it as held).
+   */
+  endLease(lockId: number): boolean {
+    const slot = this.#leaseSlot(lockId);
+    if (slot < 0) return false;
+    for (;;) {
+      const word = Atomics.load(this.#words, slot);
+      if (word >>> 2 !== lockId || word === 0) return false;
+      if (Atomics.compareExchange(this.#words, slot, word, 0) !== word) continue;
+      const held = (word & 3) !== FREE;
+      this.#write([ONE_WAY, lockId, held ? 'lease:end' : 'lease:return', [], undefined]);
+      return held;
+    }
+  }
+
+  #leaseSlot(lockId: number): number {
+    for (let slot = LEASES; slot < LINK_WORDS; slot++) if (Atomics.load(this.#words, slot) >>> 2 === lockId) return slot;
+    return -1;
+  }
+
   #lost(): boolean {
     return this.#ended || this.#worker.threadId === -1 || Atomics.load(this.#words, LOST) === 1;
   }
 
   #write(message: unknown[]): void {
+    if (message[0] === ONE_WAY) this.#told = true;
     const buffer = frame(message);
     const fd = Atomics.load(this.#words, FD);
     if (fd >= 0 && Atomics.load(this.#words, WRITTEN) === this.#handed) {
-      writeFully(fd, buffer);
+      writeFrame(this.#words, fd, buffer);
       return;
     }
     this.#handed++;
@@ -229,23 +297,30 @@ class Link {
   }
 }
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
 /**
- * Writes all of `buffer` to the link's socket from this thread. The socket
- * is non-blocking (the link thread's event loop owns it): a full send buffer
- * (the server is behind) makes this wait a millisecond and try again. A
- * socket that fails otherwise is being lost: the link thread reports that.
+ * Writes all of `buffer` to the link's socket from this thread, the whole
+ * frame under the WRITING word (the link thread writes its lease answers the
+ * same way). The socket is non-blocking (the link thread's event loop owns
+ * it): a full send buffer (the server is behind) makes this wait a
+ * millisecond and try again. A socket that fails otherwise is being lost:
+ * the link thread reports that. The link thread runs the same function (its
+ * source), hence the `load` parameter.
  */
-function writeFully(fd: number, buffer: Buffer): void {
-  let at = 0;
-  while (at < buffer.length) {
-    try {
-      at += writeSync(fd, buffer, at);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return;
-      Atomics.wait(pause, 0, 0, 1);
+function writeFrame(words: Int32Array, fd: number, buffer: Uint8Array, write: typeof writeSync = writeSync): void {
+  while (Atomics.compareExchange(words, 4, 0, 1) !== 0) Atomics.wait(words, 4, 1, 1);
+  try {
+    let at = 0;
+    while (at < buffer.length) {
+      try {
+        at += write(fd, buffer, at);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+        Atomics.wait(words, 4, 1, 1);
+      }
     }
+  } finally {
+    Atomics.store(words, 4, 0);
+    Atomics.notify(words, 4, 1);
   }
 }
 
@@ -268,7 +343,7 @@ function outcome(reply: Reply): unknown {
  * the connection is lost says so (the task's thread then fails what it still
  * waits for).
  */
-function linkThread(load: NodeJS.Require): void {
+function linkThread(load: NodeJS.Require, writeFrame: (words: Int32Array, fd: number, buffer: Uint8Array, write: unknown) => void): void {
   // `load` is the thread's own require: a bundler rewrites the name `require` in code it compiles.
   const { workerData, parentPort } = load('node:worker_threads');
   const net = load('node:net');
@@ -276,7 +351,8 @@ function linkThread(load: NodeJS.Require): void {
   const { path, port, words: wordsBuffer } = workerData;
   // The same word indexes as above (this code cannot see the module's constants).
   const words = new Int32Array(wordsBuffer);
-  const [BELL, FD, WRITTEN, LOST] = [0, 1, 2, 3];
+  const { writeSync } = load('node:fs');
+  const [BELL, FD, WRITTEN, LOST, LEASES, LINK_WORDS, FREE, HELD, RECALLED, RECALL, REVOKE] = [0, 1, 2, 3, 8, 72, 1, 2, 3, -1, -2];
   let socket: import('node:net').Socket | null = null;
   let backlog: Uint8Array[] | null = [];
   let lost = false;
@@ -286,16 +362,67 @@ function linkThread(load: NodeJS.Require): void {
     Atomics.add(words, BELL, 1);
     Atomics.notify(words, BELL);
   };
+  const slotOf = (lockId: number): number => {
+    for (let slot = LEASES; slot < LINK_WORDS; slot++) if (Atomics.load(words, slot) >>> 2 === lockId) return slot;
+    return -1;
+  };
+  /** A note of this thread to the server (a frame of its own, never counted in WRITTEN). */
+  const note = (lockId: number, op: string): void => {
+    const body = v8.serialize([0, lockId, op, [], undefined]);
+    const head = Buffer.allocUnsafe(4);
+    head.writeUInt32LE(body.length, 0);
+    const buffer = Buffer.concat([head, body]);
+    const fd = Atomics.load(words, FD);
+    if (fd >= 0) writeFrame(words, fd, buffer, writeSync);
+    else socket?.write(buffer);
+  };
+  /** The server asks lease `lockId` back: a free one goes back at once; a held one is marked, and its release gives it back. */
+  const recall = (lockId: number): void => {
+    const slot = slotOf(lockId);
+    if (slot < 0) return;
+    for (;;) {
+      const word = Atomics.load(words, slot);
+      if (word >>> 2 !== lockId) return;
+      const state = word & 3;
+      const next = state === FREE ? 0 : state === HELD ? (lockId << 2) | RECALLED : word;
+      if (next === word) return;
+      if (Atomics.compareExchange(words, slot, word, next) !== word) continue;
+      note(lockId, state === FREE ? 'lease:return' : 'lease:held');
+      return;
+    }
+  };
+  /** A reply grants a lease: take a slot for it before the task's thread sees the reply, or give the lease up. */
+  const granted = (lockId: number): void => {
+    for (let slot = LEASES; slot < LINK_WORDS; slot++) {
+      if (Atomics.compareExchange(words, slot, 0, (lockId << 2) | HELD) === 0) return;
+    }
+    note(lockId, 'lease:end');
+  };
   const deliver = (reply: unknown[]): void => {
-    if ((reply[0] as number) % 2 === 1) {
+    const id = reply[0] as number;
+    if (id === RECALL) return recall(reply[2] as number);
+    if (id === REVOKE) {
+      const slot = slotOf(reply[2] as number);
+      if (slot >= 0) Atomics.store(words, slot, 0);
+      return;
+    }
+    if (reply[3] !== undefined) granted(reply[3] as number);
+    if (id % 2 === 1) {
       port.postMessage(reply);
       ring();
     } else {
       parentPort.postMessage(reply);
     }
   };
+  /** Writes a frame the task's thread handed over. */
   const write = (buffer: Uint8Array): void => {
-    socket!.write(buffer, () => Atomics.add(words, WRITTEN, 1));
+    const fd = Atomics.load(words, FD);
+    if (fd < 0) {
+      socket!.write(buffer, () => Atomics.add(words, WRITTEN, 1));
+      return;
+    }
+    writeFrame(words, fd, buffer, writeSync);
+    Atomics.add(words, WRITTEN, 1);
   };
   const loseConnection = (why: string): void => {
     // First: the task's thread must stop writing to a descriptor that is about to be closed (or reused).
@@ -311,10 +438,10 @@ function linkThread(load: NodeJS.Require): void {
     candidate.once('connect', () => {
       socket = candidate;
       candidate.setNoDelay?.(true);
-      for (const buffer of backlog!) write(buffer);
-      backlog = null;
       const fd = (candidate as unknown as { _handle?: { fd?: number } })._handle?.fd;
       if (typeof fd === 'number' && fd >= 0) Atomics.store(words, FD, fd);
+      for (const buffer of backlog!) write(buffer);
+      backlog = null;
     });
     candidate.on('error', (error: Error) => {
       // The caller started our server thread just before it sent the object: until it listens, try again.
@@ -405,7 +532,8 @@ function remoteObject(state: RemoteState): unknown {
         break;
     }
   }
-  if (state.kind === 'tandem.Lock' || state.kind === 'tandem.RLock') countHolds(object, id, task);
+  if (state.kind === 'tandem.Lock' || state.kind === 'tandem.RLock') countHolds(object, id, task, state.kind === 'tandem.Lock');
+  if (state.kind === 'tandem.Condition') endLeaseFirst(object);
   // The Condition's lock is already the remote lock, made by its fromShared from the marker.
   for (const [name, value] of Object.entries(meta)) if (name !== 'lock') define(object, name, { value });
   // The caller's object again when it goes back (a task returning it, say).
@@ -440,29 +568,39 @@ function remoteObject(state: RemoteState): unknown {
   return object;
 }
 
-/** How many acquires of each lock (by id) this process made and has not released yet: its RLock depth, 0 or 1 for a Lock. */
+/** How many acquires of each lock (by id) this process made outside a lease and has not released yet: its RLock depth, 0 or 1 for a Lock. */
 const holds = new Map<number, number>();
 
+/** A remote lock's way to end its lease before an op of its Condition (see Link.endLease). */
+const END_LEASE = Symbol('tandem.remote.endLease');
+
 /**
- * A lock's acquires and releases, counted in this process, so that release()
- * of a lock this process holds is a one-way request: it cannot fail (the
+ * A lock's acquires and releases in this process. A Lock the server leased
+ * to this process (./lease.ts) is taken and released here, the server told
+ * without waiting. Otherwise acquires are counted, so that release() of a
+ * lock this process holds is a one-way request: it cannot fail (the
  * caller's server thread holds the lock for this process), so the task need
- * not wait for the caller. That makes an uncontended acquire + release one
- * round trip instead of two. A release that is not known to be ours (Python's
+ * not wait for the caller. A release that is not known to be ours (Python's
  * Lock may be released by any thread) still waits for its answer, so that
  * releasing a free lock throws LockNotHeldError there.
  */
-function countHolds(object: Record<PropertyKey, unknown>, id: number, task: () => TaskRef): void {
+function countHolds(object: Record<PropertyKey, unknown>, id: number, task: () => TaskRef, leasable: boolean): void {
   const counted = (acquired: unknown): unknown => {
-    if (acquired === true) holds.set(id, (holds.get(id) ?? 0) + 1);
+    if (acquired === true && !(leasable && theLink().holdsLease(id))) holds.set(id, (holds.get(id) ?? 0) + 1);
     return acquired;
   };
+  // Only a valid timeout goes the local way: a bad one fails on the server as it would anywhere.
+  const local = (options: unknown): boolean =>
+    leasable && link !== null && validTimeout((options as { timeout?: unknown } | undefined)?.timeout) && link.takeLease(id, task());
   const { acquire, acquireSync, tryAcquire } = object as Record<string, (...args: unknown[]) => unknown>;
-  define(object, 'acquire', { value: (...args: unknown[]) => (acquire(...args) as Promise<unknown>).then(counted) });
-  define(object, 'acquireSync', { value: (...args: unknown[]) => counted(acquireSync(...args)) });
-  define(object, 'tryAcquire', { value: () => counted(tryAcquire()) });
+  define(object, 'acquire', {
+    value: (...args: unknown[]) => (local(args[0]) ? Promise.resolve(true) : (acquire(...args) as Promise<unknown>).then(counted)),
+  });
+  define(object, 'acquireSync', { value: (...args: unknown[]) => (local(args[0]) ? true : counted(acquireSync(...args))) });
+  define(object, 'tryAcquire', { value: () => (local(undefined) ? true : counted(tryAcquire())) });
   define(object, 'release', {
     value: () => {
+      if (leasable && link?.releaseLease(id, task())) return;
       const count = holds.get(id) ?? 0;
       if (count === 0) return theLink().askSync(id, 'release', [], task());
       if (count === 1) holds.delete(id);
@@ -470,6 +608,24 @@ function countHolds(object: Record<PropertyKey, unknown>, id: number, task: () =
       theLink().tell(id, 'release', [], task());
     },
   });
+  define(object, END_LEASE, {
+    value: () => {
+      if (leasable && link?.endLease(id)) holds.set(id, (holds.get(id) ?? 0) + 1);
+    },
+  });
+}
+
+/** A Condition's ops see its lock as it is: a lease of the lock ends first (its server-side wait releases and retakes the lock). */
+function endLeaseFirst(object: Record<PropertyKey, unknown>): void {
+  for (const name of ['wait', 'waitSync', 'notify', 'notifyAll']) {
+    const op = object[name] as (...args: unknown[]) => unknown;
+    define(object, name, {
+      value: (...args: unknown[]) => {
+        ((object.lock as Record<PropertyKey, unknown>)[END_LEASE] as (() => void) | undefined)?.();
+        return op(...args);
+      },
+    });
+  }
 }
 
 /** The call running on this thread now (its synchronous part), as [task name, call id]; see src/worker/current.ts. */

@@ -16,8 +16,12 @@
  */
 import { SharedObjectUnavailableError } from '../errors.js';
 import { fromMarker, SHARED_MARKER, type SharedState } from '../shareable.js';
+import { Leases } from './lease.js';
 import { KINDS, type KindTable } from './ops.js';
 import { ONE_WAY, SETTLE_OBJECT, toWire, type Cancel, type Request, type ShareTransport } from './wire.js';
+
+/** The ops after which a Lock may be leased to the child (./lease.ts). */
+const LEASING_OPS = new Set(['acquire', 'acquireSync', 'tryAcquire']);
 
 /** A shared object the caller made known to the server: its id and its thread-crossing state. */
 export type Registration = [id: number, shared: SharedState];
@@ -34,6 +38,8 @@ export class ShareServer {
   readonly #waiting = new Map<number, AbortController>();
   /** The error of a one-way request (id 0) that failed, by object: the child's next request on that object gets it. */
   readonly #deferred = new Map<number, unknown>();
+  /** The Lock leases of each client (./lease.ts). */
+  readonly #leases = new WeakMap<ShareTransport, Leases>();
 
   register([id, shared]: Registration): void {
     if (this.#objects.has(id)) return;
@@ -46,6 +52,10 @@ export class ShareServer {
   }
 
   serve(transport: ShareTransport): void {
+    const leases = new Leases((message) => transport.send(message));
+    this.#leases.set(transport, leases);
+    // Registered before whoever ends the thread when the client is gone: leases no task held are freed first.
+    transport.onGone(() => leases.end());
     transport.onMessage((message) => {
       if (message.length === 1) this.#cancel(message as Cancel);
       else this.#run(message as Request, transport);
@@ -89,6 +99,9 @@ export class ShareServer {
       this.#early.set(objectId, early);
       return;
     }
+    const leases = this.#leases.get(transport);
+    if (op.startsWith('lease:')) return leases?.note(objectId, op);
+    if (op === 'release') leases?.releasing(objectId);
     if (id === ONE_WAY) return this.#runOneWay(live, request);
     if (this.#deferred.has(objectId)) {
       const error = this.#deferred.get(objectId);
@@ -116,15 +129,24 @@ export class ShareServer {
       transport.send([id, false, toWire(error)]);
       return;
     }
+    // An uncontended acquire of a Lock: the reply says it is leased to the child (its 4th element).
+    const done = (value: unknown): void => {
+      if (value === true && LEASING_OPS.has(op) && leases?.grant(objectId, live.object)) {
+        transport.send([id, true, true, objectId]);
+        leases.granted(objectId);
+      } else {
+        transport.send([id, true, value]);
+      }
+    };
     if (!(result instanceof Promise)) {
       if (controller) this.#waiting.delete(id);
-      transport.send([id, true, result]);
+      done(result);
       return;
     }
     result.then(
       (value) => {
         this.#waiting.delete(id);
-        transport.send([id, true, value]);
+        done(value);
       },
       (error) => {
         this.#waiting.delete(id);

@@ -8,7 +8,9 @@
  *                                            child's task that asks, for deadlock reports
  *   cancel   [id]                         the child's signal aborted request `id`: withdraw it
  *   reply    [id, true, value]            done; `value` is what the op returned
+ *            [id, true, true, lockId]     an acquire of a Lock, done, which leaves the lock leased to the child
  *            [id, false, WireError]       the op threw (or was withdrawn: CancelledError)
+ *   notice   [RECALL | REVOKE, true, lockId]  the server asks a lease back / voids it (./lease.ts)
  *
  * Every request gets exactly one reply, in the order the ops end (an acquire
  * that waits does not hold up the requests behind it), except a one-way
@@ -44,7 +46,8 @@ export const ONE_WAY = 0;
 /** The object id of a request that does nothing: its reply says the server did every request before it. */
 export const SETTLE_OBJECT = 0;
 export type Cancel = [id: number];
-export type Reply = [id: number, ok: boolean, value: unknown];
+/** `lease`: the Lock of this id is leased to the child with this reply (./lease.ts); a negative id is a lease notice, not a reply. */
+export type Reply = [id: number, ok: boolean, value: unknown, lease?: number];
 
 /**
  * How a server reaches one client (a child process today; a remote host

@@ -167,7 +167,8 @@ describe.each(backends)('shared objects on the %s backend', (backend) => {
     const a = new Lock({ name: 'a' });
     const b = new Lock({ name: 'b' });
     const barrier = new Barrier(2);
-    const outcomes = await Promise.all([p.run(transfer, a, b, barrier, 20_000), p.run(transfer, b, a, barrier, 20_000)]);
+    const calls = [p.submit(transfer, [a, b, barrier, 20_000]), p.submit(transfer, [b, a, barrier, 20_000])];
+    const outcomes = await Promise.all(calls);
     const failed = outcomes.filter((o) => o.outcome === 'deadlock');
     expect(failed).toHaveLength(1);
     expect(outcomes.filter((o) => o.outcome === 'transferred')).toHaveLength(1);
@@ -179,6 +180,12 @@ describe.each(backends)('shared objects on the %s backend', (backend) => {
     const names = cycle.map((link) => link.thread);
     expect(new Set(names).size).toBe(2);
     for (const name of names) expect(name).toMatch(backend === 'process' ? /^process \d+$/ : /^worker \d+$/);
+    // A process worker's waits name the task and its call (each request carries them); a thread's name the thread.
+    const tasks = cycle.map((link) => (link as { task?: { name: string; callId: number } }).task);
+    if (backend === 'process') {
+      expect(tasks.map((task) => task?.name)).toEqual(['transfer', 'transfer']);
+      expect(tasks.map((task) => task?.callId).sort()).toEqual(calls.map((call) => call.id).sort());
+    } else expect(tasks).toEqual([undefined, undefined]);
     expect(a.locked() || b.locked()).toBe(false);
   });
 
@@ -270,9 +277,8 @@ describe('process workers and shared objects', () => {
     const forks = Array.from({ length: 5 }, (_, i) => new Lock({ name: `fork ${i}` }));
     const seated = new Barrier(5);
     // A philosopher is a transfer: takes the left fork, meets the others (all hold one), reaches for the right.
-    const outcomes = await Promise.all(
-      [0, 1, 2, 3, 4].map((seat) => philosophers.run(transfer, forks[seat], forks[(seat + 1) % 5], seated, 20_000)),
-    );
+    const calls = [0, 1, 2, 3, 4].map((seat) => philosophers.submit(transfer, [forks[seat], forks[(seat + 1) % 5], seated, 20_000]));
+    const outcomes = await Promise.all(calls);
     const deadlocked = outcomes.filter((o) => o.outcome === 'deadlock');
     expect(deadlocked).toHaveLength(1);
     expect(outcomes.filter((o) => o.outcome === 'transferred')).toHaveLength(4);
@@ -280,6 +286,9 @@ describe('process workers and shared objects', () => {
     expect(cycle).toHaveLength(5);
     expect(new Set(cycle.map((link) => link.thread)).size).toBe(5);
     for (const link of cycle) expect(link.thread).toMatch(/^process \d+$/);
+    const callIds = cycle.map((link) => (link as { task?: { name: string; callId: number } }).task?.callId);
+    expect(callIds.sort()).toEqual(calls.map((call) => call.id).sort());
+    expect(deadlocked[0]?.error?.message).toMatch(/process \d+ \(task 'transfer', call \d+\) holds 'fork \d'/);
     expect(cycle.map((link) => link.holds).sort()).toEqual(forks.map((fork) => fork.name));
     expect(forks.some((fork) => fork.locked())).toBe(false);
   });
