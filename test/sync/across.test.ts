@@ -15,6 +15,11 @@ import {
   getWhileLoopBlocked,
   giveBack,
   holdAndExit,
+  leasedIncrement,
+  leaseThenDie,
+  leaseThenSpin,
+  leaseThenWait,
+  leaseThenWaitFor,
   passOn,
   produceNumbers,
   useCounters,
@@ -358,5 +363,91 @@ describe('process workers and shared objects', () => {
     expect(lock.ownerDied?.owner).toMatch(/^process \d+$/);
     lock.release();
     await eventually(() => mine().filter((name) => !before.has(name)).length === 0, 'no socket of this pool to remain');
+  });
+});
+
+// An uncontended Lock stays leased to the process worker that took it (src/share/lease.ts).
+describe('lock leases of process workers', () => {
+  it("the caller's main thread, a thread worker and two process workers increment under one Lock: no update is lost", async () => {
+    const processes = makePool({ backend: 'process', size: 2 });
+    const threads = makePool({ backend: 'thread', size: 1 });
+    const lock = new Lock({ name: 'leased counter' });
+    const counter = new SharedValue('int32', 0);
+    const fromMain = async (): Promise<void> => {
+      for (let round = 0; round < 200; round++) {
+        await lock.withLock(() => {
+          const seen = counter.value;
+          counter.value = seen + 1;
+        });
+      }
+    };
+    await Promise.all([
+      processes.run(leasedIncrement, lock, counter, 200),
+      processes.run(leasedIncrement, lock, counter, 200),
+      threads.run(leasedIncrement, lock, counter, 200),
+      fromMain(),
+    ]);
+    expect(counter.value).toBe(800);
+    expect(lock.locked()).toBe(false);
+  });
+
+  it.each(['Sync wait', 'CPU loop'] as const)(
+    'a lessee whose task is in a %s gives a free lease back when the caller asks',
+    async (where) => {
+      const p = makePool({ backend: 'process', size: 1 });
+      const lock = new Lock({ name: 'leased' });
+      const ready = new Event();
+      const go = new Event();
+      const flag = new SharedValue('int32', 0);
+      const result = where === 'Sync wait' ? p.run(leaseThenWait, lock, ready, go) : p.run(leaseThenSpin, lock, ready, flag);
+      expect(await ready.wait({ timeout: 20_000 })).toBe(true);
+      // Leased, held by no task: unlocked, but only its lessee takes it at once; a try asks for it back.
+      expect(lock.locked()).toBe(false);
+      expect(lock.tryAcquire()).toBe(false);
+      // The task only ends once the caller holds the lock: its link thread must give the lease back on its own.
+      expect(await lock.acquire({ timeout: 20_000 })).toBe(true);
+      expect(lock.ownerDied).toBeNull();
+      go.set();
+      flag.value = 1;
+      expect(await result).toBe(true);
+      lock.release();
+      expect(lock.locked()).toBe(false);
+    },
+  );
+
+  it("a lease no task holds is no held lock to the deadlock detector: the caller waiting for it while the lessee waits for the caller's lock is no cycle", async () => {
+    const p = makePool({ backend: 'process', size: 1 });
+    const a = new Lock({ name: 'a (leased)' });
+    const b = new Lock({ name: 'b (caller)' });
+    const ready = new Event();
+    await b.acquire();
+    const result = p.run(leaseThenWaitFor, a, b, ready);
+    expect(await ready.wait({ timeout: 20_000 })).toBe(true);
+    // The task's wait for b is under way once b's word says someone waits (WAITERS).
+    await eventually(() => (Atomics.load((b as unknown as { words: Int32Array }).words, 0) & 0x40000000) !== 0, 'the task to wait for b');
+    expect(await a.acquire({ timeout: 20_000 })).toBe(true);
+    a.release();
+    b.release();
+    expect(await result).toBe('acquired');
+  });
+
+  describe.each(['exit', 'sigkill'] as const)('a process worker that dies (%s) with a lease', (how) => {
+    it.each([true, false])(
+      'held by its task (%s): the next acquirer gets the lock, told the owner died only if it was held',
+      async (held) => {
+        const lock = new Lock({ name: 'leased' });
+        const who = new SharedValue('int32', 0);
+        const ready = new Event();
+        const death = makePool({ backend: 'process', size: 1 })
+          .run(leaseThenDie, lock, held, how, who, ready)
+          .catch((error: unknown) => error);
+        expect(await ready.wait({ timeout: 20_000 })).toBe(true);
+        expect(await lock.acquire({ timeout: 20_000 })).toBe(true);
+        expect(lock.ownerDied).toEqual(held ? { owner: `process ${who.value}` } : null);
+        lock.release();
+        expect(await death).toMatchObject({ name: 'WorkerCrashedError' });
+        expect(lock.locked()).toBe(false);
+      },
+    );
   });
 });
