@@ -51,7 +51,8 @@ const FD = 1;
 const WRITTEN = 2;
 /** 1 once the connection is lost. */
 const LOST = 3;
-// Word 4 is 1 while a thread writes to the socket's descriptor (the task's thread and the link thread both do, a whole frame at a time): see writeFrame.
+// Word 4 is 1 while a thread writes to the socket's descriptor (the task's thread and the link
+// thread both do, a whole frame at a time): see writeFrame.
 /**
  * The lease slots (./lease.ts), one word each: lockId << 2 | state, 0 when
  * unused. The link thread takes a slot when a reply grants a lease and
@@ -568,7 +569,7 @@ function remoteObject(state: RemoteState): unknown {
   return object;
 }
 
-/** How many acquires of each lock (by id) this process made outside a lease and has not released yet: its RLock depth, 0 or 1 for a Lock. */
+/** Acquires of each lock (by id) this process made outside a lease and did not release yet: its RLock depth, 0 or 1 for a Lock. */
 const holds = new Map<number, number>();
 
 /** A remote lock's way to end its lease before an op of its Condition (see Link.endLease). */

@@ -415,7 +415,8 @@ describe('lock leases of process workers', () => {
     },
   );
 
-  it("a lease no task holds is no held lock to the deadlock detector: the caller waiting for it while the lessee waits for the caller's lock is no cycle", async () => {
+  // The caller waits for the leased lock while the lessee waits for the caller's lock: no cycle.
+  it('a lease no task holds is no held lock to the deadlock detector', async () => {
     const p = makePool({ backend: 'process', size: 1 });
     const a = new Lock({ name: 'a (leased)' });
     const b = new Lock({ name: 'b (caller)' });
