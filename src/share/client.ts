@@ -276,10 +276,7 @@ class Link {
     if (message[0] === ONE_WAY) this.#told = true;
     const buffer = frame(message);
     const fd = Atomics.load(this.#words, FD);
-    if (fd >= 0 && Atomics.load(this.#words, WRITTEN) === this.#handed) {
-      writeFrame(this.#words, fd, buffer);
-      return;
-    }
+    if (fd >= 0 && Atomics.load(this.#words, WRITTEN) === this.#handed && writeFrame(this.#words, fd, buffer) !== 'failed') return;
     this.#handed++;
     this.#worker.postMessage(buffer);
   }
@@ -307,7 +304,7 @@ class Link {
  * the link thread reports that. The link thread runs the same function (its
  * source), hence the `load` parameter.
  */
-function writeFrame(words: Int32Array, fd: number, buffer: Uint8Array, write: typeof writeSync = writeSync): void {
+function writeFrame(words: Int32Array, fd: number, buffer: Uint8Array, write: typeof writeSync = writeSync): 'written' | 'failed' | 'lost' {
   while (Atomics.compareExchange(words, 4, 0, 1) !== 0) Atomics.wait(words, 4, 1, 1);
   try {
     let at = 0;
@@ -315,10 +312,17 @@ function writeFrame(words: Int32Array, fd: number, buffer: Uint8Array, write: ty
       try {
         at += write(fd, buffer, at);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return;
-        Atomics.wait(words, 4, 1, 1);
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+          Atomics.wait(words, 4, 1, 1);
+          continue;
+        }
+        // Nothing written: the frame can still go another way (the link thread's own write); else the stream is cut.
+        if (at > 0) return 'lost';
+        Atomics.store(words, 1, -1);
+        return 'failed';
       }
     }
+    return 'written';
   } finally {
     Atomics.store(words, 4, 0);
     Atomics.notify(words, 4, 1);
@@ -344,7 +348,7 @@ function outcome(reply: Reply): unknown {
  * the connection is lost says so (the task's thread then fails what it still
  * waits for).
  */
-function linkThread(load: NodeJS.Require, writeFrame: (words: Int32Array, fd: number, buffer: Uint8Array, write: unknown) => void): void {
+function linkThread(load: NodeJS.Require, writeFrame: (words: Int32Array, fd: number, buffer: Uint8Array, write: unknown) => string): void {
   // `load` is the thread's own require: a bundler rewrites the name `require` in code it compiles.
   const { workerData, parentPort } = load('node:worker_threads');
   const net = load('node:net');
@@ -374,8 +378,7 @@ function linkThread(load: NodeJS.Require, writeFrame: (words: Int32Array, fd: nu
     head.writeUInt32LE(body.length, 0);
     const buffer = Buffer.concat([head, body]);
     const fd = Atomics.load(words, FD);
-    if (fd >= 0) writeFrame(words, fd, buffer, writeSync);
-    else socket?.write(buffer);
+    if (fd < 0 || writeFrame(words, fd, buffer, writeSync) === 'failed') socket?.write(buffer);
   };
   /** The server asks lease `lockId` back: a free one goes back at once; a held one is marked, and its release gives it back. */
   const recall = (lockId: number): void => {
@@ -422,7 +425,7 @@ function linkThread(load: NodeJS.Require, writeFrame: (words: Int32Array, fd: nu
       socket!.write(buffer, () => Atomics.add(words, WRITTEN, 1));
       return;
     }
-    writeFrame(words, fd, buffer, writeSync);
+    if (writeFrame(words, fd, buffer, writeSync) === 'failed') socket!.write(buffer);
     Atomics.add(words, WRITTEN, 1);
   };
   const loseConnection = (why: string): void => {
@@ -439,7 +442,8 @@ function linkThread(load: NodeJS.Require, writeFrame: (words: Int32Array, fd: nu
     candidate.once('connect', () => {
       socket = candidate;
       candidate.setNoDelay?.(true);
-      const fd = (candidate as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      // Deno's handles carry a number that is not the descriptor: there the link thread writes everything.
+      const fd = process.versions.deno ? undefined : (candidate as unknown as { _handle?: { fd?: number } })._handle?.fd;
       if (typeof fd === 'number' && fd >= 0) Atomics.store(words, FD, fd);
       for (const buffer of backlog!) write(buffer);
       backlog = null;
