@@ -10,7 +10,7 @@ import { RUNTIME } from '../runtimes.js';
 import { WorkerRuntime } from './runtime.js';
 import { markWorkerThread } from './current.js';
 import { CLAIM_SLOTS, LAST_WORDS_TICKET, SIDE_FD_ENV, SIDE_RECORD_BYTES, claimTakeBack } from './claims.js';
-import { SHARE_SOCKET_ENV, serveRemoteObjects } from '../share/client.js';
+import { SHARE_SOCKET_ENV, serveRemoteObjects, settleRemoteObjects } from '../share/client.js';
 
 /** Serves the pool that started this process. */
 export function serveProcess(): void {
@@ -33,6 +33,8 @@ export function serveProcess(): void {
   const runtime = new WorkerRuntime(
     {
       send: (batch) => {
+        // Locks its tasks released without waiting are free before their results arrive.
+        settleRemoteObjects();
         process.send!(batch);
       },
       exit: (code) => process.exit(code),
