@@ -324,6 +324,11 @@ export interface DeadlockLink {
   holds: string;
   /** Name of the lock this thread waits for, which the next thread of the cycle holds. */
   waitsFor: string;
+  /**
+   * For a process worker: the task whose wait this is (its function's name and the call's id, as
+   * `WorkerCrashedError.taskId` counts calls). Absent for threads.
+   */
+  task?: { name: string; callId: number };
 }
 
 /**
@@ -336,7 +341,12 @@ export class DeadlockError extends TandemError {
   /** The threads and locks of the cycle, starting with the thread that got this error. */
   readonly cycle: DeadlockLink[];
   constructor(cycle: DeadlockLink[]) {
-    const links = cycle.map((link) => `${link.thread} holds '${link.holds}', waits for '${link.waitsFor}'`).join('; ');
+    const links = cycle
+      .map((link) => {
+        const task = link.task ? ` (task '${link.task.name}', call ${link.task.callId})` : '';
+        return `${link.thread}${task} holds '${link.holds}', waits for '${link.waitsFor}'`;
+      })
+      .join('; ');
     super(
       'ERR_TANDEM_DEADLOCK',
       `deadlock: ${links}. This wait could never end, so it failed instead. Take locks in one fixed order everywhere (or acquire with a ` +

@@ -1,9 +1,9 @@
 import { fork } from 'node:child_process';
-import { serialize } from 'node:v8';
+import { deserialize, serialize } from 'node:v8';
 import type { Socket } from 'node:net';
 import type { Backend, ExitInfo, ResourceLimits, SpawnSpec, WorkerEvents, WorkerHandle } from './backend.js';
 import { workerEntry } from './entry.js';
-import { SIDE_FD_ENV } from '../worker/claims.js';
+import { LAST_WORDS_TICKET, SIDE_FD_ENV, SIDE_RECORD_BYTES } from '../worker/claims.js';
 import { RUNTIME } from '../runtimes.js';
 import { ServerThread, carriesSharedObjects } from '../share/host.js';
 import { SHARE_SOCKET_ENV } from '../share/client.js';
@@ -34,7 +34,7 @@ export const processBackend: Backend = {
       stdio: ['ignore', 'inherit', 'pipe', 'ipc', 'pipe'],
     });
     const side = child.stdio[SIDE_FD] as Socket;
-    const takeBacks = new SideAnswers(side);
+    const takeBacks = new SideAnswers(side, (batch) => events.message(batch));
     let outOfMemory = false;
     let lastError = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -56,15 +56,22 @@ export const processBackend: Backend = {
       const info: ExitInfo = { exitCode, signal, error: lastError || null, reason: 'exit' };
       if (outOfMemory) info.reason = 'out-of-memory';
       else if (killed || signal === 'SIGKILL') info.reason = 'killed';
-      // Deno may emit 'exit' before the child's last messages; they all come before its channel closes.
-      if (!child.connected) return events.exit(info);
+      // Deno may emit 'exit' before the child's last messages; they all come
+      // before its channel closes, and last words on the side pipe before that closes.
+      let open = (child.connected ? 1 : 0) + (side.closed ? 0 : 1);
+      if (open === 0) return events.exit(info);
       const report = (): void => {
         clearTimeout(grace);
-        child.off('disconnect', report);
+        child.off('disconnect', closed);
+        side.off('close', closed);
         events.exit(info);
       };
+      const closed = (): void => {
+        if (--open === 0) report();
+      };
       const grace = setTimeout(report, EXIT_GRACE_MS);
-      child.once('disconnect', report);
+      if (child.connected) child.once('disconnect', closed);
+      if (!side.closed) side.once('close', closed);
     });
     return {
       send: (batch) => {
@@ -111,15 +118,18 @@ const SIDE_FD = 4;
 /**
  * Take-back requests to a child's keeper thread and its answers, over the side
  * pipe: a request is the ticket (float64), an answer the ticket and 1 (taken)
- * or 0 (it had started). See src/worker/process-entry.ts for the other end.
+ * or 0 (it had started). See src/worker/process-serve.ts for the other end.
+ * A child may also leave its last words there (LAST_WORDS_TICKET).
  */
 class SideAnswers {
   readonly #side: Socket;
+  readonly #lastWords: (batch: unknown[]) => void;
   readonly #waiting = new Map<number, (taken: boolean) => void>();
   #partial: Buffer = Buffer.alloc(0);
 
-  constructor(side: Socket) {
+  constructor(side: Socket, lastWords: (batch: unknown[]) => void) {
     this.#side = side;
+    this.#lastWords = lastWords;
     side.on('data', (chunk: Buffer) => this.#read(chunk));
     // A child that dies takes its answers with it; its exit settles its calls.
     side.on('error', () => {});
@@ -135,8 +145,15 @@ class SideAnswers {
   #read(chunk: Buffer): void {
     const data = this.#partial.length > 0 ? Buffer.concat([this.#partial, chunk]) : chunk;
     let at = 0;
-    for (; at + 16 <= data.length; at += 16) {
+    for (; at + SIDE_RECORD_BYTES <= data.length; at += SIDE_RECORD_BYTES) {
       const ticket = data.readDoubleLE(at);
+      if (ticket === LAST_WORDS_TICKET) {
+        const end = at + SIDE_RECORD_BYTES + data.readDoubleLE(at + 8);
+        if (end > data.length) break; // the rest of the words is still on its way
+        this.#lastWords(deserialize(data.subarray(at + SIDE_RECORD_BYTES, end)) as unknown[]);
+        at = end - SIDE_RECORD_BYTES;
+        continue;
+      }
       const answer = this.#waiting.get(ticket);
       this.#waiting.delete(ticket);
       answer?.(data.readDoubleLE(at + 8) === 1);

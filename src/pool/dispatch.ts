@@ -7,7 +7,7 @@
  * A call goes to a free place first (the least loaded ready worker with fewer
  * calls than places). With no free place, and the pool below `size`, the call
  * waits in the queue for the worker being started. Only when every worker the
- * pool may have is there and busy, and only for a task known to be short
+ * pool may have is ready and busy (none is starting), and only for a task known to be short
  * (its workers say so: W_PACE), is a call sent *ahead* to a busy worker, up
  * to about PIPELINE_MS of work per worker: tiny calls then travel many to a
  * message and a worker never waits for its next one. A call sent ahead that
@@ -63,6 +63,9 @@ export class Dispatch {
     }
     if (job.exclusive) return best !== null && best.load === 0 ? best : null;
     if (best !== null || !this.isShort(job) || canGrow()) return best;
+    // A worker being started will have free places: calls wait for it rather
+    // than queue behind a busy one, where one that turns out long would hold them.
+    for (const worker of workers) if (worker.state === 'starting') return null;
     for (const worker of workers) {
       if (!worker.accepts(Math.min(worker.places * (1 + this.#ahead), MAX_HELD))) continue;
       if (best === null || worker.load < best.load) best = worker;

@@ -52,14 +52,14 @@ export function fatesOf(worker: Worker, jobs: readonly Job[]): Fates {
     if (worker.places > 1) fates.running.push(...started);
     else {
       // One call at a time: the last one started was running; any started before it had finished.
-      const last = worker.timedOut === null ? started.at(-1) : undefined;
+      const last = worker.timedOutSeq < 0 ? started.at(-1) : undefined;
       for (const job of started) (job === last ? fates.running : fates.lost).push(job);
     }
     return fates;
   }
   if (worker.places === 1) {
     // One call at a time, in order: the call running was the last one known to have started.
-    let anchor = worker.timedOut?.seq ?? -1;
+    let anchor = worker.timedOutSeq;
     for (const job of jobs) if (job.started && job.seq > anchor) anchor = job.seq;
     for (const job of jobs) {
       if (anchor < 0) fates.unknown.push(job);

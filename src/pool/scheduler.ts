@@ -607,7 +607,7 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
     if (worker === null) return;
     worker.release(job);
     if (this.#backend.preemptible) {
-      worker.timedOut = job;
+      worker.timedOutSeq = job.seq;
       this.#stop(worker, 'timeout');
     } else {
       // The inline backend cannot stop the call: its signal aborts and its place goes to the next call.

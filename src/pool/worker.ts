@@ -51,8 +51,13 @@ export class Worker {
   stopCause: StopCause | null = null;
   /** A shutdown frame has been queued. */
   shutdownSent = false;
-  /** The call whose timeout made the pool stop this worker. */
-  timedOut: Job | null = null;
+  /**
+   * Where, in the order this worker received calls, the call whose timeout
+   * made the pool stop it was (-1: none). A number, not the job: the job is
+   * retried and may be sent to another worker (with a seq of that worker's)
+   * before this one's exit is seen.
+   */
+  timedOutSeq = -1;
   lastWords: LastWords | null = null;
   /** No new calls while a measured call waits for this worker to empty. */
   reserved = false;

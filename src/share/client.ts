@@ -21,12 +21,15 @@
  * reach the server (a blocking descriptor it reads itself), or locks that
  * stay with the child while nobody else asks for them.
  */
+import { writeSync } from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { CancelledError, QueueClosedError, SharedObjectUnavailableError } from '../errors.js';
 import { encodeShared, REMOTE_OBJECT, registerShareable, type SharedState } from '../shareable.js';
 import { REMOTE_KIND, type RemoteState } from './host.js';
 import { KINDS } from './ops.js';
-import { fromWire, type Reply, type WireError } from './wire.js';
+import { current } from '../worker/current.js';
+import { validTimeout } from '../sync/wait.js';
+import { frame, fromWire, ONE_WAY, SETTLE_OBJECT, type Reply, type WireError } from './wire.js';
 
 /** The environment variable that gives a process worker the path of its server thread's socket. */
 export const SHARE_SOCKET_ENV = 'TANDEM_SHARE_SOCKET';
@@ -38,6 +41,32 @@ const BARE_BUFFER = new Set(['tandem.Event', 'tandem.Barrier', 'tandem.SharedQue
 
 /** How often a Sync request looks whether the link thread still runs (ms). */
 const LINK_CHECK_MS = 1_000;
+
+// Words the task's thread and the link thread share.
+/** Bumped by the link thread for each reply to a Sync request, and when the connection is lost. */
+const BELL = 0;
+/** The socket's file descriptor while the link is connected (Unix); -1 otherwise. */
+const FD = 1;
+/** How many frames the task's thread handed to the link thread have been written (their write completed). */
+const WRITTEN = 2;
+/** 1 once the connection is lost. */
+const LOST = 3;
+// Word 4 is 1 while a thread writes to the socket's descriptor (the task's thread and the link
+// thread both do, a whole frame at a time): see writeFrame.
+/**
+ * The lease slots (./lease.ts), one word each: lockId << 2 | state, 0 when
+ * unused. The link thread takes a slot when a reply grants a lease and
+ * answers recalls; the task's thread takes and releases the leased lock.
+ */
+const LEASES = 8;
+const LEASE_SLOTS = 64;
+const LINK_WORDS = LEASES + LEASE_SLOTS;
+/** Leased, no task holds it. */
+const FREE = 1;
+/** Leased, a task holds it. */
+const HELD = 2;
+/** Held, and the server asked for it back: the task's release goes to the server. */
+const RECALLED = 3;
 
 let socketPath: string | null = null;
 let link: Link | null = null;
@@ -58,10 +87,10 @@ function theLink(): Link {
   }
   const path = socketPath;
   link = new Link(
-    ({ port, bell }) =>
-      new Worker(`(${linkThread.toString()})(require)`, {
+    ({ port, words }) =>
+      new Worker(`(${linkThread.toString()})(require, ${writeFrame.toString()})`, {
         eval: true,
-        workerData: { path, port, bell },
+        workerData: { path, port, words },
         transferList: [port],
         env: {},
         execArgv: [],
@@ -78,41 +107,72 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** The words a link's two threads share (see the constants above), and the port for Sync replies. */
+export interface LinkWiring {
+  port: MessagePort;
+  words: SharedArrayBuffer;
+}
+
 /**
- * Starts a link's thread: what it receives is the port for the replies to
- * Sync requests, and the bell it rings after posting one there. It takes
- * requests `[id, objectId, op, args, blocking]` and cancels `[id]` on its
- * parentPort, and posts async replies there. The thread is the transport:
- * a socket here, Redis on a `tandem worker` host (./redis/link.ts).
+ * Starts a link's thread. It takes frames (./wire.ts) of requests and
+ * cancels on its parentPort, and posts replies there, except replies to
+ * Sync requests (odd ids), which it posts on `port` and then rings the BELL
+ * word. The thread is the transport: a socket here, Redis on a `tandem
+ * worker` host (./redis/link.ts). Only the socket's thread sets FD (direct
+ * writes) and fills lease slots.
  */
-export type StartLinkThread = (wiring: { port: MessagePort; bell: SharedArrayBuffer }) => Worker;
+export type StartLinkThread = (wiring: LinkWiring) => Worker;
 
 /** What a remote object's methods ask through: a {@link Link}, or something that delegates to one. */
 export type ShareLink = Pick<Link, 'ask' | 'askSync'>;
 
-/** The task's side of a link: requests go to the link's thread, replies come back from it. */
+type TaskRef = [name: string, callId: number] | undefined;
+
+/**
+ * The child's end of the link. Requests leave from the task's own thread:
+ * once the link thread is connected, the task's thread writes each frame to
+ * the socket itself (fs.writeSync on its descriptor), which saves a thread
+ * wake-up per request and puts the frame in the kernel before the call
+ * returns, so a one-way request (see `tell`) reaches the server even when
+ * this process exits or is killed right after. Before that (and on Windows,
+ * where a named pipe has no descriptor to share) the link thread writes
+ * them, and the task's thread keeps writing through it until all it handed
+ * over is written, so frames never overtake each other. Replies always come
+ * through the link thread, which reads while the task's thread blocks.
+ *
+ * Request ids say where the reply goes: odd for a Sync request (the
+ * MessagePort, read blocking), even for an async one (a 'message' event),
+ * ONE_WAY for none.
+ */
 export class Link {
   readonly #worker: Worker;
   readonly #syncPort: MessagePort;
-  readonly #bell: Int32Array;
+  readonly #words: Int32Array;
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
+  /** Frames handed to the link thread to write. */
+  #handed = 0;
   #ended = false;
+  /** Whether a one-way request went out since the last settle(). */
+  #told = false;
 
   constructor(start: StartLinkThread) {
     const { port1, port2 } = new MessageChannel();
     this.#syncPort = port1;
-    this.#bell = new Int32Array(new SharedArrayBuffer(4));
-    this.#worker = start({ port: port2, bell: this.#bell.buffer as SharedArrayBuffer });
+    this.#words = new Int32Array(new SharedArrayBuffer(LINK_WORDS * 4));
+    this.#words[FD] = -1;
+    this.#worker = start({ port: port2, words: this.#words.buffer as SharedArrayBuffer });
     // Requests in flight keep the child alive by themselves (its task is running).
     this.#worker.unref();
-    this.#worker.on('message', (reply: Reply) => this.#settle(reply));
+    this.#worker.on('message', (message: Reply | { lost: string }) => {
+      if (Array.isArray(message)) this.#settle(message);
+      else this.#failPending(linkLost('the request'));
+    });
     this.#worker.on('error', () => {});
     // A link thread that ended (it never should) leaves no async request waiting forever.
     this.#worker.once('exit', () => {
       this.#ended = true;
-      for (const pending of this.#pending.values()) pending.reject(linkLost('the request'));
-      this.#pending.clear();
+      this.#failPending(linkLost('the request'));
     });
   }
 
@@ -122,12 +182,12 @@ export class Link {
   }
 
   /** One request, answered asynchronously; `signal` withdraws it on the server (the reply then says CancelledError). */
-  ask(objectId: number, op: string, args: unknown[], signal?: AbortSignal): Promise<unknown> {
-    const id = ++this.#nextId;
-    if (this.#ended) return Promise.reject(linkLost(`${op}()`));
+  ask(objectId: number, op: string, args: unknown[], task: TaskRef, signal?: AbortSignal): Promise<unknown> {
+    if (this.#lost()) return Promise.reject(linkLost(`${op}()`));
     if (signal?.aborted) return Promise.reject(new CancelledError(`${op}() was aborted by its signal`, { cause: signal.reason }));
+    const id = ++this.#nextId * 2;
     return new Promise((resolve, reject) => {
-      const onAbort = (): void => this.#worker.postMessage([id]);
+      const onAbort = (): void => this.#write([id]);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#pending.set(id, {
         resolve: (value) => {
@@ -139,25 +199,114 @@ export class Link {
           reject(error instanceof CancelledError && signal?.aborted ? new CancelledError(error.message, { cause: signal.reason }) : error);
         },
       });
-      this.#worker.postMessage([id, objectId, op, args, false]);
+      this.#write([id, objectId, op, args, task]);
     });
   }
 
   /** One request, waited for with this thread blocked. */
-  askSync(objectId: number, op: string, args: unknown[]): unknown {
-    if (this.#ended || this.#worker.threadId === -1) throw linkLost(`${op}()`);
-    const id = ++this.#nextId;
-    let rung = Atomics.load(this.#bell, 0);
-    this.#worker.postMessage([id, objectId, op, args, true]);
+  askSync(objectId: number, op: string, args: unknown[], task: TaskRef): unknown {
+    if (this.#lost()) throw linkLost(`${op}()`);
+    const id = ++this.#nextId * 2 + 1;
+    let rung = Atomics.load(this.#words, BELL);
+    this.#write([id, objectId, op, args, task]);
     for (;;) {
       const received = receiveMessageOnPort(this.#syncPort);
-      if (received) return outcome(received.message as Reply);
+      if (received) {
+        const reply = received.message as Reply;
+        // A late reply to a Sync request that gave up (its link was lost) is no answer to this one.
+        if (reply[0] === id) return outcome(reply);
+        continue;
+      }
+      if (Atomics.load(this.#words, LOST) === 1) throw linkLost(`${op}()`);
       // Looks now and then whether the link thread still runs: its 'exit' event needs this thread's event loop.
-      if (Atomics.wait(this.#bell, 0, rung, LINK_CHECK_MS) === 'timed-out' && this.#worker.threadId === -1) {
+      if (Atomics.wait(this.#words, BELL, rung, LINK_CHECK_MS) === 'timed-out' && this.#worker.threadId === -1) {
         throw linkLost(`${op}()`);
       }
-      rung = Atomics.load(this.#bell, 0);
+      rung = Atomics.load(this.#words, BELL);
     }
+  }
+
+  /** A request the task does not wait for (the server answers none; a failure is the reply to the next request on the object). */
+  tell(objectId: number, op: string, args: unknown[], task: TaskRef): void {
+    if (this.#lost()) throw linkLost(`${op}()`);
+    this.#write([ONE_WAY, objectId, op, args, task]);
+  }
+
+  /** Waits until the server has done every one-way request sent so far (it does requests in order: one more round trip). */
+  settle(): void {
+    if (!this.#told) return;
+    this.#told = false;
+    try {
+      this.askSync(SETTLE_OBJECT, '', [], undefined);
+    } catch {
+      // The link is lost: nothing sent can be done any more, and the caller learns of it otherwise.
+    }
+  }
+
+  /** Takes leased lock `lockId` if this process has its lease and no task holds it; says so to the server without waiting. */
+  takeLease(lockId: number, task: TaskRef): boolean {
+    const slot = this.#leaseSlot(lockId);
+    if (slot < 0 || Atomics.compareExchange(this.#words, slot, (lockId << 2) | FREE, (lockId << 2) | HELD) !== ((lockId << 2) | FREE)) {
+      return false;
+    }
+    this.#write([ONE_WAY, lockId, 'lease:take', [], task]);
+    return true;
+  }
+
+  /** Whether this process holds leased lock `lockId` (a reply to an acquire just granted it). */
+  holdsLease(lockId: number): boolean {
+    const slot = this.#leaseSlot(lockId);
+    return slot >= 0 && (Atomics.load(this.#words, slot) & 3) >= HELD;
+  }
+
+  /** Releases leased lock `lockId` held by a task: kept leased, or given back if the server asked. False: not a held lease. */
+  releaseLease(lockId: number, task: TaskRef): boolean {
+    const slot = this.#leaseSlot(lockId);
+    if (slot < 0) return false;
+    if (Atomics.compareExchange(this.#words, slot, (lockId << 2) | HELD, (lockId << 2) | FREE) === ((lockId << 2) | HELD)) {
+      this.#write([ONE_WAY, lockId, 'lease:free', [], task]);
+      return true;
+    }
+    if (Atomics.compareExchange(this.#words, slot, (lockId << 2) | RECALLED, 0) === ((lockId << 2) | RECALLED)) {
+      this.#write([ONE_WAY, lockId, 'release', [], task]);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Ends the lease of `lockId`, if any, before an op the server must see exactly (a Condition's): a
+   * free one goes back; a held one becomes a plain held lock (true: the caller counts it as held).
+   */
+  endLease(lockId: number): boolean {
+    const slot = this.#leaseSlot(lockId);
+    if (slot < 0) return false;
+    for (;;) {
+      const word = Atomics.load(this.#words, slot);
+      if (word >>> 2 !== lockId || word === 0) return false;
+      if (Atomics.compareExchange(this.#words, slot, word, 0) !== word) continue;
+      const held = (word & 3) !== FREE;
+      this.#write([ONE_WAY, lockId, held ? 'lease:end' : 'lease:return', [], undefined]);
+      return held;
+    }
+  }
+
+  #leaseSlot(lockId: number): number {
+    for (let slot = LEASES; slot < LINK_WORDS; slot++) if (Atomics.load(this.#words, slot) >>> 2 === lockId) return slot;
+    return -1;
+  }
+
+  #lost(): boolean {
+    return this.#ended || this.#worker.threadId === -1 || Atomics.load(this.#words, LOST) === 1;
+  }
+
+  #write(message: unknown[]): void {
+    if (message[0] === ONE_WAY) this.#told = true;
+    const buffer = frame(message);
+    const fd = Atomics.load(this.#words, FD);
+    if (fd >= 0 && Atomics.load(this.#words, WRITTEN) === this.#handed && writeFrame(this.#words, fd, buffer) !== 'failed') return;
+    this.#handed++;
+    this.#worker.postMessage(buffer);
   }
 
   #settle(reply: Reply): void {
@@ -166,6 +315,45 @@ export class Link {
     this.#pending.delete(reply[0]);
     if (reply[1]) pending.resolve(reply[2]);
     else pending.reject(fromWire(reply[2] as WireError));
+  }
+
+  #failPending(error: Error): void {
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+}
+
+/**
+ * Writes all of `buffer` to the link's socket from this thread, the whole
+ * frame under the WRITING word (the link thread writes its lease answers the
+ * same way). The socket is non-blocking (the link thread's event loop owns
+ * it): a full send buffer (the server is behind) makes this wait a
+ * millisecond and try again. A socket that fails otherwise is being lost:
+ * the link thread reports that. The link thread runs the same function (its
+ * source), hence the `load` parameter.
+ */
+function writeFrame(words: Int32Array, fd: number, buffer: Uint8Array, write: typeof writeSync = writeSync): 'written' | 'failed' | 'lost' {
+  while (Atomics.compareExchange(words, 4, 0, 1) !== 0) Atomics.wait(words, 4, 1, 1);
+  try {
+    let at = 0;
+    while (at < buffer.length) {
+      try {
+        at += write(fd, buffer, at);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+          Atomics.wait(words, 4, 1, 1);
+          continue;
+        }
+        // Nothing written: the frame can still go another way (the link thread's own write); else the stream is cut.
+        if (at > 0) return 'lost';
+        Atomics.store(words, 1, -1);
+        return 'failed';
+      }
+    }
+    return 'written';
+  } finally {
+    Atomics.store(words, 4, 0);
+    Atomics.notify(words, 4, 1);
   }
 }
 
@@ -183,64 +371,115 @@ function outcome(reply: Reply): unknown {
 
 /**
  * The link thread's code (it runs from this function's source, so it needs
- * no file of its own): connects to the server thread, forwards requests as
- * frames, hands each reply to the task's thread, and answers every request
- * still open with an error once the connection is lost.
+ * no file of its own): connects to the server thread, writes the frames the
+ * task's thread hands it, hands each reply to the task's thread, and once
+ * the connection is lost says so (the task's thread then fails what it still
+ * waits for).
  */
-function linkThread(load: NodeJS.Require): void {
+function linkThread(load: NodeJS.Require, writeFrame: (words: Int32Array, fd: number, buffer: Uint8Array, write: unknown) => string): void {
   // `load` is the thread's own require: a bundler rewrites the name `require` in code it compiles.
   const { workerData, parentPort } = load('node:worker_threads');
   const net = load('node:net');
   const v8 = load('node:v8');
-  const { path, port, bell: bellBuffer } = workerData;
-  const bell = new Int32Array(bellBuffer);
-  const blocking = new Set<number>();
-  const open = new Set<number>();
+  const { path, port, words: wordsBuffer } = workerData;
+  // The same word indexes as above (this code cannot see the module's constants).
+  const words = new Int32Array(wordsBuffer);
+  const { writeSync } = load('node:fs');
+  const [BELL, FD, WRITTEN, LOST, LEASES, LINK_WORDS, FREE, HELD, RECALLED, RECALL, REVOKE] = [0, 1, 2, 3, 8, 72, 1, 2, 3, -1, -2];
   let socket: import('node:net').Socket | null = null;
-  let backlog: Buffer[] | null = [];
-  let lost: string | null = null;
+  let backlog: Uint8Array[] | null = [];
+  let lost = false;
   let partial: Buffer = Buffer.alloc(0);
 
-  const frame = (message: unknown): Buffer => {
-    const body = v8.serialize(message);
+  const ring = (): void => {
+    Atomics.add(words, BELL, 1);
+    Atomics.notify(words, BELL);
+  };
+  const slotOf = (lockId: number): number => {
+    for (let slot = LEASES; slot < LINK_WORDS; slot++) if (Atomics.load(words, slot) >>> 2 === lockId) return slot;
+    return -1;
+  };
+  /** A note of this thread to the server (a frame of its own, never counted in WRITTEN). */
+  const note = (lockId: number, op: string): void => {
+    const body = v8.serialize([0, lockId, op, [], undefined]);
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(body.length, 0);
-    return Buffer.concat([head, body]);
+    const buffer = Buffer.concat([head, body]);
+    const fd = Atomics.load(words, FD);
+    if (fd < 0 || writeFrame(words, fd, buffer, writeSync) === 'failed') socket?.write(buffer);
+  };
+  /** The server asks lease `lockId` back: a free one goes back at once; a held one is marked, and its release gives it back. */
+  const recall = (lockId: number): void => {
+    const slot = slotOf(lockId);
+    if (slot < 0) return;
+    for (;;) {
+      const word = Atomics.load(words, slot);
+      if (word >>> 2 !== lockId) return;
+      const state = word & 3;
+      const next = state === FREE ? 0 : state === HELD ? (lockId << 2) | RECALLED : word;
+      if (next === word) return;
+      if (Atomics.compareExchange(words, slot, word, next) !== word) continue;
+      note(lockId, state === FREE ? 'lease:return' : 'lease:held');
+      return;
+    }
+  };
+  /** A reply grants a lease: take a slot for it before the task's thread sees the reply, or give the lease up. */
+  const granted = (lockId: number): void => {
+    for (let slot = LEASES; slot < LINK_WORDS; slot++) {
+      if (Atomics.compareExchange(words, slot, 0, (lockId << 2) | HELD) === 0) return;
+    }
+    note(lockId, 'lease:end');
   };
   const deliver = (reply: unknown[]): void => {
     const id = reply[0] as number;
-    open.delete(id);
-    if (blocking.delete(id)) {
+    if (id === RECALL) return recall(reply[2] as number);
+    if (id === REVOKE) {
+      const slot = slotOf(reply[2] as number);
+      if (slot >= 0) Atomics.store(words, slot, 0);
+      return;
+    }
+    if (reply[3] !== undefined) granted(reply[3] as number);
+    if (id % 2 === 1) {
       port.postMessage(reply);
-      Atomics.add(bell, 0, 1);
-      Atomics.notify(bell, 0);
+      ring();
     } else {
       parentPort.postMessage(reply);
     }
   };
-  const failAll = (why: string): void => {
-    lost = why;
-    const error = {
-      code: 'ERR_TANDEM_SHARED_OBJECT_UNAVAILABLE',
-      name: 'SharedObjectUnavailableError',
-      message: `the link to the caller that owns this shared object is lost (${why}); the caller exited, or this worker is being stopped`,
-      stack: undefined,
-      fields: {},
-    };
-    for (const id of [...open]) deliver([id, false, error]);
+  /** Writes a frame the task's thread handed over. */
+  const write = (buffer: Uint8Array): void => {
+    const fd = Atomics.load(words, FD);
+    if (fd < 0) {
+      socket!.write(buffer, () => Atomics.add(words, WRITTEN, 1));
+      return;
+    }
+    if (writeFrame(words, fd, buffer, writeSync) === 'failed') socket!.write(buffer);
+    Atomics.add(words, WRITTEN, 1);
+  };
+  const loseConnection = (why: string): void => {
+    // First: the task's thread must stop writing to a descriptor that is about to be closed (or reused).
+    Atomics.store(words, FD, -1);
+    if (lost) return;
+    lost = true;
+    Atomics.store(words, LOST, 1);
+    ring();
+    parentPort.postMessage({ lost: why });
   };
   const connect = (attempt: number): void => {
     const candidate = net.connect(path);
     candidate.once('connect', () => {
       socket = candidate;
       candidate.setNoDelay?.(true);
-      for (const buffer of backlog!) candidate.write(buffer);
+      // Deno's handles carry a number that is not the descriptor: there the link thread writes everything.
+      const fd = process.versions.deno ? undefined : (candidate as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      if (typeof fd === 'number' && fd >= 0) Atomics.store(words, FD, fd);
+      for (const buffer of backlog!) write(buffer);
       backlog = null;
     });
     candidate.on('error', (error: Error) => {
       // The caller started our server thread just before it sent the object: until it listens, try again.
       if (socket === null && attempt < 400) setTimeout(() => connect(attempt + 1), Math.min(50, 1 + attempt * 2));
-      else if (socket === null) failAll(error.message);
+      else loseConnection(error.message);
     });
     candidate.on('data', (chunk: Buffer) => {
       let data: Buffer = partial.length > 0 ? Buffer.concat([partial, chunk]) : chunk;
@@ -252,29 +491,38 @@ function linkThread(load: NodeJS.Require): void {
       }
       partial = data;
     });
+    candidate.on('end', () => {
+      if (socket === candidate) loseConnection('the connection closed');
+    });
     candidate.on('close', () => {
-      if (socket === candidate) failAll('the connection closed');
+      if (socket === candidate) loseConnection('the connection closed');
     });
   };
-  parentPort.on('message', (message: unknown[]) => {
-    const id = message[0] as number;
-    if (message.length > 1) {
-      open.add(id);
-      if (message[4]) blocking.add(id);
-      message.length = 4;
-      if (lost !== null) return failAll(lost);
-    } else if (!open.has(id)) {
-      return;
-    }
-    const buffer = frame(message);
-    if (socket) socket.write(buffer);
-    else backlog?.push(buffer);
+  parentPort.on('message', (buffer: Uint8Array) => {
+    if (lost) return;
+    if (socket) write(buffer);
+    else backlog!.push(buffer);
   });
   connect(0);
 }
 
-/** The object a task receives for a caller's shared object: its class, its methods, each a request over `link()`. */
-export function remoteObject(state: RemoteState, link: () => ShareLink = theLink): unknown {
+/**
+ * Called before a process worker sends results to the pool: the one-way
+ * requests its tasks made (releases of locks they held) are done by then, so
+ * a caller that gets a call's result finds the locks the call released free,
+ * as it would had each release waited for its answer.
+ */
+export function settleRemoteObjects(): void {
+  link?.settle();
+}
+
+/**
+ * The object a task receives for a caller's shared object: its class, its
+ * methods, each a request over `link()`. `local`: the link is this process
+ * worker's own (leases, one-way releases); a link that does neither asks
+ * the server for every acquire and release.
+ */
+export function remoteObject(state: RemoteState, link: () => ShareLink = theLink, local = true): unknown {
   const table = KINDS[state.kind];
   if (!table)
     throw new SharedObjectUnavailableError(
@@ -288,20 +536,23 @@ export function remoteObject(state: RemoteState, link: () => ShareLink = theLink
   const shellState = BARE_BUFFER.has(state.kind) ? shell : { buffer: shell, name: meta.name, type: meta.type, lock: meta.lock };
   const object = (table.cls as unknown as { fromShared(state: unknown): object }).fromShared(shellState) as Record<PropertyKey, unknown>;
   const id = state.id;
+  // The call that received the object: its requests name it when made outside the call's synchronous part.
+  const received = runningCall();
+  const task = (): TaskRef => runningCall() ?? received;
   for (const [name, mode] of Object.entries(table.members)) {
     switch (mode) {
       case 'sync':
-        define(object, name, { value: (...args: unknown[]) => link().askSync(id, name, args) });
+        define(object, name, { value: (...args: unknown[]) => link().askSync(id, name, args, task()) });
         break;
       case 'block':
-        define(object, name, { value: (...args: unknown[]) => link().askSync(id, name, withoutSignal(name, args)) });
+        define(object, name, { value: (...args: unknown[]) => link().askSync(id, name, withoutSignal(name, args), task()) });
         break;
       case 'async':
         define(object, name, {
           value: (...args: unknown[]) => {
             try {
               const options = args[optionsAt(name)] as { signal?: AbortSignal } | undefined;
-              return link().ask(id, name, withoutSignal(name, args), options?.signal);
+              return link().ask(id, name, withoutSignal(name, args), task(), options?.signal);
             } catch (error) {
               return Promise.reject(error);
             }
@@ -309,16 +560,19 @@ export function remoteObject(state: RemoteState, link: () => ShareLink = theLink
         });
         break;
       case 'get':
-        define(object, name, { get: () => link().askSync(id, `get:${name}`, []) });
+        define(object, name, { get: () => link().askSync(id, `get:${name}`, [], task()) });
         break;
       case 'getset':
         define(object, name, {
-          get: () => link().askSync(id, `get:${name}`, []),
-          set: (value: unknown) => link().askSync(id, `set:${name}`, [value]),
+          get: () => link().askSync(id, `get:${name}`, [], task()),
+          set: (value: unknown) => link().askSync(id, `set:${name}`, [value], task()),
         });
         break;
     }
   }
+  // Leases and one-way releases are the process worker's link's (only it settles before results leave).
+  if (local && (state.kind === 'tandem.Lock' || state.kind === 'tandem.RLock')) countHolds(object, id, task, state.kind === 'tandem.Lock');
+  if (local && state.kind === 'tandem.Condition') endLeaseFirst(object);
   // The Condition's lock is already the remote lock, made by its fromShared from the marker.
   for (const [name, value] of Object.entries(meta)) if (name !== 'lock') define(object, name, { value });
   // The caller's object again when it goes back (a task returning it, say).
@@ -351,6 +605,71 @@ export function remoteObject(state: RemoteState, link: () => ShareLink = theLink
     });
   }
   return object;
+}
+
+/** Acquires of each lock (by id) this process made outside a lease and did not release yet: its RLock depth, 0 or 1 for a Lock. */
+const holds = new Map<number, number>();
+
+/** A remote lock's way to end its lease before an op of its Condition (see Link.endLease). */
+const END_LEASE = Symbol('tandem.remote.endLease');
+
+/**
+ * A lock's acquires and releases in this process. A Lock the server leased
+ * to this process (./lease.ts) is taken and released here, the server told
+ * without waiting. Otherwise acquires are counted, so that release() of a
+ * lock this process holds is a one-way request: it cannot fail (the
+ * caller's server thread holds the lock for this process), so the task need
+ * not wait for the caller. A release that is not known to be ours (Python's
+ * Lock may be released by any thread) still waits for its answer, so that
+ * releasing a free lock throws LockNotHeldError there.
+ */
+function countHolds(object: Record<PropertyKey, unknown>, id: number, task: () => TaskRef, leasable: boolean): void {
+  const counted = (acquired: unknown): unknown => {
+    if (acquired === true && !(leasable && theLink().holdsLease(id))) holds.set(id, (holds.get(id) ?? 0) + 1);
+    return acquired;
+  };
+  // Only a valid timeout goes the local way: a bad one fails on the server as it would anywhere.
+  const local = (options: unknown): boolean =>
+    leasable && link !== null && validTimeout((options as { timeout?: unknown } | undefined)?.timeout) && link.takeLease(id, task());
+  const { acquire, acquireSync, tryAcquire } = object as Record<string, (...args: unknown[]) => unknown>;
+  define(object, 'acquire', {
+    value: (...args: unknown[]) => (local(args[0]) ? Promise.resolve(true) : (acquire(...args) as Promise<unknown>).then(counted)),
+  });
+  define(object, 'acquireSync', { value: (...args: unknown[]) => (local(args[0]) ? true : counted(acquireSync(...args))) });
+  define(object, 'tryAcquire', { value: () => (local(undefined) ? true : counted(tryAcquire())) });
+  define(object, 'release', {
+    value: () => {
+      if (leasable && link?.releaseLease(id, task())) return;
+      const count = holds.get(id) ?? 0;
+      if (count === 0) return theLink().askSync(id, 'release', [], task());
+      if (count === 1) holds.delete(id);
+      else holds.set(id, count - 1);
+      theLink().tell(id, 'release', [], task());
+    },
+  });
+  define(object, END_LEASE, {
+    value: () => {
+      if (leasable && link?.endLease(id)) holds.set(id, (holds.get(id) ?? 0) + 1);
+    },
+  });
+}
+
+/** A Condition's ops see its lock as it is: a lease of the lock ends first (its server-side wait releases and retakes the lock). */
+function endLeaseFirst(object: Record<PropertyKey, unknown>): void {
+  for (const name of ['wait', 'waitSync', 'notify', 'notifyAll']) {
+    const op = object[name] as (...args: unknown[]) => unknown;
+    define(object, name, {
+      value: (...args: unknown[]) => {
+        ((object.lock as Record<PropertyKey, unknown>)[END_LEASE] as (() => void) | undefined)?.();
+        return op(...args);
+      },
+    });
+  }
+}
+
+/** The call running on this thread now (its synchronous part), as [task name, call id]; see src/worker/current.ts. */
+function runningCall(): TaskRef {
+  return current.source === null ? undefined : [current.name ?? '', current.id];
 }
 
 function define(object: object, key: PropertyKey, descriptor: PropertyDescriptor): void {

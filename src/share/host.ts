@@ -166,14 +166,23 @@ export class ServerThread {
     this.#worker?.postMessage(registration);
   }
 
-  /** The child is gone: end the thread (its exit frees the child's locks). */
+  /**
+   * The child is gone: the thread ends (its exit frees the child's locks).
+   * It ends by itself once its socket closes, which the child's death does:
+   * first it reads what the child wrote last (a release, a lease note) and
+   * frees the leases no task held (./lease.ts). Only a thread that does not
+   * (its child never connected) is terminated, after a grace period.
+   */
   stop(): void {
     this.#stopped = true;
     const worker = this.#worker;
-    if (worker) void worker.terminate();
+    if (worker) setTimeout(() => void worker.terminate(), STOP_GRACE_MS).unref();
     else removeSocket(this.#path);
   }
 }
+
+/** How long a server thread whose child is gone may take to end by itself (ms). */
+const STOP_GRACE_MS = 2_000;
 
 /** Every shared object that crossed so far and still lives, as a server registers it. */
 function liveRegistrations(): Registration[] {

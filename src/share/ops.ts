@@ -20,6 +20,7 @@ import { Barrier } from '../sync/barrier.js';
 import { Condition } from '../sync/condition.js';
 import { Event } from '../sync/event.js';
 import { Lock } from '../sync/lock.js';
+import type { WaitingTask } from '../sync/deadlock.js';
 import { acquireWordServed } from '../sync/owner-word.js';
 import { RLock } from '../sync/rlock.js';
 import { BoundedSemaphore, Semaphore } from '../sync/semaphore.js';
@@ -29,9 +30,12 @@ import { SharedValue } from '../shared/value.js';
 
 export type MemberMode = 'sync' | 'async' | 'block' | 'get' | 'getset';
 
-/** What the server does for one op: `signal` aborts when the child withdraws the request. */
+/**
+ * What the server does for one op: `signal` aborts when the child withdraws
+ * the request; `task` is the child's task that asked (deadlock reports name it).
+ */
 // biome-ignore lint/suspicious/noExplicitAny: one table holds the ops of every class, each written against its own class
-export type ServerOp = (object: any, args: any, signal: AbortSignal | undefined) => unknown;
+export type ServerOp = (object: any, args: any, signal: AbortSignal | undefined, task: WaitingTask | undefined) => unknown;
 
 export interface KindTable {
   /** The class the child's object is an instance of. */
@@ -70,13 +74,14 @@ const lockOps: Record<string, ServerOp> = {
 
 const semaphoreTable: KindTable = {
   cls: Semaphore,
-  members: { tryAcquire: 'sync', acquire: 'async', acquireSync: 'block', release: 'sync', value: 'get' },
+  members: { tryAcquire: 'sync', acquire: 'async', acquireSync: 'block', release: 'sync', value: 'get', ownerDied: 'get' },
   ops: {
     tryAcquire: (o: Semaphore) => o.tryAcquire(),
     acquire: (o: Semaphore, [options]: [Options], signal) => o.acquire({ timeout: timeoutOf(options), signal }),
     acquireSync: (o: Semaphore, [options]: [Options]) => o.acquire({ timeout: timeoutOf(options) }),
     release: (o: Semaphore, [n]: [number | undefined]) => o.release(n),
     'get:value': (o: Semaphore) => o.value,
+    'get:ownerDied': (o: Semaphore) => o.ownerDied,
   },
   meta: (o: Semaphore) => ({ name: o.name }),
 };
@@ -87,8 +92,9 @@ export const KINDS: Readonly<Record<string, KindTable>> = {
     members: lockMembers,
     ops: {
       ...lockOps,
-      acquire: (o: Lock, [options]: [Options], signal) => acquireWordServed(o, timeoutOf(options), signal, 'lock', false),
-      acquireSync: (o: Lock, [options]: [Options]) => acquireWordServed(o, timeoutOf(options), undefined, 'lock', true),
+      acquire: (o: Lock, [options]: [Options], signal, task) => acquireWordServed(o, timeoutOf(options), signal, 'lock', false, task),
+      acquireSync: (o: Lock, [options]: [Options], _signal, task) =>
+        acquireWordServed(o, timeoutOf(options), undefined, 'lock', true, task),
     },
     meta: (o: Lock) => ({ name: o.name }),
   },
@@ -97,8 +103,8 @@ export const KINDS: Readonly<Record<string, KindTable>> = {
     members: { ...lockMembers, depth: 'get' },
     ops: {
       ...lockOps,
-      acquire: (o: RLock, [options]: [Options], signal) => o.acquireServed(timeoutOf(options), signal, false),
-      acquireSync: (o: RLock, [options]: [Options]) => o.acquireServed(timeoutOf(options), undefined, true),
+      acquire: (o: RLock, [options]: [Options], signal, task) => o.acquireServed(timeoutOf(options), signal, false, task),
+      acquireSync: (o: RLock, [options]: [Options], _signal, task) => o.acquireServed(timeoutOf(options), undefined, true, task),
       'get:depth': (o: RLock) => o.depth,
     },
     meta: (o: RLock) => ({ name: o.name }),

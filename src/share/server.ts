@@ -16,8 +16,12 @@
  */
 import { SharedObjectUnavailableError } from '../errors.js';
 import { fromMarker, SHARED_MARKER, type SharedState } from '../shareable.js';
+import { Leases } from './lease.js';
 import { KINDS, type KindTable } from './ops.js';
-import { toWire, type Cancel, type Request, type ShareTransport } from './wire.js';
+import { ONE_WAY, SETTLE_OBJECT, toWire, type Cancel, type Request, type ShareTransport } from './wire.js';
+
+/** The ops after which a Lock may be leased to the child (./lease.ts). */
+const LEASING_OPS = new Set(['acquire', 'acquireSync', 'tryAcquire']);
 
 /** A shared object the caller made known to the server: its id and its thread-crossing state. */
 export type Registration = [id: number, shared: SharedState];
@@ -32,6 +36,10 @@ export class ShareServer {
   /** Requests that came before the caller's registration of their object (the two travel apart). */
   readonly #early = new Map<number, { request: Request; transport: ShareTransport }[]>();
   readonly #waiting = new Map<number, AbortController>();
+  /** The error of a one-way request (id 0) that failed, by object: the child's next request on that object gets it. */
+  readonly #deferred = new Map<number, unknown>();
+  /** The Lock leases of each client (./lease.ts). */
+  readonly #leases = new WeakMap<ShareTransport, Leases>();
 
   register([id, shared]: Registration): void {
     if (this.#objects.has(id)) return;
@@ -44,10 +52,37 @@ export class ShareServer {
   }
 
   serve(transport: ShareTransport): void {
+    const leases = new Leases((message) => transport.send(message));
+    this.#leases.set(transport, leases);
+    // Registered before whoever ends the thread when the client is gone: leases no task held are freed first.
+    transport.onGone(() => leases.end());
     transport.onMessage((message) => {
       if (message.length === 1) this.#cancel(message as Cancel);
       else this.#run(message as Request, transport);
     });
+  }
+
+  /**
+   * A request the child does not wait for (client.ts sends release() of a
+   * lock its process holds this way): no reply; should it fail, the child's
+   * next request on the object fails with its error instead of running.
+   */
+  #runOneWay(live: Live, [, objectId, op, args, task]: Request): void {
+    const defer = (error: unknown): void => {
+      if (!this.#deferred.has(objectId)) this.#deferred.set(objectId, error);
+    };
+    try {
+      const run = live.table.ops[op];
+      if (!run)
+        throw new SharedObjectUnavailableError(
+          `'${op}' is not an operation of a shared ${live.table.cls.name}`,
+          'use the methods the class documents',
+        );
+      const result = run(live.object, args, undefined, task);
+      if (result instanceof Promise) result.catch(defer);
+    } catch (error) {
+      defer(error);
+    }
   }
 
   #cancel([id]: Cancel): void {
@@ -55,12 +90,23 @@ export class ShareServer {
   }
 
   #run(request: Request, transport: ShareTransport): void {
-    const [id, objectId, op, args] = request;
+    const [id, objectId, op, args, task] = request;
+    if (objectId === SETTLE_OBJECT) return transport.send([id, true, undefined]);
     const live = this.#objects.get(objectId);
     if (!live) {
       const early = this.#early.get(objectId) ?? [];
       early.push({ request, transport });
       this.#early.set(objectId, early);
+      return;
+    }
+    const leases = this.#leases.get(transport);
+    if (op.startsWith('lease:')) return leases?.note(objectId, op);
+    if (op === 'release') leases?.releasing(objectId);
+    if (id === ONE_WAY) return this.#runOneWay(live, request);
+    if (this.#deferred.has(objectId)) {
+      const error = this.#deferred.get(objectId);
+      this.#deferred.delete(objectId);
+      transport.send([id, false, toWire(error)]);
       return;
     }
     const run = live.table.ops[op];
@@ -77,21 +123,30 @@ export class ShareServer {
         controller = new AbortController();
         this.#waiting.set(id, controller);
       }
-      result = run(live.object, args, controller?.signal);
+      result = run(live.object, args, controller?.signal, task);
     } catch (error) {
       if (controller) this.#waiting.delete(id);
       transport.send([id, false, toWire(error)]);
       return;
     }
+    // An uncontended acquire of a Lock: the reply says it is leased to the child (its 4th element).
+    const done = (value: unknown): void => {
+      if (value === true && LEASING_OPS.has(op) && leases?.grant(objectId, live.object)) {
+        transport.send([id, true, true, objectId]);
+        leases.granted(objectId);
+      } else {
+        transport.send([id, true, value]);
+      }
+    };
     if (!(result instanceof Promise)) {
       if (controller) this.#waiting.delete(id);
-      transport.send([id, true, result]);
+      done(result);
       return;
     }
     result.then(
       (value) => {
         this.#waiting.delete(id);
-        transport.send([id, true, value]);
+        done(value);
       },
       (error) => {
         this.#waiting.delete(id);

@@ -3,13 +3,21 @@
  * about shared objects (see ./host.ts for the picture), and the seam a
  * transport plugs into.
  *
- *   request  [id, objectId, op, args]     the child asks for `op` on object `objectId`
+ *   request  [id, objectId, op, args, task]  the child asks for `op` on object `objectId`;
+ *                                            `task` ([name, call id] or undefined) is the
+ *                                            child's task that asks, for deadlock reports
  *   cancel   [id]                         the child's signal aborted request `id`: withdraw it
  *   reply    [id, true, value]            done; `value` is what the op returned
+ *            [id, true, true, lockId]     an acquire of a Lock, done, which leaves the lock leased to the child
  *            [id, false, WireError]       the op threw (or was withdrawn: CancelledError)
+ *   notice   [RECALL | REVOKE, true, lockId]  the server asks a lease back / voids it (./lease.ts)
  *
  * Every request gets exactly one reply, in the order the ops end (an acquire
- * that waits does not hold up the requests behind it). On a byte stream each
+ * that waits does not hold up the requests behind it), except a one-way
+ * request (id ONE_WAY), which gets none: its error, if any, is the reply to
+ * the child's next request on the same object. A request for object
+ * SETTLE_OBJECT does nothing and is answered at once: since the server does
+ * requests in order, its reply says that all before it are done. On a byte stream each
  * message is a frame: its length (uint32 LE), then the message in the V8
  * serialization format, the one `child_process` uses with `serialization:
  * 'advanced'`, so values cross to and from a SharedQueue as they would in a
@@ -31,9 +39,15 @@ import {
   TandemError,
 } from '../errors.js';
 
-export type Request = [id: number, objectId: number, op: string, args: unknown[]];
+export type Request = [id: number, objectId: number, op: string, args: unknown[], task?: [name: string, callId: number]];
+
+/** The id of a request that wants no reply (see above). */
+export const ONE_WAY = 0;
+/** The object id of a request that does nothing: its reply says the server did every request before it. */
+export const SETTLE_OBJECT = 0;
 export type Cancel = [id: number];
-export type Reply = [id: number, ok: boolean, value: unknown];
+/** `lease`: the Lock of this id is leased to the child with this reply (./lease.ts); a negative id is a lease notice, not a reply. */
+export type Reply = [id: number, ok: boolean, value: unknown, lease?: number];
 
 /**
  * How a server reaches one client (a child process today; a remote host

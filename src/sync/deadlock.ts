@@ -19,8 +19,9 @@
  * never stale: each edge of a reported cycle held at once.
  *
  * Layout (Int32 words): [mutex, enabled, next lock id, high-water slot],
- * then one record per waiting thread (tag, lock id, owner tag), then the
- * length of each lock's name; then the names' UTF-8 bytes.
+ * then one record per waiting thread (tag, lock id, owner tag, task call id,
+ * task name length), then the length of each lock's name; then the names'
+ * UTF-8 bytes; then the task name of each record.
  */
 import { isMainThread } from 'node:worker_threads';
 import { DeadlockError, type DeadlockLink } from '../errors.js';
@@ -34,14 +35,18 @@ const ENABLED = 1;
 const NEXT_LOCK_ID = 2;
 const HIGH_WATER = 3;
 const RECORDS = 8;
-const RECORD_FIELDS = 3; // waiting thread tag, lock id, owner tag (0: released)
+// Waiting thread tag, lock id, owner tag (0: released), and for a wait made for a process worker's
+// task (src/share/): its call id + 1 (0: none) and the length of its name (the name's bytes: TASK_NAMES).
+const RECORD_FIELDS = 5;
 const MAX_WAITERS = 1024;
 const NAME_LENGTHS = RECORDS + MAX_WAITERS * RECORD_FIELDS;
 /** Locks that ever had to wait get an id; past this many, new ones are not tracked. */
 const MAX_LOCKS = 4096;
 const NAME_BYTES = 64;
 const WORDS = NAME_LENGTHS + MAX_LOCKS + 1;
-const BYTES = WORDS * 4 + (MAX_LOCKS + 1) * NAME_BYTES;
+/** Byte offset of the task names, one slot of NAME_BYTES per record. */
+const TASK_NAMES = WORDS * 4 + (MAX_LOCKS + 1) * NAME_BYTES;
+const BYTES = TASK_NAMES + MAX_WAITERS * NAME_BYTES;
 
 /** enter() result: the lock's word changed under us; retry instead of blocking. */
 export const RETRY = -2;
@@ -55,6 +60,7 @@ const decoder = new TextDecoder();
 
 let graph: Int32Array | null | undefined;
 let names: Uint8Array;
+let taskNames: Uint8Array;
 // Where no graph exists (a raw worker_threads Worker that tandem did not start), this flag stands in.
 let localEnabled = true;
 
@@ -70,7 +76,8 @@ function openGraph(): Int32Array | null {
     // did not start) there is none yet: look again next time.
     if (!buffer) return null;
   }
-  names = new Uint8Array(buffer, WORDS * 4);
+  names = new Uint8Array(buffer, WORDS * 4, TASK_NAMES - WORDS * 4);
+  taskNames = new Uint8Array(buffer, TASK_NAMES);
   graph = new Int32Array(buffer, 0, WORDS);
   return graph;
 }
@@ -143,6 +150,13 @@ function lockName(id: number): string {
 }
 
 /**
+ * The task a wait is made for, when the thread waits on behalf of a process
+ * worker's task (src/share/server.ts): its name and call id, so that a
+ * report names tasks where a thread name alone would say only `process <pid>`.
+ */
+export type WaitingTask = [name: string, callId: number];
+
+/**
  * How reports name the thread of `tag`: `'main'`, `'worker 7'`, `'process 4242'` for the thread acting for a process worker, or
  * `'host NAME:PID worker N'` for one acting for a thread of a `tandem worker` host.
  */
@@ -161,7 +175,7 @@ export function threadLabel(tag: number): string {
  * `sameThreadMayRelease`: an async wait, where another flow of this thread
  * may still release a lock this thread holds, so waiting on ourselves is no deadlock.
  */
-export function enter(lock: TrackedLock, expected: number, owner: number, sameThreadMayRelease: boolean): number {
+export function enter(lock: TrackedLock, expected: number, owner: number, sameThreadMayRelease: boolean, task?: WaitingTask): number {
   const words = openGraph();
   if (!words || Atomics.load(words, ENABLED) !== 1) return UNTRACKED;
   lockGraph(words);
@@ -170,7 +184,7 @@ export function enter(lock: TrackedLock, expected: number, owner: number, sameTh
     const id = lockId(words, lock);
     if (id === 0) return UNTRACKED;
     if (!(sameThreadMayRelease && owner === THREAD_TAG)) {
-      const cycle = findCycle(words, id, owner);
+      const cycle = findCycle(words, id, owner, task);
       if (cycle) throw new DeadlockError(cycle);
     }
     const high = words[HIGH_WATER];
@@ -181,6 +195,7 @@ export function enter(lock: TrackedLock, expected: number, owner: number, sameTh
       words[base] = THREAD_TAG;
       words[base + 1] = id;
       words[base + 2] = owner;
+      writeTask(slot, base, task);
       if (slot >= high) words[HIGH_WATER] = slot + 1;
       return slot;
     }
@@ -220,18 +235,40 @@ export function releaseTracked(lock: TrackedLock): void {
   unlockGraph(words);
 }
 
+function writeTask(slot: number, base: number, task: WaitingTask | undefined): void {
+  if (!task) {
+    graph![base + 3] = 0;
+    return;
+  }
+  const bytes = encoder.encode(task[0]).subarray(0, NAME_BYTES);
+  taskNames.set(bytes, slot * NAME_BYTES);
+  graph![base + 3] = task[1] + 1;
+  graph![base + 4] = bytes.length;
+}
+
+function readTask(slot: number): WaitingTask | undefined {
+  const base = RECORDS + slot * RECORD_FIELDS;
+  const call = graph![base + 3];
+  if (call === 0) return undefined;
+  return [decoder.decode(taskNames.subarray(slot * NAME_BYTES, slot * NAME_BYTES + graph![base + 4])), call - 1];
+}
+
 /** Follows "holder waits for lock held by ..." from `owner`; returns the cycle if it comes back to this thread. */
-function findCycle(words: Int32Array, id: number, owner: number): DeadlockLink[] | null {
-  const waits: { tag: number; lock: number }[] = [{ tag: THREAD_TAG, lock: id }];
+function findCycle(words: Int32Array, id: number, owner: number, task: WaitingTask | undefined): DeadlockLink[] | null {
+  const waits: { tag: number; lock: number; task: WaitingTask | undefined }[] = [{ tag: THREAD_TAG, lock: id, task }];
   const high = words[HIGH_WATER];
   let current = owner;
   for (let hops = 0; hops <= high; hops++) {
     if (current === THREAD_TAG) {
-      return waits.map((wait, i) => ({
-        thread: threadLabel(wait.tag),
-        holds: lockName(waits[(i + waits.length - 1) % waits.length].lock),
-        waitsFor: lockName(wait.lock),
-      }));
+      return waits.map((wait, i) => {
+        const link: DeadlockLink = {
+          thread: threadLabel(wait.tag),
+          holds: lockName(waits[(i + waits.length - 1) % waits.length].lock),
+          waitsFor: lockName(wait.lock),
+        };
+        if (wait.task) link.task = { name: wait.task[0], callId: wait.task[1] };
+        return link;
+      });
     }
     // A dead holder's lock goes to whoever waits for it next (owner-word.ts): no cycle goes through it.
     if (threadDied(current)) return null;
@@ -239,7 +276,7 @@ function findCycle(words: Int32Array, id: number, owner: number): DeadlockLink[]
     for (let slot = 0; slot < high; slot++) {
       const base = RECORDS + slot * RECORD_FIELDS;
       if (words[base] === current && words[base + 2] !== 0 && words[base + 2] !== current) {
-        waits.push({ tag: current, lock: words[base + 1] });
+        waits.push({ tag: current, lock: words[base + 1], task: readTask(slot) });
         next = words[base + 2];
         break;
       }

@@ -19,8 +19,8 @@
  * look at any of this. A dead owner cannot wake anyone, so a waiter whose owner
  * is another thread sleeps at most OWNER_CHECK_MS at a time and looks again.
  */
-import { RETRY, enter, leave, releaseTracked, threadLabel, type TrackedLock } from './deadlock.js';
-import { threadDied } from './liveness.js';
+import { RETRY, enter, leave, releaseTracked, threadLabel, type TrackedLock, type WaitingTask } from './deadlock.js';
+import { servedPid, threadDied } from './liveness.js';
 import { THREAD_TAG, assertMayBlock, checkTimeout, deadlineOf, remaining, runAsync, runBlocking, sleepOn, type WaitLoop } from './wait.js';
 
 export const STATE = 0;
@@ -31,7 +31,14 @@ export const DEAD_OWNER = 2;
 export const OWNER_WORDS = 3;
 export const WAITERS = 0x40000000;
 export const OWNER_DIED = 1 << 31;
-export const OWNER = WAITERS - 1;
+/**
+ * Set while the owner is the server thread of a process worker that keeps
+ * the lock leased but, as far as the server knows, not held by a task
+ * (src/share/lease.ts). The lock counts as free (locked() is false), but
+ * only its lessee can take it at once: anyone else asks for it back.
+ */
+export const LEASED = 1 << 29;
+export const OWNER = LEASED - 1;
 
 /** The main thread's tag: it outlives every lock wait of the process. */
 const MAIN_TAG = 1;
@@ -49,6 +56,11 @@ export interface OwnerDied {
 export function tryAcquireWord(lock: TrackedLock): boolean {
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
   const c = Atomics.load(lock.words, STATE);
+  // Leased to a process worker: not ours to take now, but asked back, so that a later try can succeed.
+  if ((c & LEASED) !== 0) {
+    if ((c & WAITERS) === 0 && Atomics.compareExchange(lock.words, STATE, c, c | WAITERS) === c) Atomics.notify(lock.words, STATE);
+    return false;
+  }
   return ownerIsDead(c) && takeOver(lock, c);
 }
 
@@ -76,7 +88,8 @@ export async function acquireWordAsync(
  * An async acquire made for a child process by its server thread (src/share/):
  * `blocking` when the child called a Sync form, whose own thread then cannot
  * release what its process holds, so waiting for itself is a deadlock, as it
- * is for a thread's acquireSync.
+ * is for a thread's acquireSync. `task` names the child's task in deadlock
+ * reports.
  */
 export function acquireWordServed(
   lock: TrackedLock,
@@ -84,10 +97,11 @@ export function acquireWordServed(
   signal: AbortSignal | undefined,
   kind: string,
   blocking: boolean,
+  task: WaitingTask | undefined,
 ): Promise<boolean> | boolean {
   checkTimeout(timeout);
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
-  return runAsync(acquireLoop(lock, deadlineOf(timeout), blocking, signal, `waiting for ${kind} '${lock.label}'`));
+  return runAsync(acquireLoop(lock, deadlineOf(timeout), blocking, signal, `waiting for ${kind} '${lock.label}'`, task));
 }
 
 /** The whole acquire as one wait loop, not cancellable (for Condition, taking its lock back): try, spin if blocking, wait. */
@@ -121,6 +135,7 @@ export function* acquireLoop(
   blocking: boolean,
   signal: AbortSignal | undefined,
   what: string,
+  task?: WaitingTask,
 ): WaitLoop<boolean> {
   const words = lock.words;
   for (;;) {
@@ -134,10 +149,19 @@ export function* acquireLoop(
       continue;
     }
     if (remaining(deadline) <= 0) return false;
-    if ((c & WAITERS) === 0 && Atomics.compareExchange(words, STATE, c, c | WAITERS) !== c) continue;
+    if ((c & WAITERS) === 0) {
+      if (Atomics.compareExchange(words, STATE, c, c | WAITERS) !== c) continue;
+      // A process worker's server thread watches a lock it leases for the first waiter (src/share/lease.ts).
+      if (servedPid(c & OWNER) !== 0) Atomics.notify(words, STATE);
+    }
     const expected = c | WAITERS;
     const owner = c & OWNER;
-    const slot = enter(lock, expected, owner, !blocking);
+    if ((c & LEASED) !== 0) {
+      // Held by nobody: its lessee gives it back (or says a task holds it) soon. Not a wait for the detector.
+      yield sleepOn(words, STATE, expected, deadline, signal, what, performance.now() + OWNER_CHECK_MS);
+      continue;
+    }
+    const slot = enter(lock, expected, owner, !blocking, task);
     if (slot === RETRY) continue;
     try {
       const wake = owner === THREAD_TAG || owner === MAIN_TAG ? deadline : performance.now() + OWNER_CHECK_MS;
@@ -167,17 +191,25 @@ export function releaseWord(lock: TrackedLock): number {
   // The common case, a thread releasing its own lock that nobody waits for: one CAS.
   if (Atomics.compareExchange(words, STATE, THREAD_TAG, 0) === THREAD_TAG) return THREAD_TAG;
   const c = Atomics.load(words, STATE);
-  if (c === 0) return 0;
-  if ((c & WAITERS) === 0 && Atomics.compareExchange(words, STATE, c, 0) === c) return c;
+  // A lease no task holds is an unlocked lock to anyone but its server thread (which ends leases this way).
+  if (c === 0 || ((c & LEASED) !== 0 && (c & OWNER) !== THREAD_TAG)) return 0;
+  if ((c & WAITERS) === 0 && Atomics.compareExchange(words, STATE, c, 0) === c) {
+    // Released for a process worker's task by someone else: its server thread watches the word and voids the lease.
+    if ((c & OWNER) !== THREAD_TAG && servedPid(c & OWNER) !== 0) Atomics.notify(words, STATE);
+    return c;
+  }
   releaseTracked(lock);
   Atomics.notify(words, STATE, 1);
   return c | WAITERS;
 }
 
-/** The owner's tag, 0 when free; an owner known to be dead counts as none (the next acquire takes the lock). */
+/**
+ * The owner's tag, 0 when free; an owner known to be dead counts as none (the
+ * next acquire takes the lock), and so does a lease no task holds.
+ */
 export function ownerOf(lock: TrackedLock): number {
   const c = Atomics.load(lock.words, STATE);
-  return ownerIsDead(c) ? 0 : c & OWNER;
+  return ownerIsDead(c) || (c & LEASED) !== 0 ? 0 : c & OWNER;
 }
 
 export function ownerDiedOf(lock: TrackedLock): OwnerDied | null {

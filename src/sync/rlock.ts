@@ -2,6 +2,7 @@ import { LockNotHeldError } from '../errors.js';
 import { encodeShared, registerShareable, type Shareable, type SharedState } from '../shareable.js';
 import { Acquirable } from './guard.js';
 import type { LockOptions, LockState } from './lock.js';
+import type { WaitingTask } from './deadlock.js';
 import {
   GRAPH_ID,
   OWNER_WORDS,
@@ -90,10 +91,15 @@ export class RLock extends Acquirable implements Shareable {
   }
 
   /** @internal An acquire made for a child process by its server thread (src/share/ops.ts); see acquireWordServed. */
-  async acquireServed(timeout: number | undefined, signal: AbortSignal | undefined, blocking: boolean): Promise<boolean> {
+  async acquireServed(
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+    blocking: boolean,
+    task: WaitingTask | undefined,
+  ): Promise<boolean> {
     checkTimeout(timeout);
     if (this.#reenter()) return true;
-    if (!(await acquireWordServed(this, timeout, signal, 'rlock', blocking))) return false;
+    if (!(await acquireWordServed(this, timeout, signal, 'rlock', blocking, task))) return false;
     this.words[DEPTH] = 1;
     return true;
   }

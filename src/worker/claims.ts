@@ -28,6 +28,15 @@
  */
 export const SIDE_FD_ENV = 'TANDEM_SIDE_FD';
 
+/** An answer on the side pipe: the ticket and 1 (taken) or 0 (it had started), two float64s. */
+export const SIDE_RECORD_BYTES = 16;
+/**
+ * The ticket of a child's last words on the side pipe (no take-back has it):
+ * the record's second number is the length of the V8-serialized batch that
+ * follows. Used where the channel cannot be written from an 'exit' listener.
+ */
+export const LAST_WORDS_TICKET = -1;
+
 /** Words per worker: more than the calls one worker may hold at once (the pool keeps below half of it). */
 export const CLAIM_SLOTS = 1 << 14;
 

@@ -16,6 +16,8 @@ export interface SignalSource {
 interface CurrentCall {
   source: SignalSource | null;
   id: number;
+  /** The task's function name (optional: an older copy of tandem may have made this object). */
+  name?: string;
 }
 
 const KEY = Symbol.for('tandem.current');

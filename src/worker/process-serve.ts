@@ -1,13 +1,16 @@
 // A child-process worker: wires the runtime to the IPC channel, and makes
 // sure the process never outlives its parent. Started by process-entry.ts, or
 // by an app's bundle started as a worker (bundle-entry.ts).
+import { writeSync } from 'node:fs';
+import { serialize } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import './shared-kinds.js';
 import { W_DYING } from '../protocol.js';
+import { RUNTIME } from '../runtimes.js';
 import { WorkerRuntime } from './runtime.js';
 import { markWorkerThread } from './current.js';
-import { CLAIM_SLOTS, SIDE_FD_ENV, claimTakeBack } from './claims.js';
-import { SHARE_SOCKET_ENV, serveRemoteObjects } from '../share/client.js';
+import { CLAIM_SLOTS, LAST_WORDS_TICKET, SIDE_FD_ENV, SIDE_RECORD_BYTES, claimTakeBack } from './claims.js';
+import { SHARE_SOCKET_ENV, serveRemoteObjects, settleRemoteObjects } from '../share/client.js';
 
 /** Serves the pool that started this process. */
 export function serveProcess(): void {
@@ -30,6 +33,8 @@ export function serveProcess(): void {
   const runtime = new WorkerRuntime(
     {
       send: (batch) => {
+        // Locks its tasks released without waiting are free before their results arrive.
+        settleRemoteObjects();
         process.send!(batch);
       },
       exit: (code) => process.exit(code),
@@ -62,7 +67,30 @@ export function serveProcess(): void {
     process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
     sayLastWords(error, () => process.exit(1));
   });
-  process.on('exit', () => sayLastWords(null));
+  // Deno's channel writes later, on its event loop, which ends with the
+  // process: words sent from an 'exit' listener are lost there. They go on the
+  // side pipe instead, written before the listener returns.
+  process.on('exit', () => (RUNTIME.name === 'deno' && Number.isInteger(sideFd) ? writeLastWords(sideFd) : sayLastWords(null)));
+
+  function writeLastWords(fd: number): void {
+    const words = runtime.lastWords(null);
+    if (words === null) return;
+    let body: Buffer;
+    try {
+      body = serialize(words);
+    } catch {
+      body = serialize(words.slice(words.lastIndexOf(W_DYING)));
+    }
+    const record = Buffer.allocUnsafe(SIDE_RECORD_BYTES + body.length);
+    record.writeDoubleLE(LAST_WORDS_TICKET, 0);
+    record.writeDoubleLE(body.length, 8);
+    body.copy(record, SIDE_RECORD_BYTES);
+    try {
+      for (let at = 0; at < record.length; ) at += writeSync(fd, record, at);
+    } catch {
+      // The pool is gone, or closed the pipe: no one to tell.
+    }
+  }
   // A Ctrl-C in a terminal reaches the whole process group: the pool, not the
   // terminal, decides when a worker stops (a CLI lets running calls finish).
   process.on('SIGINT', () => {});

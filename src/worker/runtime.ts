@@ -370,6 +370,7 @@ export class WorkerRuntime implements SignalSource {
     const measure = flags & FLAG_MEASURE ? new Measurement(id) : null;
     let result: unknown;
     this.#enter(id);
+    current.name = fn.name;
     try {
       const args = flags & FLAG_SHARED ? rehydrate(payload) : payload;
       result = flags & FLAG_SINGLE ? fn(args) : fn(...(args as unknown[]));
@@ -428,6 +429,7 @@ export class WorkerRuntime implements SignalSource {
     const runFrom = (first: number): PromiseLike<unknown> | null => {
       current.source = this;
       current.id = id;
+      current.name = fn.name;
       let i = first;
       try {
         for (; i < list.length; i++) {

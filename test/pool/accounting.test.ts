@@ -4,7 +4,7 @@
 // close() no worker thread or process remains.
 import { afterEach, describe, expect, it } from 'vitest';
 import { CancelledError, type Future, TaskError, TaskTimeoutError, WorkerCrashedError } from 'tandem';
-import { cleanup, eventually, makePool, probe, workerBackends } from '../helpers.js';
+import { cleanup, eventually, makePool, probe, runtime, workerBackends } from '../helpers.js';
 import { count, echo, gated } from '../fixtures/tasks.mjs';
 import { blockForever, countThenExit, countThenThrow } from '../fixtures/core-tasks.mjs';
 import { SettleLog, accounted, childPids, threadCount, within } from './watch.js';
@@ -66,6 +66,7 @@ describe.each(workerBackends)('every call is accounted for (%s)', (backend) => {
     await within(pool.close(), 15_000, 'close()');
     expect(pool.stats().workers).toBe(0);
     if (backend === 'process') await eventually(() => childPids().length === 0, 'no worker process left after close()');
-    else await eventually(() => threadCount() <= threadsBefore, 'no worker thread left after close()');
+    // Deno cannot stop a thread deep in synchronous code (the call cancelled while it runs): test/runtimes/differences.test.ts shows it.
+    else if (runtime !== 'deno') await eventually(() => threadCount() <= threadsBefore, 'no worker thread left after close()');
   }, 90_000);
 });

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { type Future, type Pool, WorkerCrashedError } from 'tandem';
 import { add } from '../fixtures/tasks.mjs';
+import { runtime } from '../helpers.js';
 
 /** `promise`'s outcome, or a failure naming `what` once `ms` have passed: a deadline, never a speed assertion. */
 export function within<T>(promise: PromiseLike<T>, ms: number, what: string): Promise<T> {
@@ -14,9 +15,26 @@ export function within<T>(promise: PromiseLike<T>, ms: number, what: string): Pr
   return Promise.race([Promise.resolve(promise), deadline]).finally(() => clearTimeout(timer));
 }
 
-/** Threads of this process now (Linux): a worker thread that has exited no longer counts. */
+/**
+ * Worker threads of this process now (Linux): one that has exited no longer
+ * counts. Bun and Deno name their worker threads, and start helper threads of
+ * their own on first use that stay (Bun: JSCWarmUp, HeapHelper; Deno: a
+ * 'deno' thread), so there only threads with a worker's name are counted;
+ * Node names none of its threads, so there every thread counts.
+ */
 export function threadCount(): number {
-  return readdirSync('/proc/self/task').length;
+  const tasks = readdirSync('/proc/self/task');
+  const workerName = runtime === 'bun' ? /^Worker$/ : runtime === 'deno' ? /^worker-\d+$/ : null;
+  if (workerName === null) return tasks.length;
+  let workers = 0;
+  for (const task of tasks) {
+    try {
+      if (workerName.test(readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim())) workers++;
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return workers;
 }
 
 /** Lets a pool learn that calls are short, as it does after serving a few: it may then send calls ahead. */

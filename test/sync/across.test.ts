@@ -16,6 +16,11 @@ import {
   getWhileLoopBlocked,
   giveBack,
   holdAndExit,
+  leasedIncrement,
+  leaseThenDie,
+  leaseThenSpin,
+  leaseThenWait,
+  leaseThenWaitFor,
   passOn,
   produceNumbers,
   useCounters,
@@ -164,7 +169,13 @@ describe.each(backends)('shared objects on the %s backend', (backend) => {
   });
 
   it('taking two locks in opposite order: one of the two tasks gets DeadlockError naming both locks, the other goes on', async () => {
-    await expectOppositeOrderDeadlock(pool(2), backend === 'process' ? /^process \d+$/ : /^worker \d+$/);
+    const { cycle, callIds } = await expectOppositeOrderDeadlock(pool(2), backend === 'process' ? /^process \d+$/ : /^worker \d+$/);
+    // A process worker's waits name the task and its call (each request carries them); a thread's name the thread.
+    const tasks = cycle.map((link) => link.task);
+    if (backend === 'process') {
+      expect(tasks.map((task) => task?.name)).toEqual(['transfer', 'transfer']);
+      expect(tasks.map((task) => task?.callId).sort()).toEqual(callIds.sort());
+    } else expect(tasks).toEqual([undefined, undefined]);
   });
 
   it('a Sync acquire of a Lock its own worker holds is a deadlock, reported at once', async () => {
@@ -255,9 +266,8 @@ describe('process workers and shared objects', () => {
     const forks = Array.from({ length: 5 }, (_, i) => new Lock({ name: `fork ${i}` }));
     const seated = new Barrier(5);
     // A philosopher is a transfer: takes the left fork, meets the others (all hold one), reaches for the right.
-    const outcomes = await Promise.all(
-      [0, 1, 2, 3, 4].map((seat) => philosophers.run(transfer, forks[seat], forks[(seat + 1) % 5], seated, 20_000)),
-    );
+    const calls = [0, 1, 2, 3, 4].map((seat) => philosophers.submit(transfer, [forks[seat], forks[(seat + 1) % 5], seated, 20_000]));
+    const outcomes = await Promise.all(calls);
     const deadlocked = outcomes.filter((o) => o.outcome === 'deadlock');
     expect(deadlocked).toHaveLength(1);
     expect(outcomes.filter((o) => o.outcome === 'transferred')).toHaveLength(4);
@@ -265,6 +275,9 @@ describe('process workers and shared objects', () => {
     expect(cycle).toHaveLength(5);
     expect(new Set(cycle.map((link) => link.thread)).size).toBe(5);
     for (const link of cycle) expect(link.thread).toMatch(/^process \d+$/);
+    const callIds = cycle.map((link) => (link as { task?: { name: string; callId: number } }).task?.callId);
+    expect(callIds.sort()).toEqual(calls.map((call) => call.id).sort());
+    expect(deadlocked[0]?.error?.message).toMatch(/process \d+ \(task 'transfer', call \d+\) holds 'fork \d'/);
     expect(cycle.map((link) => link.holds).sort()).toEqual(forks.map((fork) => fork.name));
     expect(forks.some((fork) => fork.locked())).toBe(false);
   });
@@ -314,6 +327,23 @@ describe('process workers and shared objects', () => {
       expect(await makePool({ backend: 'process', size: 1 }).run(acquirePermit, semaphore, 200)).toBe(false);
       expect(semaphore.value).toBe(0);
     });
+
+    it('a BoundedSemaphore permit: it comes back to the next acquirer, which learns the holder died', async () => {
+      const semaphore = new BoundedSemaphore(1, { name: 'bounded' });
+      const who = new SharedValue('int32', 0);
+      const ready = new Event();
+      const death = makePool({ backend: 'process', size: 1 })
+        .run(holdAndExit, semaphore, how, who, ready)
+        .catch((error: unknown) => error);
+      expect(await ready.wait({ timeout: 20_000 })).toBe(true);
+      expect(await semaphore.acquire({ timeout: 20_000 })).toBe(true);
+      expect(semaphore.ownerDied).toEqual({ owner: `process ${who.value}` });
+      semaphore.release();
+      expect(semaphore.ownerDied).toBeNull();
+      expect(semaphore.value).toBe(1);
+      expect(await death).toMatchObject({ name: 'WorkerCrashedError' });
+      expect(await makePool({ backend: 'process', size: 1 }).run(acquirePermit, semaphore, 20_000)).toBe(true);
+    });
   });
 
   it('pool.close() leaves no child process, no server thread (a lock a task left held is free) and no socket', async () => {
@@ -334,5 +364,92 @@ describe('process workers and shared objects', () => {
     expect(lock.ownerDied?.owner).toMatch(/^process \d+$/);
     lock.release();
     await eventually(() => mine().filter((name) => !before.has(name)).length === 0, 'no socket of this pool to remain');
+  });
+});
+
+// An uncontended Lock stays leased to the process worker that took it (src/share/lease.ts).
+describe('lock leases of process workers', () => {
+  it("the caller's main thread, a thread worker and two process workers increment under one Lock: no update is lost", async () => {
+    const processes = makePool({ backend: 'process', size: 2 });
+    const threads = makePool({ backend: 'thread', size: 1 });
+    const lock = new Lock({ name: 'leased counter' });
+    const counter = new SharedValue('int32', 0);
+    const fromMain = async (): Promise<void> => {
+      for (let round = 0; round < 200; round++) {
+        await lock.withLock(() => {
+          const seen = counter.value;
+          counter.value = seen + 1;
+        });
+      }
+    };
+    await Promise.all([
+      processes.run(leasedIncrement, lock, counter, 200),
+      processes.run(leasedIncrement, lock, counter, 200),
+      threads.run(leasedIncrement, lock, counter, 200),
+      fromMain(),
+    ]);
+    expect(counter.value).toBe(800);
+    expect(lock.locked()).toBe(false);
+  });
+
+  it.each(['Sync wait', 'CPU loop'] as const)(
+    'a lessee whose task is in a %s gives a free lease back when the caller asks',
+    async (where) => {
+      const p = makePool({ backend: 'process', size: 1 });
+      const lock = new Lock({ name: 'leased' });
+      const ready = new Event();
+      const go = new Event();
+      const flag = new SharedValue('int32', 0);
+      const result = where === 'Sync wait' ? p.run(leaseThenWait, lock, ready, go) : p.run(leaseThenSpin, lock, ready, flag);
+      expect(await ready.wait({ timeout: 20_000 })).toBe(true);
+      // Leased, held by no task: unlocked, but only its lessee takes it at once; a try asks for it back.
+      expect(lock.locked()).toBe(false);
+      expect(lock.tryAcquire()).toBe(false);
+      // The task only ends once the caller holds the lock: its link thread must give the lease back on its own.
+      expect(await lock.acquire({ timeout: 20_000 })).toBe(true);
+      expect(lock.ownerDied).toBeNull();
+      go.set();
+      flag.value = 1;
+      expect(await result).toBe(true);
+      lock.release();
+      expect(lock.locked()).toBe(false);
+    },
+  );
+
+  // The caller waits for the leased lock while the lessee waits for the caller's lock: no cycle.
+  it('a lease no task holds is no held lock to the deadlock detector', async () => {
+    const p = makePool({ backend: 'process', size: 1 });
+    const a = new Lock({ name: 'a (leased)' });
+    const b = new Lock({ name: 'b (caller)' });
+    const ready = new Event();
+    await b.acquire();
+    const result = p.run(leaseThenWaitFor, a, b, ready);
+    expect(await ready.wait({ timeout: 20_000 })).toBe(true);
+    // The task's wait for b is under way once b's word says someone waits (WAITERS).
+    await eventually(() => (Atomics.load((b as unknown as { words: Int32Array }).words, 0) & 0x40000000) !== 0, 'the task to wait for b');
+    expect(await a.acquire({ timeout: 20_000 })).toBe(true);
+    a.release();
+    b.release();
+    expect(await result).toBe('acquired');
+  });
+
+  describe.each(['exit', 'sigkill'] as const)('a process worker that dies (%s) with a lease', (how) => {
+    it.each([true, false])(
+      'held by its task (%s): the next acquirer gets the lock, told the owner died only if it was held',
+      async (held) => {
+        const lock = new Lock({ name: 'leased' });
+        const who = new SharedValue('int32', 0);
+        const ready = new Event();
+        const death = makePool({ backend: 'process', size: 1 })
+          .run(leaseThenDie, lock, held, how, who, ready)
+          .catch((error: unknown) => error);
+        expect(await ready.wait({ timeout: 20_000 })).toBe(true);
+        expect(await lock.acquire({ timeout: 20_000 })).toBe(true);
+        expect(lock.ownerDied).toEqual(held ? { owner: `process ${who.value}` } : null);
+        lock.release();
+        expect(await death).toMatchObject({ name: 'WorkerCrashedError' });
+        expect(lock.locked()).toBe(false);
+      },
+    );
   });
 });

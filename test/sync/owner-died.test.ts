@@ -1,9 +1,10 @@
 // A thread worker that dies holding a primitive (killed for its task timeout, or crashed) never leaves
 // the next acquirer waiting forever: Lock, RLock and a Condition's lock go to the next acquirer, which
-// learns the owner died (ownerDied); a Semaphore permit is lost, and a wait with a timeout ends false.
+// learns the owner died (ownerDied); so do a BoundedSemaphore's permits. A Semaphore permit is lost
+// (a permit may be taken for good), and a wait with a timeout ends false.
 // Every test has its own timeout (the last argument of `it`), which fails it if a wait hangs.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Condition, Event, Lock, RLock, Semaphore, SharedValue, TaskTimeoutError, type Pool } from 'tandem';
+import { BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore, SharedValue, TaskTimeoutError, type Pool } from 'tandem';
 import {
   acquireAfterDeath,
   acquirePermit,
@@ -15,6 +16,7 @@ import {
   whoAmI,
 } from '../fixtures/sync-death.mjs';
 import { holdUntil } from '../fixtures/sync-locks.mjs';
+import { eventually } from '../helpers.js';
 import { closePools, threadPool } from './pools.js';
 
 afterEach(closePools);
@@ -168,6 +170,61 @@ describe('a Semaphore whose permit holder dies', () => {
       semaphore.release();
       expect(await pool.run(acquirePermit, semaphore, DEADLINE)).toBe(true);
       expect(semaphore.value).toBe(1);
+    },
+    HANG,
+  );
+});
+
+describe('a BoundedSemaphore whose permit holder dies', () => {
+  it(
+    'gives the permit back to the main thread waiting for it, which learns the holder died',
+    async () => {
+      const pool = threadPool(1);
+      const semaphore = new BoundedSemaphore(1, { name: 'one permit' });
+      const { dying, owner } = await holdInWorker(pool, semaphore, 'timeout');
+      const acquiring = semaphore.acquire({ timeout: DEADLINE });
+      await expect(dying).rejects.toBeInstanceOf(TaskTimeoutError);
+      expect(await acquiring).toBe(true);
+      expect(semaphore.ownerDied).toEqual({ owner });
+      semaphore.release();
+      expect(semaphore.ownerDied).toBeNull();
+      expect(semaphore.value).toBe(1);
+      // Never more than the bound: the permit came back once, a second release is refused.
+      expect(() => semaphore.release()).toThrow(expect.objectContaining({ code: 'ERR_TANDEM_SEMAPHORE_OVER_RELEASE' }));
+    },
+    HANG,
+  );
+
+  it(
+    'gives the permit back to a worker waiting for it',
+    async () => {
+      const pool = threadPool(2);
+      const semaphore = new BoundedSemaphore(1, { name: 'one permit' });
+      const { dying } = await holdInWorker(pool, semaphore, 'timeout');
+      const next = pool.run(acquirePermit, semaphore, DEADLINE);
+      await expect(dying).rejects.toBeInstanceOf(TaskTimeoutError);
+      expect(await next).toBe(true);
+      expect(semaphore.value).toBe(1);
+    },
+    HANG,
+  );
+
+  it(
+    'gives back only what the dead holder still held: permits it released, or that others released for it, stay',
+    async () => {
+      const pool = threadPool(2);
+      const semaphore = new BoundedSemaphore(3, { name: 'three permits' });
+      const { dying } = await holdInWorker(pool, semaphore, 'timeout');
+      // The main thread releases the worker's permit on its behalf (allowed), then takes all three.
+      semaphore.release();
+      for (let i = 0; i < 3; i++) expect(semaphore.tryAcquire()).toBe(true);
+      await expect(dying).rejects.toBeInstanceOf(TaskTimeoutError);
+      await eventually(() => pool.stats().workers === 0, 'the worker that held a permit to exit');
+      // The dead worker held nothing any more: no permit comes back, so a wait ends at its timeout.
+      expect(await semaphore.acquire({ timeout: 200 })).toBe(false);
+      expect(semaphore.ownerDied).toBeNull();
+      semaphore.release(3);
+      expect(semaphore.value).toBe(3);
     },
     HANG,
   );

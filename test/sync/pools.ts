@@ -30,20 +30,34 @@ export interface ErrorReport {
   [key: string]: unknown;
 }
 
+/** A link of a DeadlockError's cycle, as tests read it (src/errors.ts's DeadlockLink, which tandem does not export). */
+export interface CycleLink {
+  thread: string;
+  holds: string;
+  waitsFor: string;
+  task?: { name: string; callId: number };
+}
+
 /**
  * Two transfers on `pool` taking locks 'a' and 'b' in opposite order: one gets
  * DeadlockError naming both locks and two distinct threads named like `thread`,
- * the other goes through, and both locks end free.
+ * the other goes through, and both locks end free. Returns the cycle and the
+ * two calls' ids, for what a backend adds to it.
  */
-export async function expectOppositeOrderDeadlock(pool: Pool, thread: RegExp, timeout = 20_000): Promise<void> {
+export async function expectOppositeOrderDeadlock(
+  pool: Pool,
+  thread: RegExp,
+  timeout = 20_000,
+): Promise<{ cycle: CycleLink[]; callIds: number[] }> {
   const a = new Lock({ name: 'a' });
   const b = new Lock({ name: 'b' });
   const barrier = new Barrier(2);
-  const outcomes = await Promise.all([pool.run(transfer, a, b, barrier, timeout), pool.run(transfer, b, a, barrier, timeout)]);
+  const calls = [pool.submit(transfer, [a, b, barrier, timeout]), pool.submit(transfer, [b, a, barrier, timeout])];
+  const outcomes = await Promise.all(calls);
   const failed = outcomes.filter((o) => o.outcome === 'deadlock');
   expect(failed).toHaveLength(1);
   expect(outcomes.filter((o) => o.outcome === 'transferred')).toHaveLength(1);
-  const cycle = failed[0]?.error?.cycle as { thread: string; holds: string; waitsFor: string }[];
+  const cycle = failed[0]?.error?.cycle as CycleLink[];
   expect(cycle.map((link) => [link.holds, link.waitsFor]).sort()).toEqual([
     ['a', 'b'],
     ['b', 'a'],
@@ -52,4 +66,5 @@ export async function expectOppositeOrderDeadlock(pool: Pool, thread: RegExp, ti
   expect(new Set(names).size).toBe(2);
   for (const name of names) expect(name).toMatch(thread);
   expect(a.locked() || b.locked()).toBe(false);
+  return { cycle, callIds: calls.map((call) => call.id) };
 }

@@ -93,22 +93,26 @@ function taskObject(state: HostState, config: HostConfig): unknown {
   // Errors that say the caller cannot be reached name the object they were about.
   const name = typeof state.meta.name === 'string' && state.meta.name !== '' ? ` '${state.meta.name}'` : '';
   const what = `a shared ${state.kind.replace('tandem.', '')}${name}`;
+  // Requests carry no task: the call id a host's thread knows is its local pool's, not the caller's, so a
+  // report would name a call the caller never made; reports name the holder (`host NAME:PID worker N`).
   const via: ShareLink = {
-    ask: (id, op, args, signal) =>
+    ask: (id, op, args, _task, signal) =>
       linkTo(state.caller, config)
-        .ask(id, op, args, signal)
+        .ask(id, op, args, undefined, signal)
         .catch((error: unknown) => {
           throw naming(error, what);
         }),
     askSync: (id, op, args) => {
       try {
-        return linkTo(state.caller, config).askSync(id, op, args);
+        return linkTo(state.caller, config).askSync(id, op, args, undefined);
       } catch (error) {
         throw naming(error, what);
       }
     },
   };
-  const object = remoteObject(state, () => via) as object;
+  // Not local: this link takes no leases and sends no one-way releases (nothing settles them before a
+  // host's results leave), so a task's release() is done at the caller before its result gets there.
+  const object = remoteObject(state, () => via, false) as object;
   // A task that returns it sends it back as what it is: the caller's own object again.
   Object.defineProperty(object, encodeShared, { configurable: true, value: (): SharedState => ({ kind: HOST_KIND, state }) });
   return object;
@@ -126,9 +130,9 @@ function linkTo(caller: string, config: HostConfig): Link {
   // Each holder the link becomes adds a random part (see runLink).
   const holder = `${hostname().replace(/:/g, '')}:${process.pid}:${threadId}`;
   const link = new Link(
-    ({ port, bell }) =>
+    ({ port, words }) =>
       new Worker(shareEntry(), {
-        workerData: { role: 'link', url: config.url, queue: config.queue, caller, holder, port, bell } satisfies LinkData,
+        workerData: { role: 'link', url: config.url, queue: config.queue, caller, holder, port, words } satisfies LinkData,
         transferList: [port],
         stdout: false,
         stderr: false,
@@ -161,7 +165,8 @@ export interface LinkData {
   /** What the ids of the holders it becomes start with: host, pid, thread. */
   holder: string;
   port: MessagePort;
-  bell: SharedArrayBuffer;
+  /** The words it shares with the task's thread (../client.ts); it rings the first, BELL, after a Sync reply. */
+  words: SharedArrayBuffer;
 }
 
 interface ShareCommands {
@@ -184,7 +189,7 @@ interface ShareCommands {
  */
 export async function runLink(data: LinkData): Promise<void> {
   const port = parentPort!;
-  const bell = new Int32Array(data.bell);
+  const bell = new Int32Array(data.words);
   const keys = shareKeys(data.queue, data.caller);
   /** Requests not answered yet: id → op, for the error that answers them if the caller is lost. */
   const open = new Map<number, string>();
@@ -281,12 +286,14 @@ export async function runLink(data: LinkData): Promise<void> {
       });
   };
 
-  port.on('message', (message: unknown[]) => {
+  port.on('message', (buffer: Uint8Array) => {
+    // A frame of ../wire.ts: the task's thread framed it for a socket.
+    const message = deserialize(buffer.subarray(4)) as unknown[];
     const id = message[0] as number;
     if (message.length > 1) {
       open.set(id, message[2] as string);
-      if (message[4]) blocking.add(id);
-      message.length = 4;
+      // Odd ids are Sync requests (../client.ts): their reply goes to the port the task's thread reads.
+      if (id % 2 === 1) blocking.add(id);
     } else if (!open.has(id)) {
       return;
     }
