@@ -52,10 +52,12 @@ export class ShareServer {
   }
 
   serve(transport: ShareTransport): void {
-    const leases = new Leases((message) => transport.send(message));
-    this.#leases.set(transport, leases);
-    // Registered before whoever ends the thread when the client is gone: leases no task held are freed first.
-    transport.onGone(() => leases.end());
+    if (transport.leases) {
+      const leases = new Leases((message) => transport.send(message));
+      this.#leases.set(transport, leases);
+      // Registered before whoever ends the thread when the client is gone: leases no task held are freed first.
+      transport.onGone(() => leases.end());
+    }
     transport.onMessage((message) => {
       if (message.length === 1) this.#cancel(message as Cancel);
       else this.#run(message as Request, transport);

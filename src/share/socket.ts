@@ -50,6 +50,7 @@ function socketTransport(socket: Socket): ShareTransport {
   const deframer = new Deframer();
   socket.setNoDelay?.(true);
   return {
+    leases: true,
     onMessage(handler) {
       socket.on('data', (chunk: Buffer) => {
         for (const message of deframer.feed(chunk)) handler(message as Request | Cancel);

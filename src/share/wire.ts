@@ -50,16 +50,22 @@ export type Cancel = [id: number];
 export type Reply = [id: number, ok: boolean, value: unknown, lease?: number];
 
 /**
- * How a server reaches one client (a child process today; a remote host
- * later). The server calls `onMessage` for each request or cancel, `send`
- * for each reply, and `onGone` once when the client cannot ask anything any
- * more (it closed, or its process died): the server then ends, and with it
- * everything the client held.
+ * How a server reaches one client (a child process, or a holder on a
+ * `tandem worker` host, ./redis/serve.ts). The server calls `onMessage` for
+ * each request or cancel, `send` for each reply, and `onGone` once when the
+ * client cannot ask anything any more (it closed, or its process died): the
+ * server then ends, and with it everything the client held.
  */
 export interface ShareTransport {
   onMessage(handler: (message: Request | Cancel) => void): void;
   onGone(handler: () => void): void;
   send(reply: Reply): void;
+  /**
+   * Whether the client's link takes Lock leases: it answers RECALL and
+   * REVOKE notices by itself (client.ts's socket link thread). A server
+   * leases nothing to a client without it, which could not give a lease back.
+   */
+  readonly leases?: boolean;
 }
 
 /** An error as it crosses: enough to rebuild the tandem error class on the other side. */

@@ -20,7 +20,7 @@ import {
   useNumbers,
   waitForFlag,
 } from '../fixtures/sync-across.mjs';
-import { keep, useKept } from '../fixtures/redis-share-tasks.mjs';
+import { keep, takeAndRelease, useKept } from '../fixtures/redis-share-tasks.mjs';
 import { expectOppositeOrderDeadlock } from './pools.js';
 import { redisInstalled, startRedis, startWorker, stopAll, until, type WorkerProcess } from '../redis/harness.js';
 
@@ -95,6 +95,22 @@ describe.skipIf(skip)("shared objects on backend: 'redis'", () => {
       expect(await Promise.all(calls)).toEqual(Array.from({ length: 24 }, () => 0));
       expect(counter.value).toBe(600);
       expect(lock.locked()).toBe(false);
+      await p.close();
+    }, 120_000);
+
+    // A host's releases are two-way and its holders take no leases (a process worker's are one-way, settled before results).
+    it("a task's releases are done at the caller before its result arrives, and a host keeps no lease of a Lock", async () => {
+      const p = pool();
+      const lock = new Lock({ name: 'released' });
+      const rlock = new RLock({ name: 'released too' });
+      for (let round = 0; round < 10; round++) {
+        expect(await p.run(takeAndRelease, lock, rlock)).toBe('released');
+        expect(lock.locked()).toBe(false);
+        expect(rlock.locked()).toBe(false);
+        // A lease the host could not give back would make this wait out its timeout.
+        expect(await lock.acquire({ timeout: 20_000 })).toBe(true);
+        lock.release();
+      }
       await p.close();
     }, 120_000);
 
