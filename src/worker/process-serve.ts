@@ -9,7 +9,8 @@ import { W_DYING } from '../protocol.js';
 import { RUNTIME } from '../runtimes.js';
 import { WorkerRuntime } from './runtime.js';
 import { markWorkerThread } from './current.js';
-import { CLAIM_SLOTS, LAST_WORDS_TICKET, SIDE_FD_ENV, SIDE_RECORD_BYTES, claimTakeBack } from './claims.js';
+import { CLAIM_SLOTS, LAST_WORDS_TICKET, RESCUE_TICKET, SIDE_FD_ENV, SIDE_RECORD_BYTES, claimTakeBack } from './claims.js';
+import { RESCUE_BYTES, RESCUE_CHECK_MS, rescueTake } from './rescue.js';
 import { SHARE_SOCKET_ENV, serveRemoteObjects } from '../share/client.js';
 
 /** Serves the pool that started this process. */
@@ -30,12 +31,15 @@ export function serveProcess(): void {
   delete process.env[SHARE_SOCKET_ENV];
   if (sharePath) serveRemoteObjects(sharePath);
   const claims = Number.isInteger(sideFd) ? new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT) : null;
+  // Copies of waiting results, which the keeper sends on the side pipe if this thread gets stuck (src/worker/rescue.ts).
+  const rescue = claims === null ? null : new SharedArrayBuffer(RESCUE_BYTES);
   const runtime = new WorkerRuntime(
     {
       send: (batch) => {
         process.send!(batch);
       },
       exit: (code) => process.exit(code),
+      ...(rescue === null ? {} : { rescue }),
     },
     claims,
   );
@@ -133,10 +137,22 @@ export function serveProcess(): void {
          partial = data.subarray(at);
          if (answers.length > 0) side.write(Buffer.concat(answers));
        });
+       // Results the main thread holds while it is stuck in a call: their copies go to the pool.
+       const take = ${rescueTake.toString()};
+       const watch = { flushes: -1 };
+       setInterval(() => {
+         const copies = take(workerData.rescue, watch);
+         if (copies === null) return;
+         const record = Buffer.allocUnsafe(${SIDE_RECORD_BYTES} + copies.length);
+         record.writeDoubleLE(${RESCUE_TICKET}, 0);
+         record.writeDoubleLE(copies.length, 8);
+         record.set(copies, ${SIDE_RECORD_BYTES});
+         side.write(record);
+       }, ${RESCUE_CHECK_MS});
      }`,
     {
       eval: true,
-      workerData: { parent: process.ppid, self: process.pid, claims, sideFd, fsStream: process.versions.bun !== undefined },
+      workerData: { parent: process.ppid, self: process.pid, claims, rescue, sideFd, fsStream: process.versions.bun !== undefined },
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
       stdout: false,
       stderr: false,

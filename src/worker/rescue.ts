@@ -1,0 +1,175 @@
+/**
+ * Rescue copies: how the results of short calls still leave a worker that is
+ * stuck in a call that was expected to be short.
+ *
+ * A worker runs calls of tasks known to be short back to back and sends their
+ * results in batches (src/worker/runtime.ts). If one such call then blocks for
+ * long, the results finished just before it sit in the worker's outbox, and the
+ * blocked thread cannot send them. So before it starts a short call while
+ * results are waiting, the worker also writes a serialized copy of the results
+ * not yet copied into a shared buffer, which costs the caller nothing. Someone
+ * who does not share the worker's thread watches that buffer: the pool itself
+ * for a thread worker (the buffer is shared memory), the keeper thread of a
+ * child process (which then writes the copies on its side pipe, RESCUE_TICKET
+ * in claims.ts). When copies have waited there for one whole check period with
+ * no flush, the watcher takes them and the pool reads them as a batch.
+ *
+ * No result arrives twice: taking the copies records how many outbox entries
+ * they cover, and the worker's next batch leaves those out. Taken copies carry
+ * no W_STATS: the worker's next batch reports the busy time, as it would have.
+ *
+ * Shared memory layout (int32 words, then bytes):
+ *   0 lock (0 free, 1 held)   1 bytes of copies   2 entries taken by the watcher
+ *   3 entries the copies cover   4 flushes (changes at each flush after copies)
+ *   from byte 24: records of [uint32 length][V8-serialized frames].
+ */
+import { deserialize, serialize } from 'node:v8';
+import type { Batch } from '../protocol.js';
+
+/** Bytes per worker; frames whose copy does not fit are sent at once instead. */
+export const RESCUE_BYTES = 256 * 1024;
+/** How often the watcher looks: copies are taken once they have waited one whole period. */
+export const RESCUE_CHECK_MS = 5;
+
+const LOCK = 0;
+const LENGTH = 1;
+const TAKEN = 2;
+const COVERED = 3;
+const FLUSHES = 4;
+const DATA = 24;
+
+/** The worker's side: writes copies, and learns at each flush what the watcher took. */
+export class RescueCopies {
+  readonly #words: Int32Array;
+  readonly #bytes: Uint8Array;
+  /** Outbox entries copied since the last flush. */
+  #copied = 0;
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.#words = new Int32Array(buffer, 0, DATA / 4);
+    this.#bytes = new Uint8Array(buffer, DATA);
+  }
+
+  /** Copies the outbox entries not copied yet; false if they cannot be (too large, or not serializable): send them now. */
+  copy(outbox: unknown[]): boolean {
+    if (outbox.length === this.#copied) return true;
+    let body: Uint8Array;
+    try {
+      body = serialize(outbox.slice(this.#copied));
+    } catch {
+      return false;
+    }
+    const words = this.#words;
+    this.#lock();
+    const at = words[LENGTH];
+    const fits = at + 4 + body.length <= this.#bytes.length;
+    if (fits) {
+      const bytes = this.#bytes;
+      const n = body.length;
+      bytes[at] = n & 0xff;
+      bytes[at + 1] = (n >>> 8) & 0xff;
+      bytes[at + 2] = (n >>> 16) & 0xff;
+      bytes[at + 3] = n >>> 24;
+      bytes.set(body, at + 4);
+      words[LENGTH] = at + 4 + n;
+      words[COVERED] = outbox.length;
+    }
+    Atomics.store(words, LOCK, 0);
+    if (fits) this.#copied = outbox.length;
+    return fits;
+  }
+
+  /** A flush: how many entries at the head of the outbox the watcher has delivered already (leave them out). */
+  flushing(): number {
+    if (this.#copied === 0) return 0;
+    const words = this.#words;
+    this.#lock();
+    const taken = words[TAKEN];
+    words[TAKEN] = 0;
+    words[LENGTH] = 0;
+    words[COVERED] = 0;
+    Atomics.store(words, LOCK, 0);
+    return taken;
+  }
+
+  /** The flushed batch is sent: the watcher's stall clock starts over. */
+  flushed(): void {
+    if (this.#copied === 0) return;
+    this.#copied = 0;
+    Atomics.add(this.#words, FLUSHES, 1);
+  }
+
+  #lock(): void {
+    // The watcher holds the lock only while it copies bytes out.
+    while (Atomics.compareExchange(this.#words, LOCK, 0, 1) !== 0) Atomics.wait(this.#words, LOCK, 1, 1);
+  }
+}
+
+/**
+ * The watcher's side, called every RESCUE_CHECK_MS: the copies, once they have
+ * waited a whole period with no flush, else null. `watch` remembers what the
+ * last look saw. Self-contained (no imports, no outer names): the process
+ * keeper thread runs its source as it is.
+ */
+export function rescueTake(buffer: SharedArrayBuffer, watch: { flushes: number }): Uint8Array | null {
+  const words = new Int32Array(buffer, 0, 6);
+  // Words: 0 lock, 1 bytes of copies, 2 entries taken, 3 entries covered, 4 flushes; bytes from 24.
+  const flushes = Atomics.load(words, 4);
+  if (Atomics.load(words, 1) === 0) {
+    watch.flushes = -1;
+    return null;
+  }
+  if (watch.flushes !== flushes) {
+    watch.flushes = flushes;
+    return null;
+  }
+  if (Atomics.compareExchange(words, 0, 0, 1) !== 0) return null; // the worker is writing: it is not stuck
+  const length = words[1];
+  const copies = new Uint8Array(buffer, 24, length).slice();
+  words[1] = 0;
+  words[2] = words[3];
+  Atomics.store(words, 0, 0);
+  Atomics.notify(words, 0);
+  watch.flushes = -1;
+  return copies;
+}
+
+/** The batch the pool reads from taken copies. */
+export function rescuedBatch(copies: Uint8Array): Batch {
+  const batch: unknown[] = [];
+  for (let at = 0; at < copies.length; ) {
+    const n = (copies[at] | (copies[at + 1] << 8) | (copies[at + 2] << 16)) + copies[at + 3] * 0x1000000;
+    const frames = deserialize(copies.subarray(at + 4, at + 4 + n)) as unknown[];
+    for (const frame of frames) batch.push(frame);
+    at += 4 + n;
+  }
+  return batch;
+}
+
+/** Watches a thread worker's copies from the pool's own thread while the worker holds calls. */
+export class RescueWatch {
+  readonly #buffer: SharedArrayBuffer;
+  readonly #deliver: (batch: Batch) => void;
+  readonly #watch = { flushes: -1 };
+  #timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(buffer: SharedArrayBuffer, deliver: (batch: Batch) => void) {
+    this.#buffer = buffer;
+    this.#deliver = deliver;
+  }
+
+  /** Watches while `on`; the timer never keeps the process alive. */
+  set(on: boolean): void {
+    if (on && this.#timer === null) {
+      this.#timer = setInterval(() => {
+        const copies = rescueTake(this.#buffer, this.#watch);
+        if (copies !== null) this.#deliver(rescuedBatch(copies));
+      }, RESCUE_CHECK_MS);
+      this.#timer.unref?.();
+    } else if (!on && this.#timer !== null) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+      this.#watch.flushes = -1;
+    }
+  }
+}
