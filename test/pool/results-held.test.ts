@@ -8,6 +8,7 @@ import type { Future, Pool } from 'tandem';
 import { cleanup, eventually, makePool, tempDir, workerBackends } from '../helpers.js';
 import { MODEL_GATES, MODEL_RUNS, act } from '../fixtures/core-tasks.mjs';
 import { bump, read } from '../fixtures/probe.mjs';
+import { echo } from '../fixtures/tasks.mjs';
 
 const gates: (SharedArrayBuffer | string)[] = [];
 afterEach(async () => {
@@ -64,5 +65,31 @@ describe.each(workerBackends)('results of short calls do not wait for a blocked 
     expect(first.done() || second.done()).toBe(false);
     bump(probe, MODEL_GATES);
     expect(await Promise.all([first, ...quick, second])).toEqual([10, 11, 12, 13, 14, 15]);
+  }, 60_000);
+
+  it('results of every kind arrive intact while the worker is blocked', async () => {
+    const probe = actProbe(backend);
+    const pool = await warmPool(backend, 1, probe);
+    await Promise.all(Array.from({ length: 100 }, (_, i) => pool.run(echo, i)));
+    // Numbers, strings, booleans, null and undefined are copied as they are; anything else V8-serialized.
+    const values = [
+      -0.5,
+      'a string, ünïcode ✓',
+      '',
+      true,
+      false,
+      null,
+      undefined,
+      { nested: [1, 'two', new Map([[3, 4n]])] },
+      new Uint8Array([5]),
+    ];
+    const quick = values.map((value) => pool.submit(echo, [value]));
+    const blocked = pool.submit(act, [probe, 3, 'gated', 0]);
+    await eventually(() => ran(probe, 3), 'the blocking call to start');
+    await eventually(() => quick.every((f) => f.done()), 'the quick calls to settle while the gate is closed');
+    expect(await Promise.all(quick)).toEqual(values);
+    expect(blocked.done()).toBe(false);
+    bump(probe, MODEL_GATES);
+    expect(await blocked).toBe(3);
   }, 60_000);
 });
