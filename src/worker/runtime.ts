@@ -18,7 +18,9 @@
  * timeout) is announced with W_STARTED and everything waiting in the outbox is
  * sent before it starts, and its own result is sent as soon as it ends. Only
  * calls known to be short (each task's pace is measured here, per worker) run
- * back to back with their results batched, at most FLUSH_AFTER_MS apart. So a
+ * back to back with their results batched, at most FLUSH_AFTER_MS apart; if
+ * one of those blocks after all, copies of the results it holds reach the
+ * parent through a watcher outside this thread (src/worker/rescue.ts). So a
  * finished result never waits for a long call, and the parent always knows
  * which long call a dying worker was running (src/pool/failure.ts). Async
  * completions are flushed once per turn of the event loop. Every outgoing
