@@ -24,11 +24,12 @@
  * Shared memory layout (int32 words, then bytes):
  *   0 lock (0 free, 1 held)   1 bytes of copies   2 entries taken by the watcher
  *   3 entries the copies cover   4 flushes (changes at each flush after copies)
- *   from byte 24: records, each a kind byte then (little-endian)
- *     SERIALIZED: uint32 length, V8-serialized frames
- *     OK_NUMBER:  float64 id, float64 value          (a W_OK frame)
- *     OK_STRING:  float64 id, uint32 length, UTF-16 code units
- *     OK_CONSTANT: float64 id, uint8 (0 undefined, 1 null, 2 false, 3 true)
+ *   from byte 24: records of float64s (typed-array writes: a DataView costs
+ *   more than the copy is worth), each its kind, then
+ *     SERIALIZED: byte length, V8-serialized frames (padded to 8 bytes)
+ *     OK_NUMBER:  id, value                          (a W_OK frame)
+ *     OK_STRING:  id, length, UTF-16 code units (padded to 8 bytes)
+ *     OK_CONSTANT: id, 0 undefined, 1 null, 2 false, 3 true
  */
 import { deserialize, serialize } from 'node:v8';
 import { type Batch, FRAME_FIELDS, W_OK } from '../protocol.js';
@@ -55,14 +56,16 @@ const CONSTANTS: readonly (boolean | null | undefined)[] = [undefined, null, fal
 export class RescueCopies {
   readonly #words: Int32Array;
   readonly #bytes: Uint8Array;
-  readonly #view: DataView;
+  readonly #numbers: Float64Array;
+  readonly #units: Uint16Array;
   /** Outbox entries copied since the last flush. */
   #copied = 0;
 
   constructor(buffer: SharedArrayBuffer) {
     this.#words = new Int32Array(buffer, 0, DATA / 4);
     this.#bytes = new Uint8Array(buffer, DATA);
-    this.#view = new DataView(buffer, DATA);
+    this.#numbers = new Float64Array(buffer, DATA);
+    this.#units = new Uint16Array(buffer, DATA);
   }
 
   /** Copies the outbox entries not copied yet; false if they cannot be (too large, or not serializable): send them now. */
@@ -82,32 +85,35 @@ export class RescueCopies {
     return true;
   }
 
-  /** Writes records for the frames not copied yet from byte `at`; where they end, or -1. */
+  /** Writes records for the frames not copied yet from byte `at` (a multiple of 8); where they end, or -1. */
   #write(outbox: unknown[], at: number): number {
-    const view = this.#view;
+    const numbers = this.#numbers;
     const room = this.#bytes.length;
+    let n = at / 8;
     for (let i = this.#copied; i < outbox.length; ) {
       const tag = outbox[i] as number;
       const width = 1 + FRAME_FIELDS[tag];
       const value = tag === W_OK ? outbox[i + 2] : null;
       const type = typeof value;
       if (tag === W_OK && (type === 'number' || type === 'string' || type === 'boolean' || value == null)) {
-        const size = type === 'string' ? 13 + 2 * (value as string).length : type === 'number' ? 17 : 10;
-        if (at + size > room) return -1;
-        view.setFloat64(at + 1, outbox[i + 1] as number, true);
+        const size = type === 'string' ? 24 + padded(2 * (value as string).length) : 24;
+        if (n * 8 + size > room) return -1;
+        numbers[n + 1] = outbox[i + 1] as number;
         if (type === 'number') {
-          view.setUint8(at, OK_NUMBER);
-          view.setFloat64(at + 9, value as number, true);
+          numbers[n] = OK_NUMBER;
+          numbers[n + 2] = value as number;
         } else if (type === 'string') {
           const text = value as string;
-          view.setUint8(at, OK_STRING);
-          view.setUint32(at + 9, text.length, true);
-          for (let c = 0; c < text.length; c++) view.setUint16(at + 13 + 2 * c, text.charCodeAt(c), true);
+          numbers[n] = OK_STRING;
+          numbers[n + 2] = text.length;
+          const units = this.#units;
+          const first = (n + 3) * 4;
+          for (let c = 0; c < text.length; c++) units[first + c] = text.charCodeAt(c);
         } else {
-          view.setUint8(at, OK_CONSTANT);
-          view.setUint8(at + 9, CONSTANTS.indexOf(value as boolean | null | undefined));
+          numbers[n] = OK_CONSTANT;
+          numbers[n + 2] = CONSTANTS.indexOf(value as boolean | null | undefined);
         }
-        at += size;
+        n += size / 8;
       } else {
         let body: Uint8Array;
         try {
@@ -115,15 +121,15 @@ export class RescueCopies {
         } catch {
           return -1;
         }
-        if (at + 5 + body.length > room) return -1;
-        view.setUint8(at, SERIALIZED);
-        view.setUint32(at + 1, body.length, true);
-        this.#bytes.set(body, at + 5);
-        at += 5 + body.length;
+        if (n * 8 + 16 + body.length > room) return -1;
+        numbers[n] = SERIALIZED;
+        numbers[n + 1] = body.length;
+        this.#bytes.set(body, n * 8 + 16);
+        n += 2 + padded(body.length) / 8;
       }
       i += width;
     }
-    return at;
+    return n * 8;
   }
 
   /** A flush: how many entries at the head of the outbox the watcher has delivered already (leave them out). */
@@ -183,32 +189,42 @@ export function rescueTake(buffer: SharedArrayBuffer, watch: { flushes: number }
 
 /** The batch the pool reads from taken copies. */
 export function rescuedBatch(copies: Uint8Array): Batch {
-  const view = new DataView(copies.buffer, copies.byteOffset, copies.byteLength);
+  // Copied out of the shared buffer at offset 24: aligned again for float64s.
+  const aligned = copies.byteOffset % 8 === 0 ? copies : copies.slice();
+  const numbers = new Float64Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 8);
+  const units = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2);
   const batch: unknown[] = [];
-  for (let at = 0; at < copies.length; ) {
-    const kind = view.getUint8(at);
+  for (let n = 0; n < numbers.length; ) {
+    const kind = numbers[n];
     if (kind === SERIALIZED) {
-      const n = view.getUint32(at + 1, true);
-      for (const field of deserialize(copies.subarray(at + 5, at + 5 + n)) as unknown[]) batch.push(field);
-      at += 5 + n;
+      const length = numbers[n + 1];
+      const start = n * 8 + 16;
+      for (const field of deserialize(aligned.subarray(start, start + length)) as unknown[]) batch.push(field);
+      n += 2 + padded(length) / 8;
       continue;
     }
-    const id = view.getFloat64(at + 1, true);
+    const id = numbers[n + 1];
     if (kind === OK_NUMBER) {
-      batch.push(W_OK, id, view.getFloat64(at + 9, true));
-      at += 17;
+      batch.push(W_OK, id, numbers[n + 2]);
+      n += 3;
     } else if (kind === OK_STRING) {
-      const length = view.getUint32(at + 9, true);
+      const length = numbers[n + 2];
+      const first = (n + 3) * 4;
       let text = '';
-      for (let c = 0; c < length; c++) text += String.fromCharCode(view.getUint16(at + 13 + 2 * c, true));
+      for (let c = 0; c < length; c += 4096) text += String.fromCharCode(...units.subarray(first + c, first + Math.min(length, c + 4096)));
       batch.push(W_OK, id, text);
-      at += 13 + 2 * length;
+      n += 3 + padded(2 * length) / 8;
     } else {
-      batch.push(W_OK, id, CONSTANTS[view.getUint8(at + 9)]);
-      at += 10;
+      batch.push(W_OK, id, CONSTANTS[numbers[n + 2]]);
+      n += 3;
     }
   }
   return batch;
+}
+
+/** `bytes` rounded up to a multiple of 8. */
+function padded(bytes: number): number {
+  return (bytes + 7) & ~7;
 }
 
 /** Watches a thread worker's copies from the pool's own thread while the worker holds calls. */
