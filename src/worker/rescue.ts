@@ -233,24 +233,34 @@ export class RescueWatch {
   readonly #deliver: (batch: Batch) => void;
   readonly #watch = { flushes: -1 };
   #timer: ReturnType<typeof setInterval> | null = null;
+  #on = false;
 
   constructor(buffer: SharedArrayBuffer, deliver: (batch: Batch) => void) {
     this.#buffer = buffer;
     this.#deliver = deliver;
   }
 
-  /** Watches while `on`; the timer never keeps the process alive. */
+  /**
+   * Watches while `on`; the timer never keeps the process alive. A worker
+   * goes from holding calls to none and back for nearly every batch of short
+   * calls: turning off only marks it, and the timer stops at its next tick.
+   */
   set(on: boolean): void {
+    this.#on = on;
     if (on && this.#timer === null) {
-      this.#timer = setInterval(() => {
-        const copies = rescueTake(this.#buffer, this.#watch);
-        if (copies !== null) this.#deliver(rescuedBatch(copies));
-      }, RESCUE_CHECK_MS);
+      this.#timer = setInterval(() => this.#tick(), RESCUE_CHECK_MS);
       this.#timer.unref?.();
-    } else if (!on && this.#timer !== null) {
-      clearInterval(this.#timer);
+    }
+  }
+
+  #tick(): void {
+    if (!this.#on) {
+      clearInterval(this.#timer ?? undefined);
       this.#timer = null;
       this.#watch.flushes = -1;
+      return;
     }
+    const copies = rescueTake(this.#buffer, this.#watch);
+    if (copies !== null) this.#deliver(rescuedBatch(copies));
   }
 }
