@@ -119,9 +119,21 @@ export function serveProcess(): void {
        const fd = workerData.sideFd;
        // Bun cannot wrap a descriptor in a net.Socket, and Deno cannot read one with an fs stream in a thread.
        const side = workerData.fsStream
-         ? { input: require('node:fs').createReadStream('', { fd, autoClose: false }), write: (b) => require('node:fs').writeSync(fd, b) }
+         ? { input: require('node:fs').createReadStream('', { fd, autoClose: false }), write: (b) => writeAll(require('node:fs'), b) }
          : new (require('node:net').Socket)({ fd, readable: true, writable: true });
        (side.input ?? side).on('error', () => {});
+       // A rescue record may be larger than the pipe takes at once: written in parts, waiting while it is full.
+       const nap = new Int32Array(new SharedArrayBuffer(4));
+       function writeAll(fs, b) {
+         for (let at = 0; at < b.length; ) {
+           try {
+             at += fs.writeSync(fd, b, at);
+           } catch (error) {
+             if (error.code !== 'EAGAIN') return;
+             Atomics.wait(nap, 0, 0, 1);
+           }
+         }
+       }
        let partial = Buffer.alloc(0);
        (side.input ?? side).on('data', (chunk) => {
          const data = partial.length > 0 ? Buffer.concat([partial, chunk]) : chunk;

@@ -83,6 +83,8 @@ describe.each(workerBackends)('results of short calls do not wait for a blocked 
       { nested: [1, 'two', new Map([[3, 4n]])] },
       new Uint8Array([5]),
       `${'x'.repeat(5000)}ü`,
+      // 100 KB of copies: more than a pipe takes in one write.
+      'y'.repeat(50_000),
     ];
     // A result too large for the copies' buffer is sent at once instead. (Not
     // on processes: a batch larger than the channel's socket buffer waits in
