@@ -3,7 +3,8 @@ import { deserialize, serialize } from 'node:v8';
 import type { Socket } from 'node:net';
 import type { Backend, ExitInfo, ResourceLimits, SpawnSpec, WorkerEvents, WorkerHandle } from './backend.js';
 import { workerEntry } from './entry.js';
-import { LAST_WORDS_TICKET, SIDE_FD_ENV, SIDE_RECORD_BYTES } from '../worker/claims.js';
+import { LAST_WORDS_TICKET, RESCUE_TICKET, SIDE_FD_ENV, SIDE_RECORD_BYTES } from '../worker/claims.js';
+import { rescuedBatch } from '../worker/rescue.js';
 import { RUNTIME } from '../runtimes.js';
 import { ServerThread, carriesSharedObjects } from '../share/host.js';
 import { SHARE_SOCKET_ENV } from '../share/client.js';
@@ -34,6 +35,7 @@ export const processBackend: Backend = {
       stdio: ['ignore', 'inherit', 'pipe', 'ipc', 'pipe'],
     });
     const side = child.stdio[SIDE_FD] as Socket;
+    // Take-back answers, and batches the child's keeper sends for its main thread (last words, rescued results).
     const takeBacks = new SideAnswers(side, (batch) => events.message(batch));
     let outOfMemory = false;
     let lastError = '';
@@ -119,17 +121,18 @@ const SIDE_FD = 4;
  * Take-back requests to a child's keeper thread and its answers, over the side
  * pipe: a request is the ticket (float64), an answer the ticket and 1 (taken)
  * or 0 (it had started). See src/worker/process-serve.ts for the other end.
- * A child may also leave its last words there (LAST_WORDS_TICKET).
+ * A child may also leave its last words there (LAST_WORDS_TICKET), and its
+ * keeper the results its main thread holds while stuck (RESCUE_TICKET).
  */
 class SideAnswers {
   readonly #side: Socket;
-  readonly #lastWords: (batch: unknown[]) => void;
+  readonly #batch: (batch: unknown[]) => void;
   readonly #waiting = new Map<number, (taken: boolean) => void>();
   #partial: Buffer = Buffer.alloc(0);
 
-  constructor(side: Socket, lastWords: (batch: unknown[]) => void) {
+  constructor(side: Socket, batch: (batch: unknown[]) => void) {
     this.#side = side;
-    this.#lastWords = lastWords;
+    this.#batch = batch;
     side.on('data', (chunk: Buffer) => this.#read(chunk));
     // A child that dies takes its answers with it; its exit settles its calls.
     side.on('error', () => {});
@@ -147,10 +150,11 @@ class SideAnswers {
     let at = 0;
     for (; at + SIDE_RECORD_BYTES <= data.length; at += SIDE_RECORD_BYTES) {
       const ticket = data.readDoubleLE(at);
-      if (ticket === LAST_WORDS_TICKET) {
+      if (ticket === LAST_WORDS_TICKET || ticket === RESCUE_TICKET) {
         const end = at + SIDE_RECORD_BYTES + data.readDoubleLE(at + 8);
-        if (end > data.length) break; // the rest of the words is still on its way
-        this.#lastWords(deserialize(data.subarray(at + SIDE_RECORD_BYTES, end)) as unknown[]);
+        if (end > data.length) break; // the rest of the record is still on its way
+        const body = data.subarray(at + SIDE_RECORD_BYTES, end);
+        this.#batch(ticket === RESCUE_TICKET ? rescuedBatch(body) : (deserialize(body) as unknown[]));
         at = end - SIDE_RECORD_BYTES;
         continue;
       }

@@ -36,6 +36,12 @@ export const SIDE_RECORD_BYTES = 16;
  * follows. Used where the channel cannot be written from an 'exit' listener.
  */
 export const LAST_WORDS_TICKET = -1;
+/**
+ * The ticket of a rescue record on the side pipe: copies of results the
+ * child's main thread holds while it is stuck in a call (src/worker/rescue.ts),
+ * sent by its keeper thread; the second number is their length in bytes.
+ */
+export const RESCUE_TICKET = -2;
 
 /** Words per worker: more than the calls one worker may hold at once (the pool keeps below half of it). */
 export const CLAIM_SLOTS = 1 << 14;

@@ -9,7 +9,8 @@ import { W_DYING } from '../protocol.js';
 import { RUNTIME } from '../runtimes.js';
 import { WorkerRuntime } from './runtime.js';
 import { markWorkerThread } from './current.js';
-import { CLAIM_SLOTS, LAST_WORDS_TICKET, SIDE_FD_ENV, SIDE_RECORD_BYTES, claimTakeBack } from './claims.js';
+import { CLAIM_SLOTS, LAST_WORDS_TICKET, RESCUE_TICKET, SIDE_FD_ENV, SIDE_RECORD_BYTES, claimTakeBack } from './claims.js';
+import { RESCUE_BYTES, RESCUE_CHECK_MS, rescueTake } from './rescue.js';
 import { SHARE_SOCKET_ENV, serveRemoteObjects, settleRemoteObjects } from '../share/client.js';
 
 /** Serves the pool that started this process. */
@@ -30,6 +31,8 @@ export function serveProcess(): void {
   delete process.env[SHARE_SOCKET_ENV];
   if (sharePath) serveRemoteObjects(sharePath);
   const claims = Number.isInteger(sideFd) ? new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT) : null;
+  // Copies of waiting results, which the keeper sends on the side pipe if this thread gets stuck (src/worker/rescue.ts).
+  const rescue = claims === null ? null : new SharedArrayBuffer(RESCUE_BYTES);
   const runtime = new WorkerRuntime(
     {
       send: (batch) => {
@@ -38,6 +41,7 @@ export function serveProcess(): void {
         process.send!(batch);
       },
       exit: (code) => process.exit(code),
+      ...(rescue === null ? {} : { rescue }),
     },
     claims,
   );
@@ -117,9 +121,21 @@ export function serveProcess(): void {
        const fd = workerData.sideFd;
        // Bun cannot wrap a descriptor in a net.Socket, and Deno cannot read one with an fs stream in a thread.
        const side = workerData.fsStream
-         ? { input: require('node:fs').createReadStream('', { fd, autoClose: false }), write: (b) => require('node:fs').writeSync(fd, b) }
+         ? { input: require('node:fs').createReadStream('', { fd, autoClose: false }), write: (b) => writeAll(require('node:fs'), b) }
          : new (require('node:net').Socket)({ fd, readable: true, writable: true });
        (side.input ?? side).on('error', () => {});
+       // A rescue record may be larger than the pipe takes at once: written in parts, waiting while it is full.
+       const nap = new Int32Array(new SharedArrayBuffer(4));
+       function writeAll(fs, b) {
+         for (let at = 0; at < b.length; ) {
+           try {
+             at += fs.writeSync(fd, b, at);
+           } catch (error) {
+             if (error.code !== 'EAGAIN') return;
+             Atomics.wait(nap, 0, 0, 1);
+           }
+         }
+       }
        let partial = Buffer.alloc(0);
        (side.input ?? side).on('data', (chunk) => {
          const data = partial.length > 0 ? Buffer.concat([partial, chunk]) : chunk;
@@ -135,10 +151,22 @@ export function serveProcess(): void {
          partial = data.subarray(at);
          if (answers.length > 0) side.write(Buffer.concat(answers));
        });
+       // Results the main thread holds while it is stuck in a call: their copies go to the pool.
+       const take = ${rescueTake.toString()};
+       const watch = { flushes: -1 };
+       setInterval(() => {
+         const copies = take(workerData.rescue, watch);
+         if (copies === null) return;
+         const record = Buffer.allocUnsafe(${SIDE_RECORD_BYTES} + copies.length);
+         record.writeDoubleLE(${RESCUE_TICKET}, 0);
+         record.writeDoubleLE(copies.length, 8);
+         record.set(copies, ${SIDE_RECORD_BYTES});
+         side.write(record);
+       }, ${RESCUE_CHECK_MS});
      }`,
     {
       eval: true,
-      workerData: { parent: process.ppid, self: process.pid, claims, sideFd, fsStream: process.versions.bun !== undefined },
+      workerData: { parent: process.ppid, self: process.pid, claims, rescue, sideFd, fsStream: process.versions.bun !== undefined },
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
       stdout: false,
       stderr: false,

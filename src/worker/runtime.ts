@@ -18,7 +18,9 @@
  * timeout) is announced with W_STARTED and everything waiting in the outbox is
  * sent before it starts, and its own result is sent as soon as it ends. Only
  * calls known to be short (each task's pace is measured here, per worker) run
- * back to back with their results batched, at most FLUSH_AFTER_MS apart. So a
+ * back to back with their results batched, at most FLUSH_AFTER_MS apart; if
+ * one of those blocks after all, copies of the results it holds reach the
+ * parent through a watcher outside this thread (src/worker/rescue.ts). So a
  * finished result never waits for a long call, and the parent always knows
  * which long call a dying worker was running (src/pool/failure.ts). Async
  * completions are flushed once per turn of the event loop. Every outgoing
@@ -66,6 +68,7 @@ import { rehydrate, rehydrateItems } from './rehydrate.js';
 import { claimArrived, claimStart } from './claims.js';
 import { loadTask } from './task-loader.js';
 import { startLoopActivity } from './loop-activity.js';
+import { RescueCopies } from './rescue.js';
 
 /** How the runtime speaks to its parent. */
 export interface RuntimePort {
@@ -77,6 +80,12 @@ export interface RuntimePort {
   resolveTask?(definition: TaskDefinition): Promise<Function> | Function;
   /** Results stay on this event loop (inline): checked like any result, but passed as they are. */
   sameThread?: boolean;
+  /**
+   * Where copies of waiting results go before a short call starts, for a
+   * watcher outside this thread to deliver if that call blocks (src/worker/rescue.ts).
+   * Absent (and not sameThread), waiting results are sent before each call instead.
+   */
+  rescue?: SharedArrayBuffer;
 }
 
 const QUEUE_FIELDS = 6; // tag, id, key, payload, flags, ticket
@@ -123,10 +132,12 @@ export class WorkerRuntime implements SignalSource {
   #ended = false;
   /** The words by which calls sent ahead are taken back (src/worker/claims.ts); null where calls are taken back by message. */
   #claims: Int32Array | null = null;
+  readonly #copies: RescueCopies | null = null;
 
   constructor(port: RuntimePort, claims: SharedArrayBuffer | null = null) {
     this.#port = port;
     if (claims !== null) this.#claims = new Int32Array(claims);
+    if (port.rescue !== undefined) this.#copies = new RescueCopies(port.rescue);
   }
 
   /** Entry point for every batch the parent sends. */
@@ -189,8 +200,7 @@ export class WorkerRuntime implements SignalSource {
     this.#ended = true;
     const running = [...this.#running.keys()];
     if (this.#executing >= 0) running.push(this.#executing);
-    const words = this.#outbox;
-    this.#outbox = [];
+    const words = this.#takeOutbox();
     words.push(W_DYING, running, error === null || error === undefined ? null : encodeError(error), W_STATS, this.#busyMs);
     return words;
   }
@@ -312,8 +322,9 @@ export class WorkerRuntime implements SignalSource {
         this.#outbox.push(W_STARTED, id);
         this.#flush();
         started = performance.now();
-      } else if (this.#outbox.length > 0 && started - this.#lastFlush > FLUSH_AFTER_MS) {
+      } else if (this.#outbox.length > 0 && (started - this.#lastFlush > FLUSH_AFTER_MS || !this.#keepCopies())) {
         this.#flush();
+        started = performance.now();
       }
       const pending =
         tag === P_RUN ? this.#run(id, fn, payload, flags, started, paceSlot) : this.#runChunk(id, fn, payload, flags, started, paceSlot);
@@ -512,10 +523,27 @@ export class WorkerRuntime implements SignalSource {
     }
   }
 
-  #flush(): void {
+  /**
+   * A short call is about to start while results wait here: they are copied
+   * where a watcher outside this thread finds them if the call blocks
+   * (src/worker/rescue.ts). False: they must be sent now instead.
+   */
+  #keepCopies(): boolean {
+    if (this.#port.sameThread === true) return true; // inline: its caller's loop is blocked with it anyway
+    return this.#copies?.copy(this.#outbox) === true;
+  }
+
+  /** Empties the outbox: what it held, minus what a watcher has delivered already. */
+  #takeOutbox(): unknown[] {
     const outbox = this.#outbox;
-    if (outbox.length === 0 || this.#ended) return;
     this.#outbox = [];
+    const taken = this.#copies === null ? 0 : this.#copies.flushing();
+    return taken > 0 ? outbox.slice(taken) : outbox;
+  }
+
+  #flush(): void {
+    if (this.#outbox.length === 0 || this.#ended) return;
+    const outbox = this.#takeOutbox();
     this.#lastFlush = performance.now();
     outbox.push(W_STATS, this.#busyMs);
     try {
@@ -523,6 +551,7 @@ export class WorkerRuntime implements SignalSource {
     } catch {
       this.#sendOneByOne(outbox);
     }
+    this.#copies?.flushed();
   }
 
   /** A value in the batch could not be serialized: find it, and fail only its call. */

@@ -11,14 +11,17 @@ export function serveThread(): void {
   markWorkerThread();
 
   const port = parentPort!;
+  const shared = workerData as { claims?: SharedArrayBuffer; rescue?: SharedArrayBuffer } | null;
   const runtime = new WorkerRuntime(
     {
       send: (batch) => port.postMessage(batch),
       // Ends only this thread, even if a task left timers or sockets open.
       exit: (code) => process.exit(code),
+      // Copies of waiting results, which the pool reads if this thread gets stuck (src/worker/rescue.ts).
+      ...(shared?.rescue ? { rescue: shared.rescue } : {}),
     },
     // The claim words the pool shares with this thread (src/worker/claims.ts).
-    (workerData as { claims?: SharedArrayBuffer } | null)?.claims ?? null,
+    shared?.claims ?? null,
   );
   port.on('message', (batch: unknown[]) => runtime.handle(batch));
 

@@ -59,6 +59,8 @@ const FAILS_WITH: Record<Faulty, Function> = {
   hang: TaskTimeoutError,
 };
 const isFaulty = (action: Action): action is Faulty => action in FAILS_WITH;
+/** Actions whose call is over once it has run (no timer or promise left on its worker's loop). */
+const SYNC_ACTIONS: ReadonlySet<Action> = new Set<Action>(['quick', 'slow', 'throws']);
 
 interface Model {
   closed: boolean;
@@ -284,6 +286,9 @@ export class Pause implements PoolCommand {
  * Promise 1 of the issue: a call never waits behind a busy worker while
  * another worker is free. While fewer gated calls than workers can be
  * blocked, every other call must settle with the gates still closed.
+ * Promise 2: a result does not wait for another call. Even with every worker
+ * blocked, a synchronous call that has already run settles (its result may be
+ * held by a worker now stuck in a gated call).
  */
 export class SettleOthers implements PoolCommand {
   check(m: Readonly<Model>): boolean {
@@ -295,7 +300,16 @@ export class SettleOthers implements PoolCommand {
     const blocking = r.calls.filter(
       (call) => call.action === 'gated' && call.gate >= m.gate && (!call.future.done() || call.cancel?.state === 'running'),
     ).length;
-    if (blocking >= r.size) return;
+    if (blocking >= r.size) {
+      const ran = r.calls.filter((call) => SYNC_ACTIONS.has(call.action) && r.runs(call.index) > 0).map((call) => call.future);
+      await within(
+        Promise.allSettled(ran),
+        SETTLE_DEADLINE_MS,
+        `the synchronous calls that already ran to settle while all ${r.size} workers are blocked`,
+      );
+      r.checkStep();
+      return;
+    }
     const others = [
       ...r.calls.filter((call) => !(call.action === 'gated' && call.gate >= m.gate)).map((call) => call.future),
       ...r.batches.map((batch) => batch.result),
