@@ -328,7 +328,12 @@ export interface DeadlockLink {
    * For a process worker: the task whose wait this is (its function's name and the call's id, as
    * `WorkerCrashedError.taskId` counts calls). Absent for threads.
    */
-  task?: { name: string; callId: number };
+  task?: {
+    /** The task function's name. */
+    name: string;
+    /** The call's id (the future's `id`). */
+    callId: number;
+  };
 }
 
 /**
