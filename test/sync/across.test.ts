@@ -293,16 +293,23 @@ describe('process workers and shared objects', () => {
   });
 
   describe.each(['exit', 'sigkill'] as const)('a process worker that dies (%s) holding', (how) => {
-    it.each(['Lock', 'RLock', 'Condition'] as const)('a %s: the next acquirer gets it and learns the owner died', async (kind) => {
-      const held = kind === 'Lock' ? new Lock({ name: 'held' }) : kind === 'RLock' ? new RLock({ name: 'held' }) : new Condition();
+    /** A process task takes `held` and dies (`how`) holding it: resolves once it holds it, with its pid and its call's outcome. */
+    async function dieHolding(held: Lock | RLock | Condition | Semaphore) {
       const who = new SharedValue('int32', 0);
       const ready = new Event();
-      const dying = makePool({ backend: 'process', size: 1 });
-      const death = dying.run(holdAndExit, held, how, who, ready).catch((error: unknown) => error);
+      const death = makePool({ backend: 'process', size: 1 })
+        .run(holdAndExit, held, how, who, ready)
+        .catch((error: unknown) => error);
       expect(await ready.wait({ timeout: 20_000 })).toBe(true);
+      return { pid: who.value, death };
+    }
+
+    it.each(['Lock', 'RLock', 'Condition'] as const)('a %s: the next acquirer gets it and learns the owner died', async (kind) => {
+      const held = kind === 'Lock' ? new Lock({ name: 'held' }) : kind === 'RLock' ? new RLock({ name: 'held' }) : new Condition();
+      const { pid, death } = await dieHolding(held);
       // The caller's main thread waits for it (async)...
       expect(await held.acquire({ timeout: 20_000 })).toBe(true);
-      expect(held.ownerDied).toEqual({ owner: `process ${who.value}` });
+      expect(held.ownerDied).toEqual({ owner: `process ${pid}` });
       held.release();
       expect(held.ownerDied).toBeNull();
       expect(await death).toMatchObject({ name: 'WorkerCrashedError' });
@@ -317,12 +324,7 @@ describe('process workers and shared objects', () => {
 
     it('a Semaphore permit: the permit is not given back (no owner), so waits with a timeout end false', async () => {
       const semaphore = new Semaphore(1);
-      const who = new SharedValue('int32', 0);
-      const ready = new Event();
-      const death = makePool({ backend: 'process', size: 1 })
-        .run(holdAndExit, semaphore, how, who, ready)
-        .catch((error: unknown) => error);
-      expect(await ready.wait({ timeout: 20_000 })).toBe(true);
+      const { death } = await dieHolding(semaphore);
       expect(await death).toMatchObject({ name: 'WorkerCrashedError' });
       expect(await makePool({ backend: 'process', size: 1 }).run(acquirePermit, semaphore, 200)).toBe(false);
       expect(semaphore.value).toBe(0);
@@ -330,14 +332,9 @@ describe('process workers and shared objects', () => {
 
     it('a BoundedSemaphore permit: it comes back to the next acquirer, which learns the holder died', async () => {
       const semaphore = new BoundedSemaphore(1, { name: 'bounded' });
-      const who = new SharedValue('int32', 0);
-      const ready = new Event();
-      const death = makePool({ backend: 'process', size: 1 })
-        .run(holdAndExit, semaphore, how, who, ready)
-        .catch((error: unknown) => error);
-      expect(await ready.wait({ timeout: 20_000 })).toBe(true);
+      const { pid, death } = await dieHolding(semaphore);
       expect(await semaphore.acquire({ timeout: 20_000 })).toBe(true);
-      expect(semaphore.ownerDied).toEqual({ owner: `process ${who.value}` });
+      expect(semaphore.ownerDied).toEqual({ owner: `process ${pid}` });
       semaphore.release();
       expect(semaphore.ownerDied).toBeNull();
       expect(semaphore.value).toBe(1);
