@@ -6,6 +6,13 @@ import { busyLoop, changeDirectory, sleepFor } from '../fixtures/auto-tasks.mjs'
 
 afterEach(cleanup);
 
+/**
+ * The CPU share below which auto's first decision places a task inline (midway between its I/O-bound 0.25 and
+ * CPU-bound 0.5, src/auto/profile.ts). A task that only sleeps measures ~5 % on a quiet machine, but the
+ * per-call overhead counts in its share, and CI on a loaded machine saw 29 %: still inline, as it must be.
+ */
+const FIRST_DECISION_SHARE = 0.375;
+
 describe("backend: 'auto'", () => {
   it('routes a sleep-bound task to inline and a loop-bound task to threads, and explains why', async () => {
     const pool = makePool({ backend: 'auto', size: 2 });
@@ -16,7 +23,7 @@ describe("backend: 'auto'", () => {
     const cpu = pool.explain(busyLoop);
     expect(io.backend).toBe('inline');
     expect(io.reason).toMatch(/I\/O-bound/);
-    expect(io.cpuShare).toBeLessThan(0.25);
+    expect(io.cpuShare).toBeLessThan(FIRST_DECISION_SHARE);
     expect(cpu.backend).toBe('thread');
     expect(cpu.reason).toMatch(/CPU-bound/);
     expect(cpu.cpuShare).toBeGreaterThan(0.5);
@@ -32,7 +39,7 @@ describe("backend: 'auto'", () => {
       calls.push(pool.run(sleepFor, 80), pool.run(busyLoop, 3_000_000), pool.run(busyLoop, 3_000_000), pool.run(busyLoop, 3_000_000));
     await Promise.all(calls);
     expect(pool.explain(sleepFor).backend).toBe('inline');
-    expect(pool.explain(sleepFor).cpuShare).toBeLessThan(0.25);
+    expect(pool.explain(sleepFor).cpuShare).toBeLessThan(FIRST_DECISION_SHARE);
     expect(pool.explain(busyLoop).backend).toBe('thread');
   });
 
