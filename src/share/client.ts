@@ -29,7 +29,8 @@ import { REMOTE_KIND, type RemoteState } from './host.js';
 import { KINDS } from './ops.js';
 import { current } from '../worker/current.js';
 import { validTimeout } from '../sync/wait.js';
-import { frame, fromWire, ONE_WAY, SETTLE_OBJECT, type Reply, type WireError } from './wire.js';
+import { dropTakenAhead, holdsTakenAhead, pipelineQueue } from './queue-client.js';
+import { frame, fromWire, ONE_WAY, SETTLE_OBJECT, STREAM_PUT, streamFrame, type Reply, type WireError } from './wire.js';
 
 /** The environment variable that gives a process worker the path of its server thread's socket. */
 export const SHARE_SOCKET_ENV = 'TANDEM_SHARE_SOCKET';
@@ -155,6 +156,9 @@ export class Link {
   #ended = false;
   /** Whether a one-way request went out since the last settle(). */
   #told = false;
+  /** Sync requests whose reply is still to come, and replies that came while another was awaited. */
+  readonly #expected = new Set<number>();
+  readonly #stash = new Map<number, Reply>();
 
   constructor(start: StartLinkThread) {
     const { port1, port2 } = new MessageChannel();
@@ -205,25 +209,53 @@ export class Link {
 
   /** One request, waited for with this thread blocked. */
   askSync(objectId: number, op: string, args: unknown[], task: TaskRef): unknown {
+    return outcome(this.receive(this.send(objectId, op, args, task), true, op)!);
+  }
+
+  /**
+   * Sends a request whose reply {@link receive} takes later, with or without blocking (a SharedQueue
+   * taking values ahead while the task uses those it has); returns its id.
+   */
+  send(objectId: number, op: string, args: unknown[], task: TaskRef): number {
     if (this.#lost()) throw linkLost(`${op}()`);
     const id = ++this.#nextId * 2 + 1;
-    let rung = Atomics.load(this.#words, BELL);
+    this.#expected.add(id);
     this.#write([id, objectId, op, args, task]);
+    return id;
+  }
+
+  /** The reply to request `id` of {@link send}: waits for it if `block`, else undefined when it has not come yet. */
+  receive(id: number, block: boolean, op = 'the request'): Reply | undefined {
+    let rung = Atomics.load(this.#words, BELL);
     for (;;) {
+      const stashed = this.#stash.get(id);
+      if (stashed) {
+        this.#stash.delete(id);
+        this.#expected.delete(id);
+        return stashed;
+      }
       const received = receiveMessageOnPort(this.#syncPort);
       if (received) {
         const reply = received.message as Reply;
-        // A late reply to a Sync request that gave up (its link was lost) is no answer to this one.
-        if (reply[0] === id) return outcome(reply);
+        // A late reply to a Sync request that gave up (its link was lost) is no answer to any.
+        if (reply[0] !== id && this.#expected.has(reply[0])) this.#stash.set(reply[0], reply);
+        if (reply[0] === id) {
+          this.#expected.delete(id);
+          return reply;
+        }
         continue;
       }
-      if (Atomics.load(this.#words, LOST) === 1) throw linkLost(`${op}()`);
+      if (!block) return undefined;
+      if (Atomics.load(this.#words, LOST) === 1) this.#gaveUp(id, op);
       // Looks now and then whether the link thread still runs: its 'exit' event needs this thread's event loop.
-      if (Atomics.wait(this.#words, BELL, rung, LINK_CHECK_MS) === 'timed-out' && this.#worker.threadId === -1) {
-        throw linkLost(`${op}()`);
-      }
+      if (Atomics.wait(this.#words, BELL, rung, LINK_CHECK_MS) === 'timed-out' && this.#worker.threadId === -1) this.#gaveUp(id, op);
       rung = Atomics.load(this.#words, BELL);
     }
+  }
+
+  #gaveUp(id: number, op: string): never {
+    this.#expected.delete(id);
+    throw linkLost(op === 'the request' ? op : `${op}()`);
   }
 
   /** A request the task does not wait for (the server answers none; a failure is the reply to the next request on the object). */
@@ -232,8 +264,19 @@ export class Link {
     this.#write([ONE_WAY, objectId, op, args, task]);
   }
 
-  /** Waits until the server has done every one-way request sent so far (it does requests in order: one more round trip). */
+  /** A one-way SharedQueue op (a stream frame: no V8 serialization, see wire.ts). */
+  tellStream(op: number, queueId: number, bytes?: Uint8Array): void {
+    if (this.#lost()) throw linkLost(op === STREAM_PUT ? 'put()' : 'get()');
+    this.#told = true;
+    this.#writeBuffer(streamFrame(op, queueId, bytes), true);
+  }
+
+  /**
+   * Waits until the server has done every one-way request sent so far (it does requests in order: one
+   * more round trip), SharedQueue puts included; values taken ahead from queues go back first.
+   */
   settle(): void {
+    if (holdsTakenAhead()) dropTakenAhead(this);
     if (!this.#told) return;
     this.#told = false;
     try {
@@ -302,11 +345,29 @@ export class Link {
 
   #write(message: unknown[]): void {
     if (message[0] === ONE_WAY) this.#told = true;
-    const buffer = frame(message);
+    this.#writeBuffer(frame(message), message[0] === ONE_WAY);
+  }
+
+  /**
+   * `oneWay`: nothing will answer it, so it must be in the socket before the op returns (a process
+   * killed right after must not lose a release or a put that returned): handed to the link thread
+   * (Deno, where the task's thread cannot write the socket itself, or before the link connects), it
+   * waits until that thread has written it.
+   */
+  #writeBuffer(buffer: Buffer, oneWay: boolean): void {
     const fd = Atomics.load(this.#words, FD);
     if (fd >= 0 && Atomics.load(this.#words, WRITTEN) === this.#handed && writeFrame(this.#words, fd, buffer) !== 'failed') return;
-    this.#handed++;
+    const target = ++this.#handed;
     this.#worker.postMessage(buffer);
+    if (oneWay) this.#awaitWritten(target);
+  }
+
+  #awaitWritten(target: number): void {
+    for (;;) {
+      const written = Atomics.load(this.#words, WRITTEN);
+      if (written >= target || Atomics.load(this.#words, LOST) === 1) return;
+      if (Atomics.wait(this.#words, WRITTEN, written, LINK_CHECK_MS) === 'timed-out' && this.#worker.threadId === -1) return;
+    }
   }
 
   #settle(reply: Reply): void {
@@ -450,11 +511,15 @@ function linkThread(load: NodeJS.Require, writeFrame: (words: Int32Array, fd: nu
   const write = (buffer: Uint8Array): void => {
     const fd = Atomics.load(words, FD);
     if (fd < 0) {
-      socket!.write(buffer, () => Atomics.add(words, WRITTEN, 1));
+      socket!.write(buffer, () => {
+        Atomics.add(words, WRITTEN, 1);
+        Atomics.notify(words, WRITTEN);
+      });
       return;
     }
     if (writeFrame(words, fd, buffer, writeSync) === 'failed') socket!.write(buffer);
     Atomics.add(words, WRITTEN, 1);
+    Atomics.notify(words, WRITTEN);
   };
   const loseConnection = (why: string): void => {
     // First: the task's thread must stop writing to a descriptor that is about to be closed (or reused).
@@ -575,6 +640,7 @@ export function remoteObject(state: RemoteState, link: () => ShareLink = theLink
   if (local && state.kind === 'tandem.Condition') endLeaseFirst(object);
   // The Condition's lock is already the remote lock, made by its fromShared from the marker.
   for (const [name, value] of Object.entries(meta)) if (name !== 'lock') define(object, name, { value });
+  if (local && state.kind === 'tandem.SharedQueue') pipelineQueue(object, id, task, theLink);
   // The caller's object again when it goes back (a task returning it, say).
   const shared: SharedState = { kind: REMOTE_KIND, state };
   define(object, encodeShared, { value: () => shared });

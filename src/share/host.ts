@@ -27,6 +27,7 @@ import { codeFile, entryExtension } from '../location.js';
 import { collectThreadGlobals, encodeShared, registerShareable, SHARED_MARKER, type Shareable, type SharedMarker } from '../shareable.js';
 import { threadExited, threadServes } from '../sync/liveness.js';
 import { KINDS } from './ops.js';
+import { SharedQueue } from '../shared/queue.js';
 import { FLAG_SHARED, FRAME_FIELDS, P_CHUNK, P_HELLO, P_RUN } from '../protocol.js';
 import type { Registration } from './server.js';
 import { assertCanServeProcesses } from './support.js';
@@ -146,6 +147,9 @@ export class ServerThread {
     if (pid !== undefined) threadServes(threadId, pid);
     worker.unref();
     worker.on('error', () => {});
+    worker.on('message', (message: { orphans?: [number, Uint8Array[]][] }) => {
+      for (const [id, values] of message.orphans ?? []) adoptPuts(id, values);
+    });
     worker.once('exit', () => {
       // What the child held goes to the next acquirer, as a dead thread worker's does.
       threadExited(threadId);
@@ -178,6 +182,25 @@ export class ServerThread {
     const worker = this.#worker;
     if (worker) setTimeout(() => void worker.terminate(), STOP_GRACE_MS).unref();
     else removeSocket(this.#path);
+  }
+}
+
+/**
+ * Puts a dead child sent into queue `id` that were still waiting for room
+ * (./queue-side.ts): the caller puts them, in order, so none is lost. The
+ * waits hold no reference on the event loop: a queue nobody drains any more
+ * does not keep the caller alive.
+ */
+async function adoptPuts(id: number, values: Uint8Array[]): Promise<void> {
+  const queue = objects.get(id)?.deref();
+  if (!(queue instanceof SharedQueue)) return;
+  for (const bytes of values) {
+    try {
+      await queue.putEncoded(bytes);
+    } catch {
+      // Closed meanwhile: like any put after close, it has nowhere to go.
+      return;
+    }
   }
 }
 

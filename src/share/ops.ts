@@ -194,6 +194,7 @@ export const KINDS: Readonly<Record<string, KindTable>> = {
       'get:size': (o: SharedQueue) => o.size,
       'get:closed': (o: SharedQueue) => o.closed,
     },
-    meta: () => ({}),
+    // A process worker's puts and gets stream (../share/queue-client.ts): it encodes values itself.
+    meta: (o: SharedQueue) => ({ byteLength: o.byteLength, maxSize: o.maxSize }),
   },
 };

@@ -17,6 +17,8 @@
 import { SharedObjectUnavailableError } from '../errors.js';
 import { fromMarker, SHARED_MARKER, type SharedState } from '../shareable.js';
 import { Leases } from './lease.js';
+import { QueueSide } from './queue-side.js';
+import { SharedQueue } from '../shared/queue.js';
 import { KINDS, type KindTable } from './ops.js';
 import { ONE_WAY, SETTLE_OBJECT, toWire, type Cancel, type Request, type ShareTransport } from './wire.js';
 
@@ -40,6 +42,10 @@ export class ShareServer {
   readonly #deferred = new Map<number, unknown>();
   /** The Lock leases of each client (./lease.ts). */
   readonly #leases = new WeakMap<ShareTransport, Leases>();
+  /** The SharedQueue streams of each client (./queue-side.ts). */
+  readonly #streams = new WeakMap<ShareTransport, QueueSide>();
+  /** The error of a one-way put that failed, by client and queue: the answer to the client's next put that waits. */
+  readonly #failedPuts = new WeakMap<ShareTransport, Map<number, unknown>>();
 
   register([id, shared]: Registration): void {
     if (this.#objects.has(id)) return;
@@ -52,6 +58,14 @@ export class ShareServer {
   }
 
   serve(transport: ShareTransport): void {
+    const failed = new Map<number, unknown>();
+    this.#failedPuts.set(transport, failed);
+    this.#streams.set(
+      transport,
+      new QueueSide((queueId, error) => {
+        if (!failed.has(queueId)) failed.set(queueId, error);
+      }),
+    );
     if (transport.leases) {
       const leases = new Leases((message) => transport.send(message));
       this.#leases.set(transport, leases);
@@ -62,6 +76,59 @@ export class ShareServer {
       if (message.length === 1) this.#cancel(message as Cancel);
       else this.#run(message as Request, transport);
     });
+  }
+
+  /**
+   * The client is gone: what it took ahead from SharedQueues goes back, and the puts it sent that
+   * wait for room are returned (the caller's main thread puts them: host.ts), by queue id.
+   */
+  gone(transport: ShareTransport): Promise<[queueId: number, values: Uint8Array[]][]> {
+    return this.#streams.get(transport)?.end() ?? Promise.resolve([]);
+  }
+
+  /**
+   * A SharedQueue stream op (./queue-side.ts): 'stream:put' [bytes, options] (one-way, or a round trip
+   * answered once it is in the queue), 'stream:take' [max, options, ahead], 'stream:took', 'stream:giveBack'
+   * [count], and 'close', which waits for the client's puts before it closes the queue.
+   */
+  #runStream(request: Request, queue: SharedQueue, transport: ShareTransport): void {
+    const [id, queueId, op, args] = request;
+    const side = this.#streams.get(transport)!;
+    const options = args[op === 'stream:put' ? 1 : 0] as { timeout?: number } | undefined;
+    const timeout = options?.timeout;
+    if (id === ONE_WAY) {
+      if (op === 'stream:put') side.putOneWay(queueId, queue, args[0] as Uint8Array);
+      else if (op === 'stream:took') side.took(queueId);
+      else if (op === 'stream:giveBack') side.giveBack(queueId, args[0] as number);
+      return;
+    }
+    const failed = this.#failedPuts.get(transport)!;
+    if (op === 'stream:put' && failed.has(queueId)) {
+      const error = failed.get(queueId);
+      failed.delete(queueId);
+      return transport.send([id, false, toWire(error)]);
+    }
+    const controller = new AbortController();
+    let result: Promise<unknown> | unknown;
+    try {
+      if (op === 'stream:put') result = side.put(queueId, queue, args[0] as Uint8Array, timeout, controller.signal);
+      else if (op === 'stream:take') result = side.take(queueId, queue, args[0] as number, timeout, controller.signal, args[2] === true);
+      else result = side.drained(queueId)?.then(() => queue.close()) ?? queue.close();
+    } catch (error) {
+      return transport.send([id, false, toWire(error)]);
+    }
+    if (!(result instanceof Promise)) return transport.send([id, true, result]);
+    this.#waiting.set(id, controller);
+    result.then(
+      (value) => {
+        this.#waiting.delete(id);
+        transport.send([id, true, value]);
+      },
+      (error) => {
+        this.#waiting.delete(id);
+        transport.send([id, false, toWire(error)]);
+      },
+    );
   }
 
   /**
@@ -93,13 +160,22 @@ export class ShareServer {
 
   #run(request: Request, transport: ShareTransport): void {
     const [id, objectId, op, args, task] = request;
-    if (objectId === SETTLE_OBJECT) return transport.send([id, true, undefined]);
+    if (objectId === SETTLE_OBJECT) {
+      // Done once the client's SharedQueue puts are in their queues too.
+      const drained = this.#streams.get(transport)?.drained();
+      if (drained) void drained.then(() => transport.send([id, true, undefined]));
+      else transport.send([id, true, undefined]);
+      return;
+    }
     const live = this.#objects.get(objectId);
     if (!live) {
       const early = this.#early.get(objectId) ?? [];
       early.push({ request, transport });
       this.#early.set(objectId, early);
       return;
+    }
+    if (live.object instanceof SharedQueue && (op.startsWith('stream:') || op === 'close')) {
+      return this.#runStream(request, live.object, transport);
     }
     const leases = this.#leases.get(transport);
     if (op.startsWith('lease:')) return leases?.note(objectId, op);

@@ -121,6 +121,30 @@ export function frame(message: unknown): Buffer {
   return out;
 }
 
+/**
+ * A frame whose length word has this bit set is a stream frame, not V8: a
+ * one-way SharedQueue op of a process worker (./queue-side.ts), the most
+ * frequent frames there are, built and read without V8 serialization:
+ *
+ *   [length | STREAM_FRAME : u32 LE] [op : u8] [objectId : u32 LE] [value's bytes, as the queue stores them]
+ */
+const STREAM_FRAME = 0x80000000;
+/** Stream frame ops. */
+export const STREAM_PUT = 1;
+export const STREAM_TOOK = 2;
+const STREAM_OPS = ['', 'stream:put', 'stream:took'];
+
+/** A stream frame (see STREAM_FRAME): `op` on queue `objectId`, with `bytes` for a put. */
+export function streamFrame(op: number, objectId: number, bytes?: Uint8Array): Buffer {
+  const length = 5 + (bytes?.length ?? 0);
+  const out = Buffer.allocUnsafe(4 + length);
+  out.writeUInt32LE((length | STREAM_FRAME) >>> 0, 0);
+  out[4] = op;
+  out.writeUInt32LE(objectId, 5);
+  if (bytes) out.set(bytes, 9);
+  return out;
+}
+
 /** Cuts a byte stream into messages; `feed` returns those complete so far. */
 export class Deframer {
   #partial: Buffer = Buffer.alloc(0);
@@ -130,9 +154,16 @@ export class Deframer {
     const out: unknown[] = [];
     let at = 0;
     while (at + 4 <= data.length) {
-      const length = data.readUInt32LE(at);
+      const word = data.readUInt32LE(at);
+      const length = (word & ~STREAM_FRAME) >>> 0;
       if (at + 4 + length > data.length) break;
-      out.push(deserialize(data.subarray(at + 4, at + 4 + length)));
+      if (word === length) {
+        out.push(deserialize(data.subarray(at + 4, at + 4 + length)));
+      } else {
+        const op = data[at + 4];
+        const args = op === STREAM_PUT ? [data.subarray(at + 9, at + 4 + length)] : [];
+        out.push([ONE_WAY, data.readUInt32LE(at + 5), STREAM_OPS[op], args, undefined]);
+      }
       at += 4 + length;
     }
     this.#partial = at === data.length ? Buffer.alloc(0) : data.subarray(at);

@@ -132,6 +132,17 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     return Atomics.load(this.#words, COUNT);
   }
 
+  /** Bytes of serialized values the queue holds at most (its `byteLength` option; each value also takes 4). */
+  get byteLength(): number {
+    return this.#capacity;
+  }
+
+  /** Values the queue holds at most (its `maxSize` option; Infinity when only `byteLength` bounds it). */
+  get maxSize(): number {
+    const max = this.#words[MAX_SIZE];
+    return max === 0x7fffffff ? Infinity : max;
+  }
+
   /** Whether close() was called: no more values go in. */
   get closed(): boolean {
     return Atomics.load(this.#words, CLOSED) === 1;
@@ -142,9 +153,89 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     checkTimeout(options.timeout);
     const length = this.#encode(value);
     if (this.#tryPut(encoder.bytes, length)) return;
-    // The encoder's buffer is reused by the next put of this thread, which may run while this one waits.
-    const bytes = encoder.bytes.slice(0, length);
+    // The encoder's buffer is reused by the next put of this thread, which may run while this one waits
+    // (a copy: Buffer's slice() is a view).
+    const bytes = new Uint8Array(encoder.bytes.subarray(0, length));
     return runAsync(this.#putLoop(bytes, length, options.timeout, options.signal));
+  }
+
+  /**
+   * @internal put() of a value a process worker encoded (see {@link encodeQueueValue}): the caller's
+   * server thread writes its bytes as they came, with no decoding and encoding again.
+   */
+  putEncoded(bytes: Uint8Array, options: AsyncWaitOptions = {}): Promise<void> | undefined {
+    if (this.tryPutEncoded(bytes)) return undefined;
+    return runAsync(this.#putLoop(bytes, bytes.length, options.timeout, options.signal));
+  }
+
+  /** @internal Puts encoded `bytes` if there is room now (throws once closed); false: no room. */
+  tryPutEncoded(bytes: Uint8Array): boolean {
+    return this.#tryPut(bytes, bytes.length);
+  }
+
+  /**
+   * @internal Takes up to `max` values as their bytes, waiting (like get()) for the first unless
+   * `wait` is false (then none may come); the others are only those already there. For a process
+   * worker that takes values ahead (src/share/queue-side.ts).
+   */
+  async takeEncoded(max: number, options: AsyncWaitOptions = {}, wait = true): Promise<Uint8Array[]> {
+    checkTimeout(options.timeout);
+    let first = this.#takeBytes();
+    if (!wait && (first === EMPTY || first === CLOSED_AND_EMPTY)) return [];
+    if (first === EMPTY) first = await runAsync(this.#takeLoop(options.timeout, options.signal, () => this.#takeBytes()));
+    if (first === CLOSED_AND_EMPTY) throw closedError();
+    const out = [first];
+    while (out.length < max) {
+      const next = this.#takeBytes();
+      if (next === EMPTY || next === CLOSED_AND_EMPTY) break;
+      out.push(next);
+    }
+    return out;
+  }
+
+  /** @internal Whether a thread or process waits in a get now. */
+  get hasGetters(): boolean {
+    return Atomics.load(this.#words, GETTERS) > 0;
+  }
+
+  /**
+   * @internal Puts values taken ahead back at the front, in their order, even past `maxSize` or after
+   * close(): they were in the queue before. Returns those that did not fit in the bytes left (none
+   * unless producers filled the room meanwhile): the caller puts them at the back.
+   */
+  giveBack(values: Uint8Array[]): Uint8Array[] {
+    const words = this.#words;
+    const ring = this.#ring;
+    const capacity = this.#capacity;
+    // Both mutexes, consumers' first (nothing else takes both): no put is writing into the room this takes.
+    lockSpin(words, GET_MUTEX);
+    lockSpin(words, PUT_MUTEX);
+    let at = values.length;
+    try {
+      for (; at > 0; at--) {
+        const bytes = values[at - 1];
+        const need = bytes.length + LENGTH_BYTES;
+        if (Atomics.load(words, USED) + need > capacity) break;
+        let head = words[HEAD] - need;
+        if (head < 0) head += capacity;
+        words[HEAD] = head;
+        for (let shift = 0; shift < 32; shift += 8) {
+          ring[head] = (bytes.length >>> shift) & 0xff;
+          head = head + 1 === capacity ? 0 : head + 1;
+        }
+        copy(bytes, 0, ring, head, bytes.length, capacity, true);
+        Atomics.add(words, USED, need);
+        Atomics.add(words, COUNT, 1);
+      }
+    } finally {
+      unlockSpin(words, PUT_MUTEX);
+      unlockSpin(words, GET_MUTEX);
+    }
+    if (at < values.length && Atomics.load(words, GETTERS) > 0) {
+      Atomics.add(words, NOT_EMPTY, 1);
+      Atomics.notify(words, NOT_EMPTY);
+    }
+    return values.slice(0, at);
   }
 
   /** Blocking form of put(), for workers. */
@@ -195,7 +286,7 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     checkTimeout(options.timeout);
     let value = this.#take();
     if (value === EMPTY) value = this.#spinThenTake();
-    if (value === EMPTY) value = runBlocking(this.#takeLoop(options.timeout, undefined));
+    if (value === EMPTY) value = runBlocking(this.#takeLoop(options.timeout, undefined, () => this.#take()));
     return openOrThrow(value);
   }
 
@@ -255,7 +346,7 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     // A short spin first, even on the main thread: a wake-up through Atomics.waitAsync takes a
     // turn of the event loop, far longer than a busy producer needs (bench/sync.mjs, "to the main thread").
     const value = this.#spinThenTake();
-    return value === EMPTY ? runAsync(this.#takeLoop(options.timeout, options.signal)) : value;
+    return value === EMPTY ? runAsync(this.#takeLoop(options.timeout, options.signal, () => this.#take())) : value;
   }
 
   /**
@@ -268,8 +359,12 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     return this.#take();
   }
 
-  /** Sleeps until a value comes, then takes it; called once a take after a spin found the queue empty. */
-  *#takeLoop(timeout: number | undefined, signal: AbortSignal | undefined): WaitLoop<T | typeof CLOSED_AND_EMPTY> {
+  /** Sleeps until a value comes, then takes it with `take`; called once a take after a spin found the queue empty. */
+  *#takeLoop<R>(
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+    take: () => R | typeof EMPTY | typeof CLOSED_AND_EMPTY,
+  ): WaitLoop<R | typeof CLOSED_AND_EMPTY> {
     const deadline = deadlineOf(timeout);
     const words = this.#words;
     for (;;) {
@@ -281,28 +376,15 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
       } finally {
         Atomics.sub(words, GETTERS, 1);
       }
-      const value = this.#spinThenTake();
+      spinWhileEmpty(words);
+      const value = take();
       if (value !== EMPTY) return value;
     }
   }
 
   /** Encodes `value` into the thread's encoder; returns its length. */
   #encode(value: T): number {
-    let length: number;
-    try {
-      length = encoder.encode(value);
-    } catch (error) {
-      throw new SerializationError(0, 'the value put into the SharedQueue', (error as Error).message, { cause: error });
-    }
-    if (length + LENGTH_BYTES > this.#capacity) {
-      throw new SerializationError(
-        0,
-        'the value put into the SharedQueue',
-        `it takes ${length + LENGTH_BYTES} bytes serialized, more than the queue's byteLength of ${this.#capacity}; create the queue ` +
-          `with a larger byteLength`,
-      );
-    }
-    return length;
+    return encodeInto(value, this.#capacity);
   }
 
   /**
@@ -351,6 +433,17 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
   }
 
   #take(): T | typeof EMPTY | typeof CLOSED_AND_EMPTY {
+    const length = this.#takeRaw();
+    return typeof length === 'number' ? (decode(readBuffer, length) as T) : length;
+  }
+
+  #takeBytes(): Uint8Array | typeof EMPTY | typeof CLOSED_AND_EMPTY {
+    const length = this.#takeRaw();
+    return typeof length === 'number' ? new Uint8Array(readBuffer.subarray(0, length)) : length;
+  }
+
+  /** Takes the oldest value's bytes into `readBuffer`; returns their length. */
+  #takeRaw(): number | typeof EMPTY | typeof CLOSED_AND_EMPTY {
     const words = this.#words;
     lockSpin(words, GET_MUTEX);
     // `closed` before `count`: every value put before close() is counted by then.
@@ -377,12 +470,46 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
       Atomics.add(words, NOT_FULL, 1);
       Atomics.notify(words, NOT_FULL);
     }
-    return decode(readBuffer, length) as T;
+    return length;
   }
 
   [encodeShared](): SharedState {
     return { kind: KIND, state: this.#words.buffer };
   }
+}
+
+/** Encodes `value` into this thread's encoder for a queue of `capacity` bytes; returns its length. */
+function encodeInto(value: unknown, capacity: number): number {
+  let length: number;
+  try {
+    length = encoder.encode(value);
+  } catch (error) {
+    throw new SerializationError(0, 'the value put into the SharedQueue', (error as Error).message, { cause: error });
+  }
+  if (length + LENGTH_BYTES > capacity) {
+    throw new SerializationError(
+      0,
+      'the value put into the SharedQueue',
+      `it takes ${length + LENGTH_BYTES} bytes serialized, more than the queue's byteLength of ${capacity}; create the queue ` +
+        `with a larger byteLength`,
+    );
+  }
+  return length;
+}
+
+/**
+ * A value as a SharedQueue of `capacity` bytes stores it (a copy), for a
+ * process worker that sends it to the caller's server thread: errors are
+ * the ones put() throws, in the worker, before anything is sent.
+ */
+export function encodeQueueValue(value: unknown, capacity: number): Uint8Array {
+  return new Uint8Array(encoder.bytes.subarray(0, encodeInto(value, capacity)));
+}
+
+/** The value of bytes {@link SharedQueue.takeEncoded} gave. */
+export function decodeQueueValue(bytes: Uint8Array): unknown {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return decode(buffer, bytes.length);
 }
 
 /**

@@ -18,6 +18,12 @@ const listener = listen(data.path, (transport) => {
   listener.close();
   removeSocket(data.path);
   // The child is gone (it exited, was killed, or closed the link): end, so
-  // that this thread's exit frees what it held for the child.
-  transport.onGone(() => process.exit(0));
+  // that this thread's exit frees what it held for the child. Its SharedQueue
+  // puts still waiting for room go to the caller's main thread first.
+  transport.onGone(() => {
+    void server.gone(transport).then((orphans) => {
+      if (orphans.length > 0) parentPort!.postMessage({ orphans });
+      process.exit(0);
+    });
+  });
 });
