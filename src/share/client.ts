@@ -27,7 +27,7 @@ import { CancelledError, QueueClosedError, SharedObjectUnavailableError } from '
 import { encodeShared, REMOTE_OBJECT, registerShareable, type SharedState } from '../shareable.js';
 import { REMOTE_KIND, type RemoteState } from './host.js';
 import { KINDS } from './ops.js';
-import { current } from '../worker/current.js';
+import { runningTask } from '../worker/current.js';
 import { validTimeout } from '../sync/wait.js';
 import { dropTakenAhead, holdsTakenAhead, pipelineQueue } from './queue-client.js';
 import { frame, fromWire, ONE_WAY, SETTLE_OBJECT, STREAM_PUT, streamFrame, type Reply, type WireError } from './wire.js';
@@ -602,8 +602,8 @@ export function remoteObject(state: RemoteState, link: () => ShareLink = theLink
   const object = (table.cls as unknown as { fromShared(state: unknown): object }).fromShared(shellState) as Record<PropertyKey, unknown>;
   const id = state.id;
   // The call that received the object: its requests name it when made outside the call's synchronous part.
-  const received = runningCall();
-  const task = (): TaskRef => runningCall() ?? received;
+  const received = runningTask();
+  const task = (): TaskRef => runningTask() ?? received;
   for (const [name, mode] of Object.entries(table.members)) {
     switch (mode) {
       case 'sync':
@@ -731,11 +731,6 @@ function endLeaseFirst(object: Record<PropertyKey, unknown>): void {
       },
     });
   }
-}
-
-/** The call running on this thread now (its synchronous part), as [task name, call id]; see src/worker/current.ts. */
-function runningCall(): TaskRef {
-  return current.source === null ? undefined : [current.name ?? '', current.id];
 }
 
 function define(object: object, key: PropertyKey, descriptor: PropertyDescriptor): void {

@@ -11,6 +11,7 @@ import {
 import { Acquirable } from './guard.js';
 import { Lock } from './lock.js';
 import { acquiring, type OwnerDied } from './owner-word.js';
+import { runningTask } from '../worker/current.js';
 import { RLock } from './rlock.js';
 import {
   assertMayBlock,
@@ -110,6 +111,8 @@ export class Condition extends Acquirable implements Shareable {
   }
 
   *#waitLoop(deadline: number, blocking: boolean, signal: AbortSignal | undefined): WaitLoop<boolean> {
+    // Read now: the loop's first step runs in the caller's synchronous part, where the task is known.
+    const task = runningTask();
     const seq = Atomics.load(this.#words, SEQ);
     const depth = this.#releaseAll();
     try {
@@ -117,7 +120,7 @@ export class Condition extends Acquirable implements Shareable {
       return (yield sleepOn(this.#words, SEQ, seq, deadline, signal, what)) !== 'timed-out';
     } finally {
       // Taken back whatever happened, cancellation included (so this part of the wait cannot be aborted).
-      yield* acquiring(this.lock, blocking);
+      yield* acquiring(this.lock, blocking, task);
       this.#restore(depth);
     }
   }

@@ -21,6 +21,7 @@
  */
 import { RETRY, enter, leave, releaseTracked, threadLabel, type TrackedLock, type WaitingTask } from './deadlock.js';
 import { servedPid, threadDied } from './liveness.js';
+import { runningTask } from '../worker/current.js';
 import { THREAD_TAG, assertMayBlock, checkTimeout, deadlineOf, remaining, runAsync, runBlocking, sleepOn, type WaitLoop } from './wait.js';
 
 export const STATE = 0;
@@ -70,7 +71,7 @@ export function acquireWordSync(lock: TrackedLock, timeout: number | undefined, 
   checkTimeout(timeout);
   // Tries and spins in plain code: only a wait that is going to sleep pays for its loop.
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0 || spinToAcquire(lock.words)) return true;
-  return runBlocking(acquireLoop(lock, deadlineOf(timeout), true, undefined, ''));
+  return runBlocking(acquireLoop(lock, deadlineOf(timeout), true, undefined, '', runningTask()));
 }
 
 export async function acquireWordAsync(
@@ -81,7 +82,8 @@ export async function acquireWordAsync(
 ): Promise<boolean> {
   checkTimeout(timeout);
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0) return true;
-  return runAsync(acquireLoop(lock, deadlineOf(timeout), false, signal, `waiting for ${kind} '${lock.label}'`));
+  // The task is known only in its call's synchronous part: an acquire after an await names the thread alone.
+  return runAsync(acquireLoop(lock, deadlineOf(timeout), false, signal, `waiting for ${kind} '${lock.label}'`, runningTask()));
 }
 
 /**
@@ -104,10 +106,13 @@ export function acquireWordServed(
   return runAsync(acquireLoop(lock, deadlineOf(timeout), blocking, signal, `waiting for ${kind} '${lock.label}'`, task));
 }
 
-/** The whole acquire as one wait loop, not cancellable (for Condition, taking its lock back): try, spin if blocking, wait. */
-export function* acquiring(lock: TrackedLock, blocking: boolean): WaitLoop<boolean> {
+/**
+ * The whole acquire as one wait loop, not cancellable (for Condition, taking its lock back): try, spin if
+ * blocking, wait. `task` names the waiting task in deadlock reports.
+ */
+export function* acquiring(lock: TrackedLock, blocking: boolean, task: WaitingTask | undefined): WaitLoop<boolean> {
   if (Atomics.compareExchange(lock.words, STATE, 0, THREAD_TAG) === 0 || (blocking && spinToAcquire(lock.words))) return true;
-  return yield* acquireLoop(lock, Infinity, blocking, undefined, '');
+  return yield* acquireLoop(lock, Infinity, blocking, undefined, '', task);
 }
 
 /** Spins a little while the lock is held by another thread; true if it got it meanwhile. */

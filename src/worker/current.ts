@@ -110,3 +110,13 @@ export function loadingTaskModule(): string | undefined {
   // Bun's context does not reach the module's top level: look for it on the stack there.
   return loading.storage.getStore() ?? (CONTEXT_REACHES_IMPORTS ? undefined : moduleOnStack(loading.modules ?? []));
 }
+
+/**
+ * The call whose synchronous part runs on this thread now, as [task name,
+ * call id], for deadlock reports and shared-object requests; undefined on a
+ * thread that runs no task, and after the call's first `await` (tracking a
+ * call across awaits would cost every task an async context).
+ */
+export function runningTask(): [name: string, callId: number] | undefined {
+  return current.source === null ? undefined : [current.name ?? '', current.id];
+}

@@ -15,7 +15,12 @@ const HANG = 20_000;
 interface Outcome {
   threadId: number;
   outcome: string;
-  error?: { name: string; code: string; cycle: { thread: string; holds: string; waitsFor: string }[] };
+  error?: {
+    name: string;
+    code: string;
+    message: string;
+    cycle: { thread: string; holds: string; waitsFor: string; task?: { name: string; callId: number } }[];
+  };
 }
 
 describe('deadlock detection', () => {
@@ -80,6 +85,10 @@ describe('deadlock detection', () => {
       expect(cycle).toHaveLength(3);
       expect(new Set(cycle.map((link) => link.thread)).size).toBe(3);
       for (const [i, link] of cycle.entries()) expect(link.waitsFor).toBe(cycle[(i + 1) % 3].holds);
+      // Each worker's wait names its task and call (acquireSync runs in the call's synchronous part).
+      expect(cycle.map((link) => link.task?.name)).toEqual(['transfer', 'transfer', 'transfer']);
+      expect(new Set(cycle.map((link) => link.task?.callId)).size).toBe(3);
+      expect(failed[0].error!.message).toMatch(/worker \d+ \(task 'transfer', call \d+\) holds '[abc]'/);
     },
     HANG + 5_000,
   );
@@ -92,7 +101,7 @@ describe('deadlock detection', () => {
       const second = new Lock({ name: 'second' });
       const ready = new Event();
       await first.acquire(); // main holds 'first'
-      const worker = pool.run(holdThenWait, second, first, ready); // worker: holds 'second', waits for 'first'
+      const worker = pool.submit(holdThenWait, [second, first, ready]); // worker: holds 'second', waits for 'first'
       expect(await ready.wait({ timeout: HANG })).toBe(true);
       let mainError: unknown;
       try {
@@ -107,15 +116,16 @@ describe('deadlock detection', () => {
         // Main waited last: its wait closed the cycle.
         expect(mainError).toBeInstanceOf(DeadlockError);
         const cycle = (mainError as DeadlockError).cycle;
+        // The main thread runs no task: its link names the thread alone.
         expect(cycle).toEqual([
           { thread: 'main', holds: 'first', waitsFor: 'second' },
-          { thread: `worker ${result.threadId}`, holds: 'second', waitsFor: 'first' },
+          { thread: `worker ${result.threadId}`, holds: 'second', waitsFor: 'first', task: { name: 'holdThenWait', callId: worker.id } },
         ]);
         expect(result.outcome).toBe('acquired');
       } else {
         expect(result.outcome).toBe('deadlock');
         expect(result.error!.cycle).toEqual([
-          { thread: `worker ${result.threadId}`, holds: 'second', waitsFor: 'first' },
+          { thread: `worker ${result.threadId}`, holds: 'second', waitsFor: 'first', task: { name: 'holdThenWait', callId: worker.id } },
           { thread: 'main', holds: 'first', waitsFor: 'second' },
         ]);
       }
@@ -127,9 +137,12 @@ describe('deadlock detection', () => {
     'a thread acquiring a Lock it holds gets DeadlockError (a cycle of one)',
     async () => {
       const pool = threadPool(1);
-      const result: Outcome = await pool.run(acquireTwice, new Lock({ name: 'self' }));
+      const call = pool.submit(acquireTwice, [new Lock({ name: 'self' })]);
+      const result: Outcome = await call;
       expect(result.outcome).toBe('deadlock');
-      expect(result.error!.cycle).toEqual([{ thread: `worker ${result.threadId}`, holds: 'self', waitsFor: 'self' }]);
+      expect(result.error!.cycle).toEqual([
+        { thread: `worker ${result.threadId}`, holds: 'self', waitsFor: 'self', task: { name: 'acquireTwice', callId: call.id } },
+      ]);
     },
     HANG + 5_000,
   );
