@@ -325,14 +325,19 @@ export interface DeadlockLink {
   /** Name of the lock this thread waits for, which the next thread of the cycle holds. */
   waitsFor: string;
   /**
-   * For a process worker: the task whose wait this is (its function's name and the call's id, as
-   * `WorkerCrashedError.taskId` counts calls). Absent for threads.
+   * The task whose wait this is: its function's name and the call's id (as `WorkerCrashedError.taskId`
+   * counts calls). Present when a worker waits for a task's call: a process worker's waits, and a
+   * thread worker's that started in the call's synchronous part (every Sync form; not an async
+   * acquire after the call's first `await`). Absent for the main thread.
    */
   task?: {
     /** The task function's name. */
     name: string;
-    /** The call's id (the future's `id`). */
-    callId: number;
+    /**
+     * The call's id (the future's `id`). Absent for a task on a `tandem worker` host: its calls are
+     * numbered by the host's own pool, not by the caller's.
+     */
+    callId?: number;
   };
 }
 
@@ -348,7 +353,8 @@ export class DeadlockError extends TandemError {
   constructor(cycle: DeadlockLink[]) {
     const links = cycle
       .map((link) => {
-        const task = link.task ? ` (task '${link.task.name}', call ${link.task.callId})` : '';
+        const call = link.task?.callId === undefined ? '' : `, call ${link.task.callId}`;
+        const task = link.task ? ` (task '${link.task.name}'${call})` : '';
         return `${link.thread}${task} holds '${link.holds}', waits for '${link.waitsFor}'`;
       })
       .join('; ');

@@ -28,6 +28,7 @@ import { encodeShared, REMOTE_OBJECT, registerShareable, type SharedState } from
 import { REMOTE_KIND, type RemoteState } from './host.js';
 import { KINDS } from './ops.js';
 import { runningTask } from '../worker/current.js';
+import type { WaitingTask } from '../sync/deadlock.js';
 import { validTimeout } from '../sync/wait.js';
 import { dropTakenAhead, holdsTakenAhead, pipelineQueue } from './queue-client.js';
 import { frame, fromWire, ONE_WAY, SETTLE_OBJECT, STREAM_PUT, streamFrame, type Reply, type WireError } from './wire.js';
@@ -127,7 +128,7 @@ export type StartLinkThread = (wiring: LinkWiring) => Worker;
 /** What a remote object's methods ask through: a {@link Link}, or something that delegates to one. */
 export type ShareLink = Pick<Link, 'ask' | 'askSync'>;
 
-type TaskRef = [name: string, callId: number] | undefined;
+type TaskRef = WaitingTask | undefined;
 
 /**
  * The child's end of the link. Requests leave from the task's own thread:

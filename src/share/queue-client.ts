@@ -9,6 +9,7 @@
  */
 import { CancelledError } from '../errors.js';
 import { decodeQueueValue, encodeQueueValue } from '../shared/queue.js';
+import type { WaitingTask } from '../sync/deadlock.js';
 import { checkTimeout } from '../sync/wait.js';
 import { MAX_TAKE, unpack } from './queue-side.js';
 import { fromWire, STREAM_PUT, STREAM_TOOK, type Reply, type WireError } from './wire.js';
@@ -22,7 +23,7 @@ const FAST_MS = 0.5;
 /** ...and one this slow takes one at a time again, leaving the others to other consumers. */
 const SLOW_MS = 5;
 
-type TaskRef = [name: string, callId: number] | undefined;
+type TaskRef = WaitingTask | undefined;
 
 /** What a queue's remote object asks through (a process worker's own link: it settles). */
 export interface StreamLink {

@@ -24,6 +24,7 @@
  * task's arguments.
  */
 import { serialize, deserialize } from 'node:v8';
+import type { WaitingTask } from '../sync/deadlock.js';
 import {
   BrokenBarrierError,
   CancelledError,
@@ -39,7 +40,7 @@ import {
   TandemError,
 } from '../errors.js';
 
-export type Request = [id: number, objectId: number, op: string, args: unknown[], task?: [name: string, callId: number]];
+export type Request = [id: number, objectId: number, op: string, args: unknown[], task?: WaitingTask];
 
 /** The id of a request that wants no reply (see above). */
 export const ONE_WAY = 0;

@@ -38,6 +38,8 @@ const RECORDS = 8;
 // Waiting thread tag, lock id, owner tag (0: released), and for a wait made for a process worker's
 // task (src/share/): its call id + 1 (0: none) and the length of its name (the name's bytes: TASK_NAMES).
 const RECORD_FIELDS = 5;
+/** The call id word of a record whose task has a name and no call id (a host's task, see WaitingTask). */
+const NAME_ONLY = -1;
 const MAX_WAITERS = 1024;
 const NAME_LENGTHS = RECORDS + MAX_WAITERS * RECORD_FIELDS;
 /** Locks that ever had to wait get an id; past this many, new ones are not tracked. */
@@ -150,11 +152,14 @@ function lockName(id: number): string {
 }
 
 /**
- * The task a wait is made for, when the thread waits on behalf of a process
- * worker's task (src/share/server.ts): its name and call id, so that a
- * report names tasks where a thread name alone would say only `process <pid>`.
+ * The task a wait is made for: its name and call id, so that a report names
+ * tasks where a thread name alone would say only `worker 3` or `process
+ * 4242`. A thread worker's wait reads it where it starts (src/worker/
+ * current.ts); a process worker's or host's requests carry it
+ * (src/share/server.ts). No call id: the wait of a task on a `tandem worker`
+ * host, whose calls are numbered by the host's own pool, not the caller's.
  */
-export type WaitingTask = [name: string, callId: number];
+export type WaitingTask = [name: string, callId?: number];
 
 /**
  * How reports name the thread of `tag`: `'main'`, `'worker 7'`, `'process 4242'` for the thread acting for a process worker, or
@@ -242,7 +247,7 @@ function writeTask(slot: number, base: number, task: WaitingTask | undefined): v
   }
   const bytes = encoder.encode(task[0]).subarray(0, NAME_BYTES);
   taskNames.set(bytes, slot * NAME_BYTES);
-  graph![base + 3] = task[1] + 1;
+  graph![base + 3] = task[1] === undefined ? NAME_ONLY : task[1] + 1;
   graph![base + 4] = bytes.length;
 }
 
@@ -250,7 +255,8 @@ function readTask(slot: number): WaitingTask | undefined {
   const base = RECORDS + slot * RECORD_FIELDS;
   const call = graph![base + 3];
   if (call === 0) return undefined;
-  return [decoder.decode(taskNames.subarray(slot * NAME_BYTES, slot * NAME_BYTES + graph![base + 4])), call - 1];
+  const name = decoder.decode(taskNames.subarray(slot * NAME_BYTES, slot * NAME_BYTES + graph![base + 4]));
+  return call === NAME_ONLY ? [name] : [name, call - 1];
 }
 
 /** Follows "holder waits for lock held by ..." from `owner`; returns the cycle if it comes back to this thread. */
@@ -266,7 +272,7 @@ function findCycle(words: Int32Array, id: number, owner: number, task: WaitingTa
           holds: lockName(waits[(i + waits.length - 1) % waits.length].lock),
           waitsFor: lockName(wait.lock),
         };
-        if (wait.task) link.task = { name: wait.task[0], callId: wait.task[1] };
+        if (wait.task) link.task = wait.task[1] === undefined ? { name: wait.task[0] } : { name: wait.task[0], callId: wait.task[1] };
         return link;
       });
     }

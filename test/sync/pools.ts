@@ -35,7 +35,7 @@ export interface CycleLink {
   thread: string;
   holds: string;
   waitsFor: string;
-  task?: { name: string; callId: number };
+  task?: { name: string; callId?: number };
 }
 
 /**

@@ -213,9 +213,11 @@ describe.skipIf(skip)("shared objects on backend: 'redis'", () => {
       await p.close();
     }, 120_000);
 
-    it('taking two locks in opposite order: one task gets DeadlockError naming both locks and both holders', async () => {
+    it('taking two locks in opposite order: one task gets DeadlockError naming both locks, holders and tasks', async () => {
       const p = pool();
-      await expectOppositeOrderDeadlock(p, HOLDER, 30_000);
+      const { cycle } = await expectOppositeOrderDeadlock(p, HOLDER, 30_000);
+      // The task's name crosses; its call id is the host pool's, not the caller's, so none is given.
+      expect(cycle.map((link) => link.task)).toEqual([{ name: 'transfer' }, { name: 'transfer' }]);
       await p.close();
     }, 120_000);
 

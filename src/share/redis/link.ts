@@ -23,6 +23,7 @@ import { SharedObjectUnavailableError } from '../../errors.js';
 import { codeFile, entryExtension } from '../../location.js';
 import { connectRedis } from '../../redis/connect.js';
 import { encodeShared, registerThreadGlobal, threadGlobal, type Shareable, type SharedState } from '../../shareable.js';
+import type { WaitingTask } from '../../sync/deadlock.js';
 import { Link, remoteObject, type ShareLink } from '../client.js';
 import { toWire, type Reply } from '../wire.js';
 import {
@@ -93,18 +94,19 @@ function taskObject(state: HostState, config: HostConfig): unknown {
   // Errors that say the caller cannot be reached name the object they were about.
   const name = typeof state.meta.name === 'string' && state.meta.name !== '' ? ` '${state.meta.name}'` : '';
   const what = `a shared ${state.kind.replace('tandem.', '')}${name}`;
-  // Requests carry no task: the call id a host's thread knows is its local pool's, not the caller's, so a
-  // report would name a call the caller never made; reports name the holder (`host NAME:PID worker N`).
+  // Requests carry the task's name without its call id: the id a host's thread knows is its local pool's,
+  // not the caller's, so a report would name a call the caller never made.
+  const nameOnly = (task: WaitingTask | undefined): WaitingTask | undefined => (task ? [task[0]] : undefined);
   const via: ShareLink = {
-    ask: (id, op, args, _task, signal) =>
+    ask: (id, op, args, task, signal) =>
       linkTo(state.caller, config)
-        .ask(id, op, args, undefined, signal)
+        .ask(id, op, args, nameOnly(task), signal)
         .catch((error: unknown) => {
           throw naming(error, what);
         }),
-    askSync: (id, op, args) => {
+    askSync: (id, op, args, task) => {
       try {
-        return linkTo(state.caller, config).askSync(id, op, args, undefined);
+        return linkTo(state.caller, config).askSync(id, op, args, nameOnly(task));
       } catch (error) {
         throw naming(error, what);
       }
