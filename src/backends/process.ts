@@ -8,6 +8,7 @@ import { rescuedBatch } from '../worker/rescue.js';
 import { RUNTIME } from '../runtimes.js';
 import { ServerThread, carriesSharedObjects } from '../share/host.js';
 import { SHARE_SOCKET_ENV } from '../share/client.js';
+import { hostChildEnv } from '../share/redis/link.js';
 import { socketPath } from '../share/socket.js';
 
 /**
@@ -28,7 +29,7 @@ export const processBackend: Backend = {
     const child = fork(entry.file, [], {
       serialization: 'advanced',
       execArgv: [...(spec.execArgv ?? inheritableExecArgv()), ...limitFlags(spec.resourceLimits)],
-      env: { ...process.env, ...spec.env, ...entry.env, [SIDE_FD_ENV]: String(SIDE_FD), [SHARE_SOCKET_ENV]: sharePath },
+      env: { ...process.env, ...spec.env, ...entry.env, ...hostChildEnv(), [SIDE_FD_ENV]: String(SIDE_FD), [SHARE_SOCKET_ENV]: sharePath },
       // stdin stays the caller's alone (a CLI may read its input from it); stderr
       // is read to tell an out-of-memory death from other aborts, then passed on;
       // fd 4 is the side pipe to the child's keeper thread (takeBack below).

@@ -28,6 +28,7 @@ import { collectThreadGlobals, encodeShared, registerShareable, SHARED_MARKER, t
 import { threadExited, threadServes } from '../sync/liveness.js';
 import { KINDS } from './ops.js';
 import { SharedQueue } from '../shared/queue.js';
+import { HOST_KIND } from './redis/keys.js';
 import { FLAG_SHARED, FRAME_FIELDS, P_CHUNK, P_HELLO, P_RUN } from '../protocol.js';
 import type { Registration } from './server.js';
 import { assertCanServeProcesses } from './support.js';
@@ -56,6 +57,8 @@ const listeners = new Set<(registration: Registration) => void>();
 /** The marker standing for `object` in a message to a child process (registering it with every server thread). */
 export function toRemoteMarker(object: Shareable): SharedMarker {
   const shared = object[encodeShared]();
+  // A host's ticket for a caller's object (./redis/link.ts): its process worker reaches the caller itself.
+  if (shared.kind === HOST_KIND) return { [SHARED_MARKER]: HOST_KIND, state: shared.state };
   const table = KINDS[shared.kind];
   if (!table) {
     throw new SerializationError(

@@ -12,6 +12,7 @@ import { markWorkerThread } from './current.js';
 import { CLAIM_SLOTS, LAST_WORDS_TICKET, RESCUE_TICKET, SIDE_FD_ENV, SIDE_RECORD_BYTES, claimTakeBack } from './claims.js';
 import { RESCUE_BYTES, RESCUE_CHECK_MS, rescueTake } from './rescue.js';
 import { SHARE_SOCKET_ENV, serveRemoteObjects, settleRemoteObjects } from '../share/client.js';
+import { HOST_CHILD_ENV, type HostConfig, serveHostObjectsInChild } from '../share/redis/link.js';
 
 /** Serves the pool that started this process. */
 export function serveProcess(): void {
@@ -30,6 +31,10 @@ export function serveProcess(): void {
   const sharePath = process.env[SHARE_SOCKET_ENV];
   delete process.env[SHARE_SOCKET_ENV];
   if (sharePath) serveRemoteObjects(sharePath);
+  // On a `tandem worker` host: the callers' objects in its jobs are reached over Redis (src/share/redis/link.ts).
+  const host = process.env[HOST_CHILD_ENV];
+  delete process.env[HOST_CHILD_ENV];
+  if (host) serveHostObjectsInChild(JSON.parse(host) as HostConfig);
   const claims = Number.isInteger(sideFd) ? new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT) : null;
   // Copies of waiting results, which the keeper sends on the side pipe if this thread gets stuck (src/worker/rescue.ts).
   const rescue = claims === null ? null : new SharedArrayBuffer(RESCUE_BYTES);

@@ -263,16 +263,20 @@ describe.skipIf(skip)("shared objects on backend: 'redis'", () => {
     }, 120_000);
   });
 
-  it("a host whose local pool runs child processes (--backend process) refuses a job's shared objects", async () => {
+  it('a host whose local pool runs child processes (--backend process): each process reaches the objects itself', async () => {
     const queue = 'tandem-share-process';
-    await startWorker({ redis: url, queue, size: 1, backend: 'process', ...HOST });
+    await startWorker({ redis: url, queue, size: 2, inFlight: 2, backend: 'process', ...HOST });
     const p = new Pool({ backend: 'redis', redis: url, queue });
     pools.push(p);
-    await expect(p.run(tryRelease, new Lock({ name: 'not there' }))).rejects.toMatchObject({
-      remoteName: 'SharedObjectUnavailableError',
-    });
-    // Values still cross as usual.
-    expect(await p.run(tryRelease, { release: null } as never)).toMatchObject({ name: 'TypeError' });
+    const lock = new Lock({ name: 'counter' });
+    const counter = new SharedValue('int32', 0);
+    const calls = Array.from({ length: 6 }, () => p.run(countUnderLock, lock, counter, 10));
+    for (let i = 0; i < 20; i++) await lock.withLock(() => void (counter.value = counter.value + 1));
+    expect(await Promise.all(calls)).toEqual(Array.from({ length: 6 }, () => 0));
+    expect(counter.value).toBe(80);
+    // Each child process is a holder of its own: a cycle between two of them is found and named.
+    const { cycle } = await expectOppositeOrderDeadlock(p, HOLDER, 30_000);
+    expect(cycle.map((link) => link.task)).toEqual([{ name: 'transfer' }, { name: 'transfer' }]);
     await p.close();
   }, 120_000);
 

@@ -50,6 +50,11 @@ export interface HostConfig {
 
 const HOST_GLOBAL = 'tandem.share.redisHost';
 let hostMain: HostConfig | null = null;
+/** In a child process of a host's local pool: how to reach the callers (its main thread runs tasks). */
+let hostChild: HostConfig | null = null;
+
+/** The environment variable that gives a host's process worker the host's {@link HostConfig}. */
+export const HOST_CHILD_ENV = 'TANDEM_SHARE_HOST';
 
 /**
  * Called by `tandem worker` before it starts its local pool: shared objects
@@ -61,17 +66,25 @@ export function serveSharedObjectsFromRedis(config: HostConfig): void {
   registerThreadGlobal(HOST_GLOBAL, () => config);
 }
 
+/**
+ * What a host's process worker gets in its environment (src/backends/process.ts): the host's config, so
+ * that its tasks reach the callers' objects themselves, each process a holder of its own.
+ */
+export function hostChildEnv(): Record<string, string> {
+  return hostMain ? { [HOST_CHILD_ENV]: JSON.stringify(hostMain) } : {};
+}
+
+/** Called by a process worker started with {@link HOST_CHILD_ENV}: shared objects in its calls reach the callers over Redis. */
+export function serveHostObjectsInChild(config: HostConfig): void {
+  hostChild = config;
+}
+
 /** On a host, what a shared object's marker becomes in this thread; undefined anywhere else. */
 export function hostObject(state: HostState): unknown {
-  const config = threadGlobal<HostConfig>(HOST_GLOBAL);
+  const config = threadGlobal<HostConfig>(HOST_GLOBAL) ?? hostChild;
   if (config) return taskObject(state, config);
   if (!hostMain) return undefined;
-  if (hostMain.backend === 'process') {
-    throw new SharedObjectUnavailableError(
-      `a shared ${state.kind.replace('tandem.', '')} reached a tandem worker whose local pool runs child processes (--backend process)`,
-      'start the worker with --backend thread (the default) to run tasks that use shared objects',
-    );
-  }
+  // The host's main thread runs no task: the object crosses on to the worker (thread or process) that does.
   return new Ticket(state);
 }
 
