@@ -7,7 +7,8 @@ import { Redis } from 'ioredis';
 import { Barrier, BoundedSemaphore, Condition, Event, Lock, Pool, RLock, Semaphore, SharedArray, SharedQueue, SharedValue } from 'tandem';
 import { asyncIncrement, acquireForMain, lockedIncrement, tryRelease } from '../fixtures/sync-locks.mjs';
 import { consumeAll, produceInto } from '../fixtures/sync-shared.mjs';
-import { meet } from '../fixtures/sync-classic.mjs';
+import { dine, meet } from '../fixtures/sync-classic.mjs';
+import { transfer } from '../fixtures/sync-deadlock.mjs';
 import { acquireAfterDeath, countUnderLock } from '../fixtures/sync-death.mjs';
 import {
   abortWhileWaiting,
@@ -21,7 +22,7 @@ import {
   waitForFlag,
 } from '../fixtures/sync-across.mjs';
 import { keep, takeAndRelease, useKept } from '../fixtures/redis-share-tasks.mjs';
-import { expectOppositeOrderDeadlock } from './pools.js';
+import { type CycleLink, expectOppositeOrderDeadlock } from './pools.js';
 import { redisInstalled, startRedis, startWorker, stopAll, until, type WorkerProcess } from '../redis/harness.js';
 
 const skip = !redisInstalled && !process.env.CI;
@@ -218,6 +219,41 @@ describe.skipIf(skip)("shared objects on backend: 'redis'", () => {
       const { cycle } = await expectOppositeOrderDeadlock(p, HOLDER, 30_000);
       // The task's name crosses; its call id is the host pool's, not the caller's, so none is given.
       expect(cycle.map((link) => link.task)).toEqual([{ name: 'transfer' }, { name: 'transfer' }]);
+      await p.close();
+    }, 120_000);
+
+    it('dining philosophers on two hosts: 4 tasks share 4 forks under a footman, no neighbours eat at once, all eat', async () => {
+      const p = pool();
+      const seats = 4;
+      const rounds = 10;
+      const forks = Array.from({ length: seats }, (_, i) => new Semaphore(1, { name: `fork ${i}` }));
+      const footman = new Semaphore(seats - 1, { name: 'footman' });
+      const eating = new SharedArray('int32', seats);
+      const meals = new SharedArray('int32', seats);
+      const clashes = new SharedValue('int32', 0);
+      await Promise.all(Array.from({ length: seats }, (_, seat) => p.run(dine, seat, footman, forks, eating, meals, clashes, rounds)));
+      expect(meals.toArray()).toEqual(Array(seats).fill(rounds));
+      expect(clashes.value).toBe(0);
+      expect(forks.map((fork) => fork.value)).toEqual(Array(seats).fill(1));
+      expect(footman.value).toBe(seats - 1);
+      await p.close();
+    }, 120_000);
+
+    it('dining philosophers who all take the left fork first: the cycle through four holders on two hosts is reported', async () => {
+      const p = pool();
+      const forks = Array.from({ length: 4 }, (_, i) => new Lock({ name: `fork ${i}` }));
+      const seated = new Barrier(4);
+      const outcomes = await Promise.all([0, 1, 2, 3].map((seat) => p.run(transfer, forks[seat], forks[(seat + 1) % 4], seated, 30_000)));
+      const deadlocked = outcomes.filter((o) => o.outcome === 'deadlock');
+      expect(deadlocked).toHaveLength(1);
+      expect(outcomes.filter((o) => o.outcome === 'transferred')).toHaveLength(3);
+      const cycle = deadlocked[0]?.error?.cycle as CycleLink[];
+      expect(cycle).toHaveLength(4);
+      expect(new Set(cycle.map((link) => link.thread)).size).toBe(4);
+      for (const link of cycle) expect(link.thread).toMatch(HOLDER);
+      expect(cycle.map((link) => link.holds).sort()).toEqual(forks.map((fork) => fork.name));
+      expect(cycle.map((link) => link.task)).toEqual(Array(4).fill({ name: 'transfer' }));
+      expect(forks.some((fork) => fork.locked())).toBe(false);
       await p.close();
     }, 120_000);
 
