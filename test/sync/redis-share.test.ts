@@ -9,7 +9,7 @@ import { asyncIncrement, acquireForMain, lockedIncrement, tryRelease } from '../
 import { consumeAll, produceInto } from '../fixtures/sync-shared.mjs';
 import { dine, meet } from '../fixtures/sync-classic.mjs';
 import { transfer } from '../fixtures/sync-deadlock.mjs';
-import { acquireAfterDeath, countUnderLock } from '../fixtures/sync-death.mjs';
+import { acquireAfterDeath, acquirePermit, countUnderLock } from '../fixtures/sync-death.mjs';
 import {
   abortWhileWaiting,
   giveBack,
@@ -343,11 +343,18 @@ describe.skipIf(skip)("shared objects on backend: 'redis'", () => {
       await second.close();
     }, 120_000);
 
-    it.each(['Lock', 'RLock', 'Condition'] as const)(
+    it.each(['Lock', 'RLock', 'Condition', 'BoundedSemaphore'] as const)(
       'a host SIGKILLed holding a %s: the next acquirer gets it and learns the owner died',
       async (kind) => {
         const p = pool();
-        const held = kind === 'Lock' ? new Lock({ name: 'held' }) : kind === 'RLock' ? new RLock({ name: 'held' }) : new Condition();
+        const held =
+          kind === 'Lock'
+            ? new Lock({ name: 'held' })
+            : kind === 'RLock'
+              ? new RLock({ name: 'held' })
+              : kind === 'Condition'
+                ? new Condition()
+                : new BoundedSemaphore(1, { name: 'held' });
         const who = new SharedValue('int32', 0);
         const ready = new Event();
         void p.run(holdAndExit, held, 'sigkill', who, ready).catch(() => {});
@@ -363,8 +370,14 @@ describe.skipIf(skip)("shared objects on backend: 'redis'", () => {
         // A new host takes it as usual afterwards.
         host = await startHost();
         const next = pool();
-        const lock = kind === 'Condition' ? (held as Condition).lock : held;
-        expect(await next.run(acquireAfterDeath, lock, 30_000)).toMatchObject({ acquired: true, ownerDied: null, lockedAfter: false });
+        if (held instanceof BoundedSemaphore) {
+          // Its permit came back: the one permit there is, taken again.
+          expect(held.value).toBe(1);
+          expect(await next.run(acquirePermit, held, 30_000)).toBe(true);
+        } else {
+          const lock = held instanceof Condition ? held.lock : held;
+          expect(await next.run(acquireAfterDeath, lock, 30_000)).toMatchObject({ acquired: true, ownerDied: null, lockedAfter: false });
+        }
         await next.close();
         expect((await leftBehind()).keys).toEqual([]);
       },
