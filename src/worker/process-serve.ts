@@ -10,7 +10,7 @@ import { RUNTIME } from '../runtimes.js';
 import { WorkerRuntime } from './runtime.js';
 import { markWorkerThread } from './current.js';
 import { CLAIM_SLOTS, LAST_WORDS_TICKET, RESCUE_TICKET, SIDE_FD_ENV, SIDE_RECORD_BYTES, claimTakeBack } from './claims.js';
-import { RESCUE_BYTES, RESCUE_CHECK_MS, rescueTake } from './rescue.js';
+import { RESCUE_BYTES, RESCUE_CHECK_MS, RESCUE_LENGTH_WORD, rescueTake } from './rescue.js';
 import { SHARE_SOCKET_ENV, serveRemoteObjects, settleRemoteObjects } from '../share/client.js';
 import { HOST_CHILD_ENV, type HostConfig, serveHostObjectsInChild } from '../share/redis/link.js';
 
@@ -156,18 +156,30 @@ export function serveProcess(): void {
          partial = data.subarray(at);
          if (answers.length > 0) side.write(Buffer.concat(answers));
        });
-       // Results the main thread holds while it is stuck in a call: their copies go to the pool.
+       // Results the main thread holds while it is stuck in a call: their copies go to the pool. It looks
+       // every few ms only while copies wait; otherwise it sleeps until the main thread writes some (an
+       // idle worker's keeper wakes only for the parent check).
        const take = ${rescueTake.toString()};
        const watch = { flushes: -1 };
-       setInterval(() => {
+       const copied = new Int32Array(workerData.rescue, 0, 6);
+       const look = () => {
          const copies = take(workerData.rescue, watch);
-         if (copies === null) return;
-         const record = Buffer.allocUnsafe(${SIDE_RECORD_BYTES} + copies.length);
-         record.writeDoubleLE(${RESCUE_TICKET}, 0);
-         record.writeDoubleLE(copies.length, 8);
-         record.set(copies, ${SIDE_RECORD_BYTES});
-         side.write(record);
-       }, ${RESCUE_CHECK_MS});
+         if (copies !== null) {
+           const record = Buffer.allocUnsafe(${SIDE_RECORD_BYTES} + copies.length);
+           record.writeDoubleLE(${RESCUE_TICKET}, 0);
+           record.writeDoubleLE(copies.length, 8);
+           record.set(copies, ${SIDE_RECORD_BYTES});
+           side.write(record);
+         }
+         if (Atomics.load(copied, ${RESCUE_LENGTH_WORD}) === 0) sleep();
+         else setTimeout(look, ${RESCUE_CHECK_MS});
+       };
+       const sleep = () => {
+         const wait = Atomics.waitAsync(copied, ${RESCUE_LENGTH_WORD}, 0);
+         if (wait.async) wait.value.then(() => setTimeout(look, ${RESCUE_CHECK_MS}));
+         else setTimeout(look, ${RESCUE_CHECK_MS});
+       };
+       sleep();
      }`,
     {
       eval: true,

@@ -41,6 +41,11 @@ export const RESCUE_CHECK_MS = 5;
 
 const LOCK = 0;
 const LENGTH = 1;
+/**
+ * The word that holds how many bytes of copies wait: a watcher may sleep on it while it is 0 (the
+ * worker notifies it when it writes the first copies after a flush).
+ */
+export const RESCUE_LENGTH_WORD = LENGTH;
 const TAKEN = 2;
 const COVERED = 3;
 const FLUSHES = 4;
@@ -76,10 +81,12 @@ export class RescueCopies {
     const start = words[LENGTH];
     const end = this.#write(outbox, start);
     if (end >= 0) {
-      words[LENGTH] = end;
+      Atomics.store(words, LENGTH, end);
       words[COVERED] = outbox.length;
     }
     Atomics.store(words, LOCK, 0);
+    // The first copies since the last flush: wake a watcher that sleeps until there are some.
+    if (start === 0 && end > 0) Atomics.notify(words, LENGTH);
     if (end < 0) return false;
     this.#copied = outbox.length;
     return true;
