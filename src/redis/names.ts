@@ -15,7 +15,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { InvalidOptionError, InvalidTaskError, TaskNotFoundError } from '../errors.js';
+import { InvalidOptionError, InvalidTaskError, TaskNotFoundError, UnguardedPoolError } from '../errors.js';
+import { whileLoadingTaskModule } from '../worker/current.js';
 import type { TaskDefinition } from '../protocol.js';
 import { taskLocation } from '../task.js';
 
@@ -101,8 +102,11 @@ export class TaskDirectory {
       const url = pathToFileURL(resolve(file)).href;
       let namespace: Record<string, unknown>;
       try {
-        namespace = (await import(/* webpackIgnore: true */ url)) as Record<string, unknown>;
+        // Under the same guard as a worker's imports: a module that starts a Pool at its top level would
+        // run the app's main job on the host (and each of its local workers would do the same).
+        namespace = await whileLoadingTaskModule(url, () => import(/* webpackIgnore: true */ url) as Promise<Record<string, unknown>>);
       } catch (error) {
+        if (error instanceof UnguardedPoolError) throw error;
         throw new InvalidOptionError(
           'tasks',
           file,

@@ -49,4 +49,17 @@ describe('tandem worker command', () => {
     expect(old.code).toBe(1);
     expect(old.output).toMatch(/--concurrency is deprecated.*--in-flight/);
   });
+
+  it('a task module that starts a Pool at its top level stops the host at start with UnguardedPoolError', async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    // The module's unguarded `new Pool()` would run the app's main job on the host: it fails while loading,
+    // before the host connects to Redis.
+    const unguarded = fileURLToPath(new URL('../fixtures/unguarded-pool.mjs', import.meta.url));
+    const started = await run(['--redis', url, '--queue', 'q', '--tasks', unguarded]);
+    expect(started.code).toBe(1);
+    // What the host prints is the error's message, which names the module and the fix.
+    expect(started.output).toContain('unguarded-pool.mjs started a Pool');
+    expect(started.output).toContain('isWorker()');
+    expect(started.output).not.toContain('cannot reach Redis');
+  });
 });
