@@ -56,6 +56,11 @@ const LOST = 3;
 // Word 4 is 1 while a thread writes to the socket's descriptor (the task's thread and the link
 // thread both do, a whole frame at a time): see writeFrame.
 /**
+ * Frames the task's thread posted to the link thread (counted modulo 2^31), or -1 once a link
+ * thread that may end by itself (a host's: ./redis/link.ts) did: see {@link linkThreadMayEnd}.
+ */
+const POSTED = 5;
+/**
  * The lease slots (./lease.ts), one word each: lockId << 2 | state, 0 when
  * unused. The link thread takes a slot when a reply grants a lease and
  * answers recalls; the task's thread takes and releases the leased lock.
@@ -102,6 +107,36 @@ function theLink(): Link {
   );
   return link;
 }
+
+/**
+ * Called by a link thread that wants to end by itself, with how many frames it has received: true
+ * (and the task's thread posts no more, it starts a new link instead) unless a frame is on its
+ * way. Without this handshake a frame posted as the thread ends is lost, and a Sync request
+ * waits for its reply forever (the thread's 'exit' event needs the blocked thread's event loop).
+ */
+export function linkThreadMayEnd(words: Int32Array, received: number): boolean {
+  return Atomics.compareExchange(words, POSTED, received, -1) === received;
+}
+
+/**
+ * Called by a link thread as it exits, however it ends (even by an error): the task's thread posts
+ * no more and starts a new link, and a Sync request still waiting gives up. Its own 'exit' event
+ * would not tell it: that needs the event loop of a thread that is blocked.
+ */
+export function linkThreadEnded(words: Int32Array): void {
+  Atomics.store(words, POSTED, -1);
+  Atomics.store(words, LOST, 1);
+  Atomics.add(words, BELL, 1);
+  Atomics.notify(words, BELL);
+}
+
+/** The next count of frames posted or received (see {@link linkThreadMayEnd}). */
+export function nextPosted(count: number): number {
+  return (count + 1) & 0x7fffffff;
+}
+
+/** Set on the error of a request that was refused because its link thread had ended: it was not sent, and may go by a new link. */
+export const NOT_SENT = Symbol('tandem.share.notSent');
 
 /** A task's side of one request: settles its promise. */
 interface Pending {
@@ -183,18 +218,24 @@ export class Link {
 
   /** Whether its thread ended: it answers nothing any more. */
   get ended(): boolean {
-    return this.#ended;
+    return this.#ended || Atomics.load(this.#words, POSTED) === -1;
   }
 
   /** One request, answered asynchronously; `signal` withdraws it on the server (the reply then says CancelledError). */
   ask(objectId: number, op: string, args: unknown[], task: TaskRef, signal?: AbortSignal): Promise<unknown> {
-    if (this.#lost()) return Promise.reject(linkLost(`${op}()`));
+    if (this.#lost()) return Promise.reject(notSent(linkLost(`${op}()`)));
     if (signal?.aborted) return Promise.reject(new CancelledError(`${op}() was aborted by its signal`, { cause: signal.reason }));
     const id = ++this.#nextId * 2;
     return new Promise((resolve, reject) => {
-      const onAbort = (): void => this.#write([id]);
+      const onAbort = (): void => {
+        try {
+          this.#write([id]);
+        } catch {
+          // The link thread ended: its 'exit' event fails the request.
+        }
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#pending.set(id, {
+      const pending: Pending = {
         resolve: (value) => {
           signal?.removeEventListener('abort', onAbort);
           resolve(value);
@@ -203,8 +244,14 @@ export class Link {
           signal?.removeEventListener('abort', onAbort);
           reject(error instanceof CancelledError && signal?.aborted ? new CancelledError(error.message, { cause: signal.reason }) : error);
         },
-      });
-      this.#write([id, objectId, op, args, task]);
+      };
+      this.#pending.set(id, pending);
+      try {
+        this.#write([id, objectId, op, args, task]);
+      } catch (error) {
+        this.#pending.delete(id);
+        pending.reject(error as Error);
+      }
     });
   }
 
@@ -218,10 +265,15 @@ export class Link {
    * taking values ahead while the task uses those it has); returns its id.
    */
   send(objectId: number, op: string, args: unknown[], task: TaskRef): number {
-    if (this.#lost()) throw linkLost(`${op}()`);
+    if (this.#lost()) throw notSent(linkLost(`${op}()`));
     const id = ++this.#nextId * 2 + 1;
     this.#expected.add(id);
-    this.#write([id, objectId, op, args, task]);
+    try {
+      this.#write([id, objectId, op, args, task]);
+    } catch (error) {
+      this.#expected.delete(id);
+      throw error;
+    }
     return id;
   }
 
@@ -341,7 +393,7 @@ export class Link {
   }
 
   #lost(): boolean {
-    return this.#ended || this.#worker.threadId === -1 || Atomics.load(this.#words, LOST) === 1;
+    return this.ended || this.#worker.threadId === -1 || Atomics.load(this.#words, LOST) === 1;
   }
 
   #write(message: unknown[]): void {
@@ -358,6 +410,11 @@ export class Link {
   #writeBuffer(buffer: Buffer, oneWay: boolean): void {
     const fd = Atomics.load(this.#words, FD);
     if (fd >= 0 && Atomics.load(this.#words, WRITTEN) === this.#handed && writeFrame(this.#words, fd, buffer) !== 'failed') return;
+    for (;;) {
+      const posted = Atomics.load(this.#words, POSTED);
+      if (posted === -1) throw notSent(linkLost('the request'));
+      if (Atomics.compareExchange(this.#words, POSTED, posted, nextPosted(posted)) === posted) break;
+    }
     const target = ++this.#handed;
     this.#worker.postMessage(buffer);
     if (oneWay) this.#awaitWritten(target);
@@ -424,6 +481,10 @@ function linkLost(what: string): SharedObjectUnavailableError {
     `${what} could not reach the caller: this process's link to it ended`,
     'the caller exited, or this worker is being stopped',
   );
+}
+
+function notSent(error: SharedObjectUnavailableError): SharedObjectUnavailableError {
+  return Object.assign(error, { [NOT_SENT]: true });
 }
 
 function outcome(reply: Reply): unknown {

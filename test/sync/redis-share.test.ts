@@ -1,6 +1,9 @@
 // Shared objects on backend: 'redis': a real redis-server and real `tandem worker`
 // hosts (started here on 127.0.0.1, stopped at the end). The caller's objects
 // stay the one authority; hosts reach them through Redis.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -21,7 +24,7 @@ import {
   useNumbers,
   waitForFlag,
 } from '../fixtures/sync-across.mjs';
-import { keep, takeAndRelease, useKept } from '../fixtures/redis-share-tasks.mjs';
+import { keep, takeAndRelease, useAfterBlocking, useKept } from '../fixtures/redis-share-tasks.mjs';
 import { type CycleLink, expectOppositeOrderDeadlock } from './pools.js';
 import { redisInstalled, startRedis, startWorker, stopAll, until, type WorkerProcess } from '../redis/harness.js';
 
@@ -341,6 +344,26 @@ describe.skipIf(skip)("shared objects on backend: 'redis'", () => {
         code: 'ERR_TANDEM_SHARED_OBJECT_UNAVAILABLE',
       });
       await second.close();
+    }, 120_000);
+
+    it("a task blocked while its thread's idle link to the caller ended uses a new link (no hang)", async () => {
+      const first = pool();
+      expect(await first.run(keep, new Lock({ name: 'kept' }))).toBe(true);
+      // The link of the host's thread rests once it sees the pool closed, and ends after resting 10 s.
+      await first.close();
+      const go = join(mkdtempSync(join(tmpdir(), 'tandem-link-')), 'go');
+      try {
+        const second = pool();
+        const used = second.run(useAfterBlocking, new Lock({ name: 'after' }), go);
+        const links = async (): Promise<string[]> => (await leftBehind()).clients.filter((name) => name.includes(`:${host.pid}:`));
+        await until('the idle link of the host thread to end', async () => (await links()).length === 0, 60_000);
+        // The task's thread has not turned its event loop since: the link thread's 'exit' event has not reached it.
+        writeFileSync(go, '');
+        expect(await used).toBe('used');
+        await second.close();
+      } finally {
+        rmSync(dirname(go), { recursive: true, force: true });
+      }
     }, 120_000);
 
     it.each(['Lock', 'RLock', 'Condition', 'BoundedSemaphore'] as const)(

@@ -24,7 +24,7 @@ import { codeFile, entryExtension } from '../../location.js';
 import { connectRedis } from '../../redis/connect.js';
 import { encodeShared, registerThreadGlobal, threadGlobal, type Shareable, type SharedState } from '../../shareable.js';
 import type { WaitingTask } from '../../sync/deadlock.js';
-import { Link, remoteObject, type ShareLink } from '../client.js';
+import { Link, linkThreadEnded, linkThreadMayEnd, nextPosted, NOT_SENT, remoteObject, type ShareLink } from '../client.js';
 import { toWire, type Reply } from '../wire.js';
 import {
   BATCH,
@@ -110,16 +110,28 @@ function taskObject(state: HostState, config: HostConfig): unknown {
   // Requests carry the task's name without its call id: the id a host's thread knows is its local pool's,
   // not the caller's, so a report would name a call the caller never made.
   const nameOnly = (task: WaitingTask | undefined): WaitingTask | undefined => (task ? [task[0]] : undefined);
+  // A request refused unsent because the link thread had just ended (idle) goes by a new link.
   const via: ShareLink = {
-    ask: (id, op, args, task, signal) =>
-      linkTo(state.caller, config)
-        .ask(id, op, args, nameOnly(task), signal)
+    ask: (id, op, args, task, signal) => {
+      const ask = (): Promise<unknown> => linkTo(state.caller, config).ask(id, op, args, nameOnly(task), signal);
+      return ask()
+        .catch((error: unknown) => {
+          if ((error as { [NOT_SENT]?: boolean })?.[NOT_SENT]) return ask();
+          throw error;
+        })
         .catch((error: unknown) => {
           throw naming(error, what);
-        }),
+        });
+    },
     askSync: (id, op, args, task) => {
+      const askSync = (): unknown => linkTo(state.caller, config).askSync(id, op, args, nameOnly(task));
       try {
-        return linkTo(state.caller, config).askSync(id, op, args, nameOnly(task));
+        try {
+          return askSync();
+        } catch (error) {
+          if ((error as { [NOT_SENT]?: boolean })?.[NOT_SENT]) return askSync();
+          throw error;
+        }
       } catch (error) {
         throw naming(error, what);
       }
@@ -205,6 +217,8 @@ interface ShareCommands {
 export async function runLink(data: LinkData): Promise<void> {
   const port = parentPort!;
   const bell = new Int32Array(data.words);
+  // However this thread ends, the task's thread learns it at once (it may be blocked in a Sync request).
+  process.on('exit', () => linkThreadEnded(bell));
   const keys = shareKeys(data.queue, data.caller);
   /** Requests not answered yet: id → op, for the error that answers them if the caller is lost. */
   const open = new Map<number, string>();
@@ -301,7 +315,10 @@ export async function runLink(data: LinkData): Promise<void> {
       });
   };
 
+  /** Frames received from the task's thread (see linkThreadMayEnd). */
+  let received = 0;
   port.on('message', (buffer: Uint8Array) => {
+    received = nextPosted(received);
     // A frame of ../wire.ts: the task's thread framed it for a socket.
     const message = deserialize(buffer.subarray(4)) as unknown[];
     const id = message[0] as number;
@@ -324,16 +341,21 @@ export async function runLink(data: LinkData): Promise<void> {
     reader = await connectRedis(data.url, `tandem-link-${data.holder}-replies`);
     command = client as Redis & ShareCommands;
   } catch (error) {
-    fail(open.keys(), (error as Error)?.message ?? String(error));
-    // The task's side starts a new link for the next request.
-    process.exit(0);
+    // The task's side starts a new link for the next request; what reached this one fails.
+    const why = (error as Error)?.message ?? String(error);
+    for (;;) {
+      fail(open.keys(), why);
+      if (linkThreadMayEnd(bell, received)) process.exit(0);
+      // A frame is on its way: it fails too, once here.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
   const client = command;
   let ending = false;
   const beat = setInterval(() => {
     if (token === null) {
-      // Resting with nothing to do for long: this caller is likely gone for good.
-      if (open.size === 0 && outbox.length === 0 && Date.now() - restingSince > LINK_IDLE_MS) {
+      // Resting with nothing to do for long: this caller is likely gone for good. Not while a frame is on its way.
+      if (open.size === 0 && outbox.length === 0 && Date.now() - restingSince > LINK_IDLE_MS && linkThreadMayEnd(bell, received)) {
         ending = true;
         clearInterval(beat);
         reader.disconnect();
