@@ -38,7 +38,17 @@ import {
 import { connectRedis, loadBullmq, refSocket, requireRedisPackages } from '../redis/connect.js';
 import { RedisShare, sharedObjectsCrossedToHosts } from '../share/redis/caller.js';
 import { portableName, refusedSource } from '../redis/names.js';
-import { FAILED_JOB_AGE_S, type JobData, WIRE_VERSION, cancelChannel, decodeReply, encodeValue, replyKey } from '../redis/wire.js';
+import {
+  FAILED_JOB_AGE_S,
+  type JobData,
+  REPLY_TTL_MS,
+  WIRE_VERSION,
+  cancelChannel,
+  cancelledKey,
+  decodeReply,
+  encodeValue,
+  replyKey,
+} from '../redis/wire.js';
 import type { Backend, ExitInfo, WorkerEvents, WorkerHandle } from './backend.js';
 
 export interface RedisConfig {
@@ -278,7 +288,13 @@ class RedisHandle implements WorkerHandle {
       jobIds.map(async (jobId) => {
         // remove() refuses a job a worker holds the lock of (it is running).
         const removed = await queue.remove(jobId).catch(() => 0);
-        if (removed !== 1) await client.publish(cancelChannel(this.#config.queue), jobId);
+        if (removed !== 1) {
+          await client
+            .multi()
+            .set(cancelledKey(this.#config.queue, jobId), '1', 'PX', REPLY_TTL_MS)
+            .publish(cancelChannel(this.#config.queue), jobId)
+            .exec();
+        }
       }),
     );
   }

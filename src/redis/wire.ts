@@ -56,6 +56,16 @@ export function cancelChannel(queue: string): string {
   return `tandem:${queue}:cancel`;
 }
 
+/**
+ * The key that says job `jobId` was cancelled while it ran. The message on
+ * the cancel channel reaches only the hosts listening then: if the job's
+ * host was dead, BullMQ's stalled check gives the job to another host later,
+ * which looks for this key first (it expires with the reply lists).
+ */
+export function cancelledKey(queue: string, jobId: string): string {
+  return `tandem:${queue}:cancelled:${jobId}`;
+}
+
 export function encodeValue(value: unknown): string {
   return serialize(value).toString('base64');
 }

@@ -28,7 +28,17 @@ import { markWorkerThread } from '../worker/current.js';
 import { connectRedis, loadBullmq, requireRedisPackages } from './connect.js';
 import { TaskDirectory } from './names.js';
 import { serveSharedObjectsFromRedis } from '../share/redis/link.js';
-import { type JobData, REPLY_TTL_MS, type ReplyEntry, cancelChannel, decodeValue, encodeReply, isJobData, redactUrl } from './wire.js';
+import {
+  type JobData,
+  REPLY_TTL_MS,
+  type ReplyEntry,
+  cancelChannel,
+  cancelledKey,
+  decodeValue,
+  encodeReply,
+  isJobData,
+  redactUrl,
+} from './wire.js';
 
 /** Options of {@link runWorker}: those of `tandem worker`, plus hooks for a program that embeds it. */
 export interface RedisWorkerOptions {
@@ -117,6 +127,11 @@ export async function runWorker(options: RedisWorkerOptions): Promise<RedisWorke
   const processor = async (job: Job, _token?: string, signal?: AbortSignal): Promise<void> => {
     const data: unknown = job.data;
     if (!isJobData(data)) throw new UnrecoverableError('not a tandem job (or one from another tandem version); nothing ran');
+    // Started before (its host died, and the stalled check gave it to us): its caller may have cancelled it
+    // since, when no host heard the message.
+    if (job.attemptsStarted > 1 && job.id !== undefined && (await client.exists(cancelledKey(options.queue, job.id))) === 1) {
+      throw Object.assign(new UnrecoverableError('cancelled by its caller'), { [REPLIED]: true });
+    }
     const fn = directory.get(data.task) as ((...args: unknown[]) => unknown) | undefined;
     if (fn === undefined) {
       await reply(data, failure(data, directory.notFound(data.task)));

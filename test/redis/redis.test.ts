@@ -1,10 +1,13 @@
 // backend: 'redis' against a real redis-server and two real `tandem worker`
 // processes, all started here on 127.0.0.1 and all stopped at the end.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Lock, Pool, SharedQueue, type PoolOptions } from 'tandem';
-import { add, describe as describeValue, explode, killHost, scalePoint, spin, square } from '../fixtures/redis-tasks.mjs';
+import { add, describe as describeValue, explode, killHost, recordThenDie, scalePoint, spin, square } from '../fixtures/redis-tasks.mjs';
 import { Point } from '../fixtures/classes.mjs';
 import { notServed } from '../fixtures/redis-other-tasks.mjs';
 import {
@@ -231,6 +234,41 @@ describe.skipIf(skip)("backend: 'redis' with two tandem workers", () => {
     const dead = hosts.filter((host) => host.child.signalCode === 'SIGKILL');
     expect(dead).toHaveLength(2);
     await pool.close();
+  }, 60_000);
+
+  it('a call cancelled while its host lay dead does not run again when its job stalls back to another host', async () => {
+    const queue = 'tandem-test-cancel-stalled';
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-cancelled-'));
+    try {
+      const first = await startWorker({ redis: url, queue, size: 1 });
+      const pool = new Pool({ backend: 'redis', redis: url, queue });
+      pools.push(pool);
+      const call = pool.submit(recordThenDie, [dir]);
+      await first.exited;
+      // No host hears the cancel message now: the job stays active until the stalled check moves it back.
+      call.cancel();
+      await expect(call).rejects.toMatchObject({ code: 'ERR_TANDEM_CANCELLED' });
+      await startWorker({ redis: url, queue, size: 1 });
+      const redis = new Redis(url);
+      try {
+        // Until the second host fails it as cancelled, or runs it (which leaves a second file).
+        await until(
+          'the second host to take the job',
+          async () =>
+            readdirSync(dir).length > 1 ||
+            (await redis.xrange(`bull:${queue}:events`, '-', '+')).some(
+              ([, fields]) => fields.includes('failed') && fields.includes('cancelled by its caller'),
+            ),
+          30_000,
+        );
+      } finally {
+        redis.disconnect();
+      }
+      expect(readdirSync(dir)).toEqual([String(first.pid)]);
+      await pool.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('SIGTERM drains a worker, which exits 0 and says what it served', async () => {
