@@ -14,6 +14,7 @@ import {
   streamIn,
   streamOut,
   useThenDie,
+  useThenWait,
 } from '../fixtures/queue-stream.mjs';
 import { closePools, syncPool } from '../sync/pools.js';
 
@@ -179,6 +180,31 @@ describe('SharedQueue streams: values taken ahead, under interleavings', () => {
     const used = await consumer;
     expect(new Set(used).size).toBe(112);
     await expectEachOnce(queue, used, 400);
+  });
+
+  it.each([true, false])('values taken ahead go back even when producers filled the queue meanwhile (and closed it: %s)', async (close) => {
+    const pool = syncPool('process', 1);
+    const queue = new SharedQueue<number>({ byteLength: 1024 });
+    for (const i of range(0, 60)) await queue.put(i);
+    const go = new SharedValue('int32', 0);
+    const consumer = pool.run(useThenWait, queue, go, 20);
+    await until(() => queue.size <= 40);
+    // The consumer holds values taken ahead: fill the room they left (then close). The caller is no
+    // consumer until the result is here: their way back must not wait for room.
+    let next = 60;
+    for (;;) {
+      try {
+        await queue.put(next, { timeout: 0 });
+        next++;
+      } catch {
+        break;
+      }
+    }
+    if (close) queue.close();
+    go.value = 1;
+    const used = await consumer;
+    expect(used).toEqual(range(0, 20));
+    await expectEachOnce(queue, used, next);
   });
 });
 
