@@ -6,6 +6,7 @@ import { SharedQueue, SharedValue, WorkerCrashedError } from 'tandem';
 import {
   getAtOnce,
   getWhileAsyncInFlight,
+  queueScript,
   getMixed,
   putCounting,
   putThenClose,
@@ -121,6 +122,15 @@ describe('SharedQueue streams between process workers', () => {
     expect(outcome.closed).toBe(true);
     expect(outcome.returned).toBeLessThan(16);
     expect(queue.size).toBe(0);
+  });
+
+  it.each(['getSync', 'get', 'gets'])('%s with a timeout on an empty queue times out (SyncTimeoutError) and takes nothing', async (how) => {
+    const pool = syncPool('process', 1);
+    const queue = new SharedQueue<number>();
+    // queueScript ends a get op at its first SyncTimeoutError and rethrows any other error.
+    expect(await pool.run(queueScript, queue, [[how, 2]], 0, 50)).toEqual([[], []]);
+    await queue.put(1);
+    expect(queue.size).toBe(1);
   });
 
   it('putSync with a timeout on a full queue throws SyncTimeoutError and puts nothing', async () => {
