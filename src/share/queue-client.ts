@@ -214,9 +214,19 @@ export function pipelineQueue(object: Record<PropertyKey, unknown>, id: number, 
       const state = stateOf(id);
       const value = fromAhead(state);
       if (value !== EMPTY) return Promise.resolve(value);
+      // Values taken ahead come through Sync requests only, each collected before the next is sent:
+      // the order of this process's list is then the order of the server's list of loans. A reply to
+      // an async request may still be on its way while a Sync one is read, so a waiting get takes one
+      // value and loans none.
+      const most = nextBatch(state);
+      if (most > 1) {
+        state.pending = link().send(id, 'stream:take', [most, undefined, true], task());
+        const taken = fromAhead(state);
+        if (taken !== EMPTY) return Promise.resolve(taken);
+      }
       if (options?.signal?.aborted) throw new CancelledError('get() was aborted by its signal', { cause: options.signal.reason });
       return link()
-        .ask(id, 'stream:take', [nextBatch(state), timeoutOnly(options)], task(), options?.signal)
+        .ask(id, 'stream:take', [1, timeoutOnly(options)], task(), options?.signal)
         .then((packed) => received(packed as Uint8Array));
     } catch (error) {
       return Promise.reject(error);

@@ -19,7 +19,9 @@
  *          so the server knows which are still unused. Those go back to the
  *          front of the queue when the child's call ends (settle) or the
  *          child dies: each value is used by exactly one task, as with
- *          threads.
+ *          threads. Until it is used, a value taken ahead keeps its room in
+ *          the queue: it can always go back, even once producers filled the
+ *          rest, or closed the queue.
  *
  * A settle request is answered once every put the child sent is in its
  * queue: a caller that has a task's result finds what the task put there.
@@ -169,7 +171,10 @@ export class QueueSide {
 
   /** The child handed out the oldest value it took ahead. */
   took(queueId: number): void {
-    this.#streams.get(queueId)?.loaned.shift();
+    const stream = this.#streams.get(queueId);
+    if (!stream) return;
+    const bytes = stream.loaned.shift();
+    if (bytes) stream.queue.endLoan(bytes.length);
   }
 
   /**
@@ -179,10 +184,8 @@ export class QueueSide {
   giveBack(queueId?: number, count = Infinity): void {
     for (const [id, stream] of this.#streams) {
       if ((queueId !== undefined && id !== queueId) || stream.loaned.length === 0) continue;
-      const back = stream.loaned.splice(0, count);
-      const left = stream.queue.giveBack(back);
-      // No room at the front (producers filled it meanwhile): at the back, behind the child's own puts.
-      for (const bytes of left) this.putOneWay(id, stream.queue, bytes);
+      // Their room is still theirs (SharedQueue.takeEncoded): producers cannot have filled it meanwhile.
+      stream.queue.giveBack(stream.loaned.splice(0, count));
     }
   }
 

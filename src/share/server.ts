@@ -94,7 +94,8 @@ export class ShareServer {
   #runStream(request: Request, queue: SharedQueue, transport: ShareTransport): void {
     const [id, queueId, op, args] = request;
     const side = this.#streams.get(transport)!;
-    const options = args[op === 'stream:put' ? 1 : 0] as { timeout?: number } | undefined;
+    // 'stream:put' [bytes, options], 'stream:take' [max, options, ahead]: the options are second.
+    const options = args[1] as { timeout?: number } | undefined;
     const timeout = options?.timeout;
     if (id === ONE_WAY) {
       if (op === 'stream:put') side.putOneWay(queueId, queue, args[0] as Uint8Array);

@@ -176,17 +176,19 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
   /**
    * @internal Takes up to `max` values as their bytes, waiting (like get()) for the first unless
    * `wait` is false (then none may come); the others are only those already there. For a process
-   * worker that takes values ahead (src/share/queue-side.ts).
+   * worker that takes values ahead (src/share/queue-side.ts). Values it takes ahead are loans: those
+   * after the first, and the first too when `wait` is false. A loan's bytes stay counted as used, so
+   * that {@link giveBack} always finds room for it, until {@link endLoan}.
    */
   async takeEncoded(max: number, options: AsyncWaitOptions = {}, wait = true): Promise<Uint8Array[]> {
     checkTimeout(options.timeout);
-    let first = this.#takeBytes();
+    let first = this.#takeBytes(!wait);
     if (!wait && (first === EMPTY || first === CLOSED_AND_EMPTY)) return [];
-    if (first === EMPTY) first = await runAsync(this.#takeLoop(options.timeout, options.signal, () => this.#takeBytes()));
+    if (first === EMPTY) first = await runAsync(this.#takeLoop(options.timeout, options.signal, () => this.#takeBytes(false)));
     if (first === CLOSED_AND_EMPTY) throw closedError();
     const out = [first];
     while (out.length < max) {
-      const next = this.#takeBytes();
+      const next = this.#takeBytes(true);
       if (next === EMPTY || next === CLOSED_AND_EMPTY) break;
       out.push(next);
     }
@@ -199,24 +201,21 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
   }
 
   /**
-   * @internal Puts values taken ahead back at the front, in their order, even past `maxSize` or after
-   * close(): they were in the queue before. Returns those that did not fit in the bytes left (none
-   * unless producers filled the room meanwhile): the caller puts them at the back.
+   * @internal Puts loans of {@link takeEncoded} back at the front, in their order, even past `maxSize`
+   * or after close(): they were in the queue before, and their bytes are still counted as used.
    */
-  giveBack(values: Uint8Array[]): Uint8Array[] {
+  giveBack(values: Uint8Array[]): void {
+    if (values.length === 0) return;
     const words = this.#words;
     const ring = this.#ring;
     const capacity = this.#capacity;
     // Both mutexes, consumers' first (nothing else takes both): no put is writing into the room this takes.
     lockSpin(words, GET_MUTEX);
     lockSpin(words, PUT_MUTEX);
-    let at = values.length;
     try {
-      for (; at > 0; at--) {
+      for (let at = values.length; at > 0; at--) {
         const bytes = values[at - 1];
-        const need = bytes.length + LENGTH_BYTES;
-        if (Atomics.load(words, USED) + need > capacity) break;
-        let head = words[HEAD] - need;
+        let head = words[HEAD] - bytes.length - LENGTH_BYTES;
         if (head < 0) head += capacity;
         words[HEAD] = head;
         for (let shift = 0; shift < 32; shift += 8) {
@@ -224,18 +223,22 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
           head = head + 1 === capacity ? 0 : head + 1;
         }
         copy(bytes, 0, ring, head, bytes.length, capacity, true);
-        Atomics.add(words, USED, need);
         Atomics.add(words, COUNT, 1);
       }
     } finally {
       unlockSpin(words, PUT_MUTEX);
       unlockSpin(words, GET_MUTEX);
     }
-    if (at < values.length && Atomics.load(words, GETTERS) > 0) {
+    if (Atomics.load(words, GETTERS) > 0) {
       Atomics.add(words, NOT_EMPTY, 1);
       Atomics.notify(words, NOT_EMPTY);
     }
-    return values.slice(0, at);
+  }
+
+  /** @internal A loan of {@link takeEncoded} of `length` bytes was used: its room is free for producers. */
+  endLoan(length: number): void {
+    Atomics.sub(this.#words, USED, length + LENGTH_BYTES);
+    this.#wakePutters();
   }
 
   /** Blocking form of put(), for workers. */
@@ -437,13 +440,14 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     return typeof length === 'number' ? (decode(readBuffer, length) as T) : length;
   }
 
-  #takeBytes(): Uint8Array | typeof EMPTY | typeof CLOSED_AND_EMPTY {
-    const length = this.#takeRaw();
+  /** `loan`: its bytes stay counted as used (see {@link takeEncoded}). */
+  #takeBytes(loan: boolean): Uint8Array | typeof EMPTY | typeof CLOSED_AND_EMPTY {
+    const length = this.#takeRaw(loan);
     return typeof length === 'number' ? new Uint8Array(readBuffer.subarray(0, length)) : length;
   }
 
   /** Takes the oldest value's bytes into `readBuffer`; returns their length. */
-  #takeRaw(): number | typeof EMPTY | typeof CLOSED_AND_EMPTY {
+  #takeRaw(loan = false): number | typeof EMPTY | typeof CLOSED_AND_EMPTY {
     const words = this.#words;
     lockSpin(words, GET_MUTEX);
     // `closed` before `count`: every value put before close() is counted by then.
@@ -463,14 +467,19 @@ export class SharedQueue<T = unknown> implements Shareable, AsyncIterable<T> {
     if (readBuffer.length < length) readBuffer = Buffer.allocUnsafe(Math.max(length, readBuffer.length * 2));
     words[HEAD] = copy(ring, head, readBuffer, 0, length, capacity, false);
     Atomics.sub(words, COUNT, 1);
-    Atomics.sub(words, USED, length + LENGTH_BYTES); // frees the bytes for producers
+    if (!loan) Atomics.sub(words, USED, length + LENGTH_BYTES); // frees the bytes for producers
     unlockSpin(words, GET_MUTEX);
+    this.#wakePutters();
+    return length;
+  }
+
+  #wakePutters(): void {
+    const words = this.#words;
     if (Atomics.load(words, PUTTERS) > 0) {
       // Freed room may fit several smaller values: wake every sleeping putter.
       Atomics.add(words, NOT_FULL, 1);
       Atomics.notify(words, NOT_FULL);
     }
-    return length;
   }
 
   [encodeShared](): SharedState {

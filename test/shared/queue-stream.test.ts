@@ -3,7 +3,20 @@
 // a result that arrives after the puts of its call, and the errors a put gives.
 import { afterEach, describe, expect, it } from 'vitest';
 import { SharedQueue, SharedValue, WorkerCrashedError } from 'tandem';
-import { putCounting, putThenClose, putUntilClosed, putWithTimeout, streamIn, streamOut, useThenDie } from '../fixtures/queue-stream.mjs';
+import {
+  getAtOnce,
+  getWhileAsyncInFlight,
+  queueScript,
+  getMixed,
+  putCounting,
+  putThenClose,
+  putUntilClosed,
+  putWithTimeout,
+  streamIn,
+  streamOut,
+  useThenDie,
+  useThenWait,
+} from '../fixtures/queue-stream.mjs';
 import { closePools, syncPool } from '../sync/pools.js';
 
 afterEach(closePools);
@@ -111,6 +124,15 @@ describe('SharedQueue streams between process workers', () => {
     expect(queue.size).toBe(0);
   });
 
+  it.each(['getSync', 'get', 'gets'])('%s with a timeout on an empty queue times out (SyncTimeoutError) and takes nothing', async (how) => {
+    const pool = syncPool('process', 1);
+    const queue = new SharedQueue<number>();
+    // queueScript ends a get op at its first SyncTimeoutError and rethrows any other error.
+    expect(await pool.run(queueScript, queue, [[how, 2]], 0, 50)).toEqual([[], []]);
+    await queue.put(1);
+    expect(queue.size).toBe(1);
+  });
+
   it('putSync with a timeout on a full queue throws SyncTimeoutError and puts nothing', async () => {
     const pool = syncPool('process', 1);
     const queue = new SharedQueue<string>({ maxSize: 2 });
@@ -118,6 +140,81 @@ describe('SharedQueue streams between process workers', () => {
     await queue.put('b');
     expect(await pool.run(putWithTimeout, queue, 'late', 50)).toBe('SyncTimeoutError');
     expect([queue.tryGet()?.value, queue.tryGet()?.value, queue.tryGet()]).toEqual(['a', 'b', undefined]);
+  });
+});
+
+describe('SharedQueue streams: values taken ahead, under interleavings', () => {
+  /** Every value is used once or is back in the queue: none twice, none lost. */
+  async function expectEachOnce(queue: SharedQueue<number>, used: number[], total: number): Promise<void> {
+    const all = [...used, ...(await drain(queue))].sort((a, b) => a - b);
+    expect(all).toEqual(range(0, total));
+  }
+
+  it('several async tasks of one process getting at once: each value used once or back', async () => {
+    const pool = syncPool('process', 1);
+    const queue = new SharedQueue<number>();
+    for (const i of range(0, 3000)) await queue.put(i);
+    const used = await pool.run(getAtOnce, queue, 4, 150);
+    expect(new Set(used).size).toBe(600);
+    await expectEachOnce(queue, used, 3000);
+  });
+
+  it('a get() in flight while getSync() takes: each value used once or back', async () => {
+    const pool = syncPool('process', 1);
+    const queue = new SharedQueue<number>();
+    for (const i of range(0, 3000)) await queue.put(i);
+    const used = await pool.run(getMixed, queue, 600);
+    expect(new Set(used).size).toBe(600);
+    await expectEachOnce(queue, used, 3000);
+  });
+
+  it.each(['getMixed', 'getAtOnce'])('%s while another process streams the values in: each value used once or back', async (how) => {
+    const pool = syncPool('process', 2);
+    const queue = new SharedQueue<number>();
+    const consumer = how === 'getMixed' ? pool.run(getMixed, queue, 4000) : pool.run(getAtOnce, queue, 4, 1000);
+    const [, used] = await Promise.all([pool.run(streamOut, queue, 5000, false), consumer]);
+    expect(new Set(used).size).toBe(4000);
+    await expectEachOnce(queue, used, 5000);
+  });
+
+  it('a getSync() while a get() of the same process is in flight: each value used once or back', async () => {
+    const pool = syncPool('process', 1);
+    const queue = new SharedQueue<number>();
+    for (const i of range(0, 100)) await queue.put(i);
+    const ready = new SharedValue('int32', 0);
+    const go = new SharedValue('int32', 0);
+    const consumer = pool.run(getWhileAsyncInFlight, queue, ready, go);
+    await until(() => ready.value === 1);
+    for (const i of range(100, 400)) await queue.put(i);
+    go.value = 1;
+    const used = await consumer;
+    expect(new Set(used).size).toBe(112);
+    await expectEachOnce(queue, used, 400);
+  });
+
+  it.each([true, false])('values taken ahead go back even when producers filled the queue meanwhile (and closed it: %s)', async (close) => {
+    const pool = syncPool('process', 1);
+    const queue = new SharedQueue<number>({ byteLength: 1024 });
+    for (const i of range(0, 60)) await queue.put(i);
+    const go = new SharedValue('int32', 0);
+    const consumer = pool.run(useThenWait, queue, go, 20);
+    await until(() => queue.size <= 40);
+    // The consumer holds values taken ahead: fill the room they left (then close). The caller is no
+    // consumer until the result is here: their way back must not wait for room.
+    let next = 60;
+    for (;;) {
+      try {
+        await queue.put(next, { timeout: 0 });
+        next++;
+      } catch {
+        break;
+      }
+    }
+    if (close) queue.close();
+    go.value = 1;
+    const used = await consumer;
+    expect(used).toEqual(range(0, 20));
+    await expectEachOnce(queue, used, next);
   });
 });
 
