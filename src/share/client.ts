@@ -329,7 +329,11 @@ export class Link {
    * more round trip), SharedQueue puts included; values taken ahead from queues go back first.
    */
   settle(): void {
-    if (holdsTakenAhead()) dropTakenAhead(this);
+    try {
+      if (holdsTakenAhead()) dropTakenAhead(this);
+    } catch {
+      // The link is lost: what was taken ahead goes back when the server sees this process gone.
+    }
     if (!this.#told) return;
     this.#told = false;
     try {
