@@ -528,6 +528,15 @@ const failures = [...Object.entries(runs), ...Object.entries(baseRuns).map(([job
 );
 if (failures.length) md.push('## Failed jobs', '', ...failures.map((f) => `- ${f.replace(/\n/g, ' ')}`), '');
 
+md.push(
+  '',
+  '## Shared objects and synchronisation',
+  '',
+  '`npm run bench` measures them apart, each against its own floor: locks and SharedQueue between threads in ' +
+    '[results-sync.md](results-sync.md) (`node bench/sync.mjs`), and in process workers (an uncontended Lock vs a raw IPC ' +
+    'round trip, a SharedQueue stream vs a raw `process.send` stream) in [results-share.md](results-share.md) ' +
+    '(`node bench/share.mjs`).',
+);
 const text = md.join('\n');
 if (filters.length === 0) {
   const meta = {
