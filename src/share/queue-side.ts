@@ -56,11 +56,19 @@ interface Stream {
 
 export class QueueSide {
   readonly #streams = new Map<number, Stream>();
-  /** Records the error of a one-way put: the answer to the child's next round trip on the queue. */
-  readonly #failed: (queueId: number, error: unknown) => void;
+  /** The error of the first one-way put that failed, by queue, until the child's next put that waits takes it. */
+  readonly #failures = new Map<number, unknown>();
 
-  constructor(failed: (queueId: number, error: unknown) => void) {
-    this.#failed = failed;
+  /** The error of a one-way put to `queueId` that failed since the last call, if any: the answer to the put that waits. */
+  takeFailure(queueId: number): { error: unknown } | undefined {
+    if (!this.#failures.has(queueId)) return undefined;
+    const error = this.#failures.get(queueId);
+    this.#failures.delete(queueId);
+    return { error };
+  }
+
+  #failed(queueId: number, error: unknown): void {
+    if (!this.#failures.has(queueId)) this.#failures.set(queueId, error);
   }
 
   #stream(queueId: number, queue: SharedQueue): Stream {

@@ -44,8 +44,6 @@ export class ShareServer {
   readonly #leases = new WeakMap<ShareTransport, Leases>();
   /** The SharedQueue streams of each client (./queue-side.ts). */
   readonly #streams = new WeakMap<ShareTransport, QueueSide>();
-  /** The error of a one-way put that failed, by client and queue: the answer to the client's next put that waits. */
-  readonly #failedPuts = new WeakMap<ShareTransport, Map<number, unknown>>();
 
   register([id, shared]: Registration): void {
     if (this.#objects.has(id)) return;
@@ -58,14 +56,7 @@ export class ShareServer {
   }
 
   serve(transport: ShareTransport): void {
-    const failed = new Map<number, unknown>();
-    this.#failedPuts.set(transport, failed);
-    this.#streams.set(
-      transport,
-      new QueueSide((queueId, error) => {
-        if (!failed.has(queueId)) failed.set(queueId, error);
-      }),
-    );
+    this.#streams.set(transport, new QueueSide());
     if (transport.leases) {
       const leases = new Leases((message) => transport.send(message));
       this.#leases.set(transport, leases);
@@ -103,27 +94,41 @@ export class ShareServer {
       else if (op === 'stream:giveBack') side.giveBack(queueId, args[0] as number);
       return;
     }
-    const failed = this.#failedPuts.get(transport)!;
-    if (op === 'stream:put' && failed.has(queueId)) {
-      const error = failed.get(queueId);
-      failed.delete(queueId);
-      return transport.send([id, false, toWire(error)]);
-    }
+    const failure = op === 'stream:put' ? side.takeFailure(queueId) : undefined;
+    if (failure) return transport.send([id, false, toWire(failure.error)]);
     const controller = new AbortController();
-    let result: Promise<unknown> | unknown;
+    this.#waiting.set(id, controller);
+    let result: unknown;
     try {
       if (op === 'stream:put') result = side.put(queueId, queue, args[0] as Uint8Array, timeout, controller.signal);
       else if (op === 'stream:take') result = side.take(queueId, queue, args[0] as number, timeout, controller.signal, args[2] === true);
       else result = side.drained(queueId)?.then(() => queue.close()) ?? queue.close();
     } catch (error) {
+      this.#waiting.delete(id);
       return transport.send([id, false, toWire(error)]);
     }
-    if (!(result instanceof Promise)) return transport.send([id, true, result]);
-    this.#waiting.set(id, controller);
+    this.#answer(transport, id, result);
+  }
+
+  /**
+   * Answers request `id` with `result`, at once or when its promise settles; a wait the child could
+   * withdraw stops being one then.
+   */
+  #answer(
+    transport: ShareTransport,
+    id: number,
+    result: unknown,
+    done = (value: unknown): void => transport.send([id, true, value]),
+  ): void {
+    if (!(result instanceof Promise)) {
+      this.#waiting.delete(id);
+      done(result);
+      return;
+    }
     result.then(
       (value) => {
         this.#waiting.delete(id);
-        transport.send([id, true, value]);
+        done(value);
       },
       (error) => {
         this.#waiting.delete(id);
@@ -217,20 +222,6 @@ export class ShareServer {
         transport.send([id, true, value]);
       }
     };
-    if (!(result instanceof Promise)) {
-      if (controller) this.#waiting.delete(id);
-      done(result);
-      return;
-    }
-    result.then(
-      (value) => {
-        this.#waiting.delete(id);
-        done(value);
-      },
-      (error) => {
-        this.#waiting.delete(id);
-        transport.send([id, false, toWire(error)]);
-      },
-    );
+    this.#answer(transport, id, result, done);
   }
 }
