@@ -150,23 +150,17 @@ describe('SharedQueue streams: values taken ahead, under interleavings', () => {
     expect(all).toEqual(range(0, total));
   }
 
-  it('several async tasks of one process getting at once: each value used once or back', async () => {
-    const pool = syncPool('process', 1);
-    const queue = new SharedQueue<number>();
-    for (const i of range(0, 3000)) await queue.put(i);
-    const used = await pool.run(getAtOnce, queue, 4, 150);
-    expect(new Set(used).size).toBe(600);
-    await expectEachOnce(queue, used, 3000);
-  });
-
-  it('a get() in flight while getSync() takes: each value used once or back', async () => {
-    const pool = syncPool('process', 1);
-    const queue = new SharedQueue<number>();
-    for (const i of range(0, 3000)) await queue.put(i);
-    const used = await pool.run(getMixed, queue, 600);
-    expect(new Set(used).size).toBe(600);
-    await expectEachOnce(queue, used, 3000);
-  });
+  it.each(['several async tasks of one process getting at once', 'a get() in flight while getSync() takes'])(
+    '%s: each value used once or back',
+    async (how) => {
+      const pool = syncPool('process', 1);
+      const queue = new SharedQueue<number>();
+      for (const i of range(0, 3000)) await queue.put(i);
+      const used = await (how.startsWith('several') ? pool.run(getAtOnce, queue, 4, 150) : pool.run(getMixed, queue, 600));
+      expect(new Set(used).size).toBe(600);
+      await expectEachOnce(queue, used, 3000);
+    },
+  );
 
   it.each(['getMixed', 'getAtOnce'])('%s while another process streams the values in: each value used once or back', async (how) => {
     const pool = syncPool('process', 2);
