@@ -66,6 +66,9 @@ import { TaskQueue } from './task-queue.js';
 import { type LastWords, type StopCause, Worker } from './worker.js';
 
 /** The outcome of a call goes to its future. */
+/** How long a worker that said its last words may take to exit before it is stopped. */
+const LINGER_AFTER_LAST_WORDS_MS = 2_000;
+
 export const FUTURE_OWNER: JobOwner = {
   jobDone: (job, value) => job.future!.settleFulfilled(value),
   jobFailed: (job, error, handled) => job.future!.settleRejected(error, handled),
@@ -444,6 +447,11 @@ export class Scheduler implements Executor, FutureOwner, InboxHandler {
 
   dying(worker: Worker, words: LastWords): void {
     worker.lastWords = words;
+    // Its exit follows at once on Node and Bun. A Deno thread can run on after process.exit(): the calls its
+    // words named as running fail only at its exit, so it is stopped if it lingers.
+    setTimeout(() => {
+      if (worker.state !== 'exited') worker.handle.kill();
+    }, LINGER_AFTER_LAST_WORDS_MS).unref();
   }
 
   /** After a worker's calls changed: it may be idle, calls may be waiting, close may be done. */

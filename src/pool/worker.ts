@@ -90,7 +90,8 @@ export class Worker {
 
   /** Can take a new call now: serving, not reserved, and with `limit` (its places, or a pipeline depth) not reached. */
   accepts(limit: number): boolean {
-    return this.#state === 'ready' && !this.reserved && this.#exclusive === null && this.#calls.size < limit;
+    // After its last words it runs nothing more: a call sent then would only wait for its exit.
+    return this.#state === 'ready' && !this.reserved && this.#exclusive === null && this.#calls.size < limit && this.lastWords === null;
   }
 
   /** Counts toward the pool's `size`: starting, serving, or finishing its last calls before it is recycled. */

@@ -279,7 +279,10 @@ export class WorkerRuntime implements SignalSource {
     const pace = this.#pace;
     // One clock read per call: it ends this call's time and starts the next's.
     let started = performance.now();
-    while (this.#running.size < this.#places && this.#head < queue.length && !this.#blocked && !this.#yieldScheduled) {
+    // Once its last words are said, a worker starts nothing: they named the calls that ran, and the pool
+    // sends every other one elsewhere. (Deno's process.exit() in a worker can return and let the thread
+    // run on for a while before it stops.)
+    while (this.#running.size < this.#places && this.#head < queue.length && !this.#blocked && !this.#yieldScheduled && !this.#ended) {
       const at = this.#head;
       const tag = queue[at] as number;
       if (tag === REMOVED) {

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Pool, WorkerCrashedError } from 'tandem';
 import { cleanup, eventually, makePool, probe, rejection, workerBackends, type BackendName } from '../helpers.js';
 import { add, count } from '../fixtures/tasks.mjs';
-import { countThenExit, countThenKill, countThenUncaught, pidOf } from '../fixtures/core-tasks.mjs';
+import { countThenExit, countThenKill, countThenRunOnAfterExit, countThenUncaught, pidOf } from '../fixtures/core-tasks.mjs';
 import { warmUp } from './watch.js';
 
 afterEach(cleanup);
@@ -88,5 +88,24 @@ describe.each(workerBackends)('a crash blames exactly the call that was running 
     expect(await pool.run(add, 2, 2)).toBe(4);
     await eventually(() => crashRuns.ran() >= 3, 'the three runs to be counted');
     expect(crashRuns.ran()).toBe(3);
+  }, 60_000);
+
+  it('a worker that runs on after its last words (a Deno thread may, after process.exit()) starts no other call and is stopped', async () => {
+    const pool = await pipeliningPool(backend, 0);
+    const before = probe(backend);
+    const exiting = probe(backend);
+    const after = [probe(backend), probe(backend), probe(backend), probe(backend)];
+    const first = pool.submit(count, [before.arg, 'before']);
+    const crash = pool.submit(countThenRunOnAfterExit, [exiting.arg, 3]);
+    const rest = after.map((runs, i) => pool.submit(count, [runs.arg, i]));
+    const error = await rejection(crash);
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    expect(error.callState).toBe('running');
+    expect(await first).toBe('before');
+    expect(await Promise.all(rest)).toEqual([0, 1, 2, 3]);
+    expect(exiting.ran(), 'runs of the call that said the last words').toBe(1);
+    // Sent ahead to the worker that ran on, the later calls ran once: on the next worker, not on that one too.
+    expect(after.map((runs) => runs.ran())).toEqual([1, 1, 1, 1]);
+    expect(before.ran()).toBe(1);
   }, 60_000);
 });
