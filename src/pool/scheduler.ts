@@ -65,10 +65,10 @@ import { PoolCounters, type PoolStats } from './stats.js';
 import { TaskQueue } from './task-queue.js';
 import { type LastWords, type StopCause, Worker } from './worker.js';
 
-/** The outcome of a call goes to its future. */
 /** How long a worker that said its last words may take to exit before it is stopped. */
 const LINGER_AFTER_LAST_WORDS_MS = 2_000;
 
+/** The outcome of a call goes to its future. */
 export const FUTURE_OWNER: JobOwner = {
   jobDone: (job, value) => job.future!.settleFulfilled(value),
   jobFailed: (job, error, handled) => job.future!.settleRejected(error, handled),
