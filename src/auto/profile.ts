@@ -72,11 +72,16 @@ export class TaskProfile {
     // Plain mean over the probe calls, then a moving average that can follow a change of behaviour.
     const weight = this.samples <= PROBE_CALLS ? 1 / this.samples : 0.25;
     if (this.samples <= PROBE_CALLS) {
-      // The first decision takes the median share of the probes: one call that
-      // was slowed down (a cold worker, a machine busy with other work) does not
-      // decide the class of the task.
+      // The first decision takes the lowest share of the probes. What a loaded
+      // machine adds to a measure is busy time, never idle time: a cold worker,
+      // a collection, or the thread blocked on the process's shared V8
+      // helper threads (a worker measured 9 ms busy in a 30 ms call of a task
+      // that only sleeps, while it ran 2 ms and waited 1 ms for a core). Two
+      // such probes of three had made the median of a sleeping task 'CPU-bound'.
+      // A task that computes keeps its loop busy in every call, so its lowest
+      // share stays high.
       this.#probeShares.push(share);
-      this.#share = median(this.#probeShares);
+      this.#share = Math.min(...this.#probeShares);
     } else {
       this.#share += (share - this.#share) * weight;
     }
@@ -135,10 +140,4 @@ export class TaskProfile {
     this.placement = next;
     return true;
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
