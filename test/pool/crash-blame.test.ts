@@ -90,7 +90,7 @@ describe.each(workerBackends)('a crash blames exactly the call that was running 
     expect(crashRuns.ran()).toBe(3);
   }, 60_000);
 
-  it('a worker that runs on after its last words (as a Deno thread may after process.exit()) starts nothing more and is stopped', async () => {
+  it('a worker that runs on after its last words (a Deno thread may, after process.exit()) runs nothing more, and is stopped', async () => {
     const pool = await pipeliningPool(backend, 0);
     const before = probe(backend);
     const exiting = probe(backend);
