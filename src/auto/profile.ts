@@ -44,7 +44,6 @@ export class TaskProfile {
   placement: Placement | null = null;
   reason = 'not measured yet: its first calls run on threads and are timed';
   #share = 0;
-  readonly #probeShares: number[] = [];
   #wallMs = 0;
   #argBytes = 0;
   #resultBytes = 0;
@@ -69,7 +68,8 @@ export class TaskProfile {
   record(wallMs: number, activeMs: number, resultBytes: number): boolean {
     this.samples++;
     const share = wallMs > 0 ? Math.min(1, activeMs / wallMs) : 1;
-    // Plain mean over the probe calls, then a moving average that can follow a change of behaviour.
+    // Wall time and result size: a plain mean over the probe calls, then a moving average that can follow a
+    // change of behaviour (the share too, after the probes).
     const weight = this.samples <= PROBE_CALLS ? 1 / this.samples : 0.25;
     if (this.samples <= PROBE_CALLS) {
       // The first decision takes the lowest share of the probes. What a loaded
@@ -80,8 +80,7 @@ export class TaskProfile {
       // such probes of three had made the median of a sleeping task 'CPU-bound'.
       // A task that computes keeps its loop busy in every call, so its lowest
       // share stays high.
-      this.#probeShares.push(share);
-      this.#share = Math.min(...this.#probeShares);
+      this.#share = this.samples === 1 ? share : Math.min(this.#share, share);
     } else {
       this.#share += (share - this.#share) * weight;
     }
